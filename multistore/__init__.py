@@ -1,0 +1,1 @@
+"""multistore's Prefect-free core: registry, windows, job graphs, compliance rules, reports, CLI."""

@@ -1,0 +1,55 @@
+"""One settings object, read from the environment (`MULTISTORE_…`) and nothing else.
+
+Credentials are not here: they live in Prefect blocks (blocks/).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MULTISTORE_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # Empty means a SQLite file under data_dir; PostgreSQL: postgresql+psycopg://postgres@127.0.0.1/db
+    database_url: str = ""
+    # Empty means Playwright's own browser (`playwright install chromium`).
+    chromium_path: str = "/usr/bin/chromium"
+    headless: bool = True
+    sandbox_url: str = "http://127.0.0.1:8765"
+    # Retries and backoff: `instant_backoff` makes waits zero in tests instead of sleeping.
+    instant_backoff: bool = False
+
+    @property
+    def registry_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    def chromium_launch_options(self) -> dict:
+        """Keyword arguments for `playwright.chromium.launch`."""
+        options: dict = {"headless": self.headless, "args": list(CHROMIUM_ARGS)}
+        if self.chromium_path:
+            options["executable_path"] = self.chromium_path
+        return options
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()
