@@ -1,0 +1,50 @@
+"""The pools' configuration: which Prefect concurrency limits exist and how big they are.
+
+A pool named `api:dnc` is a global concurrency limit of that name (how many holders at once); when
+it has `per_minute`, a second limit `rate:api:dnc` with slot decay is its rate limit: at most `burst`
+calls at once, then `per_minute` refilled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+DEFAULT_POOLS_FILE = Path(__file__).resolve().parent.parent / "data" / "pools.yaml"
+
+
+class PoolSpec(BaseModel):
+    name: str
+    limit: int = Field(ge=1)
+    per_minute: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, ge=1)
+
+    @property
+    def rate_name(self) -> str:
+        return f"rate:{self.name}"
+
+    @property
+    def decay_per_second(self) -> float | None:
+        return None if self.per_minute is None else self.per_minute / 60.0
+
+
+def load_pools(path: Path | None = None) -> list[PoolSpec]:
+    """Read the pools file; a bad entry is one error naming the pool and the field."""
+    path = path or DEFAULT_POOLS_FILE
+    raw = yaml.safe_load(path.read_text()) or {}
+    pools = []
+    for name, body in (raw.get("pools") or {}).items():
+        try:
+            pools.append(PoolSpec(name=name, **(body or {})))
+        except (ValidationError, TypeError) as exc:
+            raise ValueError(f"{path}: pool {name!r}: {_first_error(exc)}") from None
+    return pools
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+    return str(exc)
