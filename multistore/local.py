@@ -1,4 +1,4 @@
-"""Start and stop the local processes multistore runs beside: a Prefect server, workers, the sandbox.
+"""Start and stop the processes multistore runs beside: a Prefect server, workers, the sandbox.
 
 Used by the demo, the benchmarks and the test fixtures, so that all three start things the same way.
 Plain subprocesses: this module never imports Prefect.
@@ -6,6 +6,7 @@ Plain subprocesses: this module never imports Prefect.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -69,10 +70,8 @@ class Managed:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait(5)
 
 

@@ -1,8 +1,8 @@
 """The pools' configuration: which Prefect concurrency limits exist and how big they are.
 
-A pool named `api:dnc` is a global concurrency limit of that name (how many holders at once); when
-it has `per_minute`, a second limit `rate:api:dnc` with slot decay is its rate limit: at most `burst`
-calls at once, then `per_minute` refilled.
+A pool named `api:dnc` is a global concurrency limit of that name (how many holders at once).
+When it has `per_minute`, a second limit `rate:api:dnc` with slot decay is its rate limit: at most
+`burst` calls at once, then `per_minute` refilled.
 """
 
 from __future__ import annotations
