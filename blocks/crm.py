@@ -1,0 +1,25 @@
+"""A dealer's CRM (VinSolutions-shaped) endpoint and credentials: document `crm-<store_id>`."""
+
+from __future__ import annotations
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+
+class CRMCredentials(Block):
+    """OAuth client credentials and API key for the CRM's API, and a login for its web UI.
+
+    The web UI is the only way to change a contact's DoNotCall flag, hence the second login.
+    """
+
+    _block_type_name = "CRM Credentials"
+    _block_type_slug = "crm-credentials"
+    _description = "A dealer's CRM: API base URL, OAuth client credentials, API key, web UI login."
+
+    base_url: str = Field(description="The CRM's base URL, e.g. https://crm.example.com/crm")
+    dealer_id: str = Field(description="The dealer's id in the CRM")
+    client_id: str = Field(description="OAuth2 client id (client-credentials grant)")
+    client_secret: SecretStr = Field(description="OAuth2 client secret")
+    api_key: SecretStr = Field(description="Sent as the `api_key` header on every API call")
+    ui_username: str = Field(description="Login for the CRM's web UI")
+    ui_password: SecretStr = Field(description="Password for the CRM's web UI")
