@@ -1,0 +1,253 @@
+"""Circuit breakers, one per outside service, shared by every store and every worker process.
+
+The rule: after `threshold` consecutive failed calls the circuit opens; for `cooldown_seconds`
+every call fails at once with "circuit open for <service> until <time>" (no request, no retry
+waited); then exactly one caller wins the probe and its outcome closes or re-opens the circuit.
+
+The state is a row in the registry database, so all processes and machines see one breaker. Every
+transition is a single conditional UPDATE, so two callers can never both win the probe or both
+open the circuit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel, select
+
+from multistore.db import get_engine, session_scope
+from multistore.settings import get_settings
+
+DEFAULT_BREAKERS_FILE = Path(__file__).resolve().parent.parent / "data" / "breakers.yaml"
+BREAKERS_FILE_NAME = "breakers.yaml"
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+class CircuitOpenError(RuntimeError):
+    """A call refused without being made: the service's circuit is open."""
+
+    def __init__(self, service: str, until: datetime, *, probing: bool = False) -> None:
+        self.service = service
+        self.until = until
+        detail = " (a probe call is deciding)" if probing else ""
+        super().__init__(
+            f"circuit open for {service} until {until.isoformat(timespec='seconds')}{detail}"
+        )
+
+
+class BreakerPolicy(BaseModel):
+    threshold: int = Field(default=5, ge=1)
+    cooldown_seconds: float = Field(default=60.0, gt=0)
+
+
+class BreakerRow(SQLModel, table=True):
+    __tablename__ = "circuit_breakers"
+
+    service: str = SQLField(primary_key=True, max_length=64)
+    state: str = CLOSED
+    failures: int = 0
+    # Aware UTC throughout (sqlmodel refuses naive values), so conditional UPDATEs compare alike.
+    opened_until: datetime | None = None
+    probe_started_at: datetime | None = None
+    last_error: str | None = None
+    times_opened: int = 0
+
+
+@dataclass(frozen=True)
+class BreakerStatus:
+    service: str
+    state: str
+    failures: int
+    opened_until: datetime | None
+    last_error: str | None
+    times_opened: int
+
+
+def load_policies(path: Path | None = None) -> dict[str, BreakerPolicy]:
+    """Policies by service, with "default" for the rest.
+
+    Looked up in `$MULTISTORE_DATA_DIR/breakers.yaml`, then the project's data/breakers.yaml.
+    """
+    if path is None:
+        local = get_settings().data_dir / BREAKERS_FILE_NAME
+        path = local if local.exists() else DEFAULT_BREAKERS_FILE
+    raw = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    policies: dict[str, BreakerPolicy] = {"default": BreakerPolicy()}
+    for service, body in (raw.get("breakers") or {}).items():
+        try:
+            policies[service] = BreakerPolicy(**(body or {}))
+        except (ValidationError, TypeError) as exc:
+            first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+            reason = f"{first['loc'][0]}: {first['msg']}" if first else str(exc)
+            raise ValueError(f"{path}: breaker {service!r}: {reason}") from None
+    return policies
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CircuitBreaker:
+    """The breaker of one service; cheap to create, all state in the database."""
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        policy: BreakerPolicy | None = None,
+        url: str | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        policies = load_policies() if policy is None else {}
+        self.service = service
+        self.policy = policy or policies.get(service, policies["default"])
+        self.url = url
+        self._clock = clock
+
+    # -- the three moments of a call ---------------------------------------------------------
+    def before_call(self) -> bool:
+        """Allow a call or raise CircuitOpenError. True when this caller is the probe."""
+        row = self._row()
+        now = self._clock()
+        if row.state == CLOSED:
+            return False
+        if row.state == OPEN:
+            if row.opened_until is not None and now < row.opened_until:
+                raise CircuitOpenError(self.service, row.opened_until)
+            won = self._transition(
+                {"state": HALF_OPEN, "probe_started_at": now},
+                state=OPEN,
+                extra=BreakerRow.opened_until == row.opened_until,
+            )
+        else:
+            # A probe that never reported (its process died) is taken over after a cool-down.
+            stale = row.probe_started_at is None or now >= row.probe_started_at + timedelta(
+                seconds=self.policy.cooldown_seconds
+            )
+            won = stale and self._transition(
+                {"probe_started_at": now},
+                state=HALF_OPEN,
+                extra=BreakerRow.probe_started_at == row.probe_started_at,
+            )
+        if not won:
+            raise CircuitOpenError(self.service, row.opened_until or now, probing=True)
+        return True
+
+    def record_success(self, *, probe: bool = False) -> None:
+        if probe:
+            self._transition(
+                {"state": CLOSED, "failures": 0, "probe_started_at": None}, state=HALF_OPEN
+            )
+        elif self._row().failures:
+            self._transition({"failures": 0}, state=CLOSED)
+
+    def record_failure(self, error: str, *, probe: bool = False) -> bool:
+        """Count a failed call; True when this failure opened the circuit."""
+        now = self._clock()
+        until = now + timedelta(seconds=self.policy.cooldown_seconds)
+        error = error[:500]
+        opening = {
+            "state": OPEN,
+            "opened_until": until,
+            "probe_started_at": None,
+            "last_error": error,
+            "times_opened": BreakerRow.times_opened + 1,
+        }
+        if probe:
+            return self._transition(opening, state=HALF_OPEN)
+        self._row()
+        counted = self._transition(
+            {"failures": BreakerRow.failures + 1, "last_error": error}, state=CLOSED
+        )
+        return counted and self._transition(
+            opening, state=CLOSED, extra=BreakerRow.failures >= self.policy.threshold
+        )
+
+    @contextmanager
+    def guard(
+        self, *, counts: Callable[[BaseException], bool] = lambda exc: True
+    ) -> Iterator[None]:
+        """Around one call: refuse it when open; record its outcome.
+
+        `counts(exc)` says whether an exception is the service's fault (an outage, a 5xx) or the
+        caller's (a 404 for one vehicle): only the former moves the breaker.
+        """
+        probe = self.before_call()
+        try:
+            yield
+        except BaseException as exc:
+            if counts(exc):
+                self.record_failure(f"{type(exc).__name__}: {exc}", probe=probe)
+            elif probe:
+                self.record_success(probe=True)
+            raise
+        self.record_success(probe=probe)
+
+    # -- inspection ------------------------------------------------------------------------
+    def status(self) -> BreakerStatus:
+        return _status(self._row())
+
+    def reset(self) -> None:
+        self._row()
+        self._transition(
+            {"state": CLOSED, "failures": 0, "opened_until": None, "probe_started_at": None}
+        )
+
+    # -- storage ---------------------------------------------------------------------------
+    def _row(self) -> BreakerRow:
+        with session_scope(self.url) as session:
+            row = session.get(BreakerRow, self.service)
+            if row is not None:
+                return row
+        try:
+            with session_scope(self.url) as session:
+                session.add(BreakerRow(service=self.service))
+        except IntegrityError:
+            pass  # another caller created it first: same row either way
+        with session_scope(self.url) as session:
+            row = session.get(BreakerRow, self.service)
+            assert row is not None
+            return row
+
+    def _transition(self, values: dict, *, state: str | None = None, extra=None) -> bool:
+        """One conditional UPDATE; True when it changed the row (this caller won)."""
+        statement = update(BreakerRow).where(BreakerRow.service == self.service)
+        if state is not None:
+            statement = statement.where(BreakerRow.state == state)
+        if extra is not None:
+            statement = statement.where(extra)
+        with get_engine(self.url).begin() as connection:
+            return connection.execute(statement.values(**values)).rowcount == 1
+
+
+def breaker(service: str) -> CircuitBreaker:
+    """The configured breaker of `service` (policy from breakers.yaml)."""
+    return CircuitBreaker(service)
+
+
+def all_statuses(url: str | None = None) -> list[BreakerStatus]:
+    """Every breaker that has seen a call, by service name."""
+    with session_scope(url) as session:
+        rows = session.exec(select(BreakerRow).order_by(BreakerRow.service)).all()
+    return [_status(row) for row in rows]
+
+
+def _status(row: BreakerRow) -> BreakerStatus:
+    return BreakerStatus(
+        service=row.service,
+        state=row.state,
+        failures=row.failures,
+        opened_until=row.opened_until,
+        last_error=row.last_error,
+        times_opened=row.times_opened,
+    )
