@@ -1,0 +1,305 @@
+"""Store configuration from people: validation of one store, STORE_IDS, and import files.
+
+Every error is one line naming the field (and, for a file, the entry's index), so a typo in a file
+of a hundred stores is found without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from multistore.windows import parse_hhmm, parse_window, zone
+
+STORE_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+BLOCK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
+
+# The jobs every store runs unless its configuration lists others (flows/jobs.py implements them).
+DEFAULT_JOBS: tuple[str, ...] = (
+    "homenet_feed",
+    "dealercom_feed",
+    "vdp_scrape",
+    "url_shorten",
+    "dnc_compliance",
+)
+DEFAULT_TIMEZONE = "UTC"
+
+
+class ConfigError(ValueError):
+    """Bad store configuration; the message is one line naming what and where."""
+
+
+class Priority(StrEnum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+    @property
+    def rank(self) -> int:
+        """0 runs first."""
+        return _RANK[self]
+
+    @classmethod
+    def parse(cls, value: str | Priority) -> Priority:
+        """Case-insensitive: 'high', 'High' and 'HIGH' are all HIGH."""
+        if isinstance(value, Priority):
+            return value
+        try:
+            return cls(str(value).strip().upper())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a priority (high, medium or low)") from None
+
+
+_RANK = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2}
+
+
+def default_blocks(store_id: str) -> dict[str, str]:
+    """The block documents `multistore setup` creates for a store (role → document name)."""
+    return {
+        "crm": f"crm-{store_id}",
+        "dnc": "dnc-default",
+        "inventory": f"inventory-{store_id}",
+        "shortener": "shortener-default",
+    }
+
+
+def validate_store_id(value: str) -> str:
+    if not isinstance(value, str) or not STORE_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a store id (1–64 lowercase letters, digits and hyphens)"
+        )
+    return value
+
+
+class StoreConfig(BaseModel):
+    """One store as a person writes it (CLI flags, a YAML/JSON file, STORE_IDS).
+
+    `window` is "HH:MM-HH:MM" or absent/None for always open. The state fields (failures,
+    quarantine, last run) are only there so that export followed by import gives back the same
+    registry; people normally leave them out.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str | None = None
+    priority: Priority = Priority.MEDIUM
+    enabled: bool = True
+    timezone: str = DEFAULT_TIMEZONE
+    window: str | None = None
+    jobs: list[str] = Field(default_factory=lambda: list(DEFAULT_JOBS))
+    dependencies: dict[str, list[str]] = Field(default_factory=dict)
+    blocks: dict[str, str] | None = None
+    region: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    consecutive_failures: int = Field(default=0, ge=0)
+    quarantined_at: datetime | None = None
+    quarantine_reason: str | None = None
+    last_run_at: datetime | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return validate_store_id(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip() if value is not None else None
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _priority(cls, value: Any) -> Priority:
+        return Priority.parse(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "always")):
+            return None
+        start, end = parse_window(value)
+        return f"{start}-{end}"
+
+    @field_validator("jobs")
+    @classmethod
+    def _jobs(cls, value: list[str]) -> list[str]:
+        for job in value:
+            _check_job(job)
+        if len(set(value)) != len(value):
+            raise ValueError("lists a job twice")
+        return value
+
+    @field_validator("dependencies")
+    @classmethod
+    def _dependencies(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for job, upstream in value.items():
+            _check_job(job)
+            for dep in upstream:
+                _check_job(dep)
+        return value
+
+    @field_validator("blocks")
+    @classmethod
+    def _blocks(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for role, name in (value or {}).items():
+            if not BLOCK_NAME.match(name):
+                raise ValueError(f"{role}: {name!r} is not a block document name")
+        return value
+
+    @field_validator("quarantined_at", "last_run_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _fill(self) -> StoreConfig:
+        if self.name is None:
+            self.name = self.id
+        if self.blocks is None:
+            self.blocks = default_blocks(self.id)
+        return self
+
+    @property
+    def window_bounds(self) -> tuple[str | None, str | None]:
+        if self.window is None:
+            return None, None
+        start, end = self.window.split("-")
+        return start, end
+
+
+def _check_job(job: str) -> None:
+    if not isinstance(job, str) or not JOB_NAME.match(job):
+        raise ValueError(f"{job!r} is not a job name (lowercase letters, digits, underscores)")
+
+
+def parse_store(data: Mapping[str, Any], *, where: str = "") -> StoreConfig:
+    """Validate one store; the error names the field (prefixed with `where`, e.g. 'entry 3')."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or 'store'}: expected a mapping of fields, got {data!r}")
+    try:
+        return StoreConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, where, data)) from None
+
+
+def _one_line(exc: ValidationError, where: str, data: Mapping[str, Any]) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "store"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown field"
+    store = data.get("id") if isinstance(data.get("id"), str) else None
+    prefix = ", ".join(p for p in (where, f"store {store!r}" if store else "") if p)
+    return f"{prefix + ': ' if prefix else ''}{field}: {message}"
+
+
+def parse_window_option(value: str | None) -> tuple[str | None, str | None]:
+    """A --window option: 'HH:MM-HH:MM', or 'always'/None for no window."""
+    if value is None or value.strip().lower() in ("", "always"):
+        return None, None
+    try:
+        return parse_window(value)
+    except ValueError as exc:
+        raise ConfigError(f"window: {exc}") from None
+
+
+def parse_time_option(value: str, field: str) -> str:
+    try:
+        return f"{parse_hhmm(value):%H:%M}"
+    except ValueError as exc:
+        raise ConfigError(f"{field}: {exc}") from None
+
+
+def store_ids_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """STORE_IDS=a,b,c → ['a', 'b', 'c']; a bad id is one error naming it."""
+    raw = (os.environ if environ is None else environ).get("STORE_IDS", "")
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    for index, store_id in enumerate(ids):
+        if not STORE_ID.match(store_id):
+            raise ConfigError(
+                f"STORE_IDS entry {index}: {store_id!r} is not a store id "
+                "(1–64 lowercase letters, digits and hyphens)"
+            )
+    return list(dict.fromkeys(ids))
+
+
+def load_store_file(path: Path) -> list[StoreConfig]:
+    """A YAML or JSON file of stores: a list, or a mapping with a `stores` list.
+
+    All entries are validated before anything is returned (an import is all-or-nothing), and ids
+    must be unique in the file.
+    """
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: not valid {_kind(path)}: {first}") from None
+    return parse_store_list(raw, source=str(path))
+
+
+def parse_store_list(raw: Any, *, source: str = "stores") -> list[StoreConfig]:
+    if isinstance(raw, Mapping):
+        if set(raw) - {"stores"}:
+            extra = sorted(set(raw) - {"stores"})[0]
+            raise ConfigError(f"{source}: unknown top-level key {extra!r} (expected 'stores')")
+        raw = raw.get("stores")
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: expected a list of stores (or a mapping with 'stores')")
+    stores: list[StoreConfig] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(raw):
+        store = parse_store(entry, where=f"{source}: entry {index}")
+        if store.id in seen:
+            raise ConfigError(
+                f"{source}: entry {index}: id: duplicate store id {store.id!r} "
+                f"(also entry {seen[store.id]})"
+            )
+        seen[store.id] = index
+        stores.append(store)
+    return stores
+
+
+def dump_store_file(stores: list[StoreConfig], path: Path) -> None:
+    """Write stores as YAML (or JSON for a .json path) that `load_store_file` reads back."""
+    entries = [s.model_dump(mode="json", exclude_defaults=False) for s in stores]
+    for entry in entries:
+        for key in ("quarantined_at", "quarantine_reason", "last_run_at"):
+            if entry.get(key) is None:
+                entry.pop(key, None)
+        if entry.get("consecutive_failures") == 0:
+            entry.pop("consecutive_failures")
+    document = {"stores": entries}
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(document, indent=2) + "\n")
+    else:
+        path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+
+
+def _kind(path: Path) -> str:
+    return "JSON" if path.suffix.lower() == ".json" else "YAML"
