@@ -1,0 +1,104 @@
+"""Phone normalisation: the NANP rule, each reason, and agreement with a one-at-a-time oracle."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from multistore import phones
+from multistore.phones import normalise, unique_numbers
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("(213) 555-0142", "+12135550142"),
+        ("213.555.0142", "+12135550142"),
+        ("+1 213 555 0142", "+12135550142"),
+        ("1-213-555-0142", "+12135550142"),
+        ("  2135550142  ", "+12135550142"),
+        ("+1 (415) 555-0199", "+14155550199"),
+    ],
+)
+def test_formatting_and_country_code_are_accepted(raw: str, e164: str) -> None:
+    row = normalise([raw]).iloc[0]
+    assert row["valid"] and row["e164"] == e164 and row["digits"] == e164[2:]
+    assert pd.isna(row["invalid_reason"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, phones.EMPTY),
+        ("", phones.EMPTY),
+        ("---", phones.EMPTY),
+        ("213-555-CALL", phones.LETTERS),
+        ("213-555-0142 x12", phones.LETTERS),
+        ("+44 20 7946 0958", phones.COUNTRY),
+        ("555-0142", phones.TOO_SHORT),
+        ("22135550142", phones.TOO_LONG),
+        ("1-213-555-01420", phones.TOO_LONG),
+        ("013-555-0142", phones.NPA_LEADING),
+        ("113-555-0142", phones.NPA_LEADING),
+        ("911-555-0142", phones.NPA_N11),
+        ("213-055-0142", phones.NXX_LEADING),
+        ("213-411-0142", phones.NXX_N11),
+    ],
+)
+def test_invalid_numbers_carry_the_first_failing_reason(raw: str | None, reason: str) -> None:
+    row = normalise([raw]).iloc[0]
+    assert not row["valid"]
+    assert row["invalid_reason"] == reason
+    assert pd.isna(row["e164"]) and pd.isna(row["digits"])
+
+
+def test_series_index_and_order_are_kept() -> None:
+    raw = pd.Series(["911-555-0142", "(213) 555-0142", None], index=[10, 5, 7])
+    out = normalise(raw)
+    assert list(out.index) == [10, 5, 7]
+    assert out["valid"].tolist() == [False, True, False]
+
+
+def test_duplicates_fold_to_one_number_each() -> None:
+    out = normalise(["(213) 555-0142", "+1 213 555 0142", "310-555-0100", "bad"])
+    assert unique_numbers(out) == ["2135550142", "3105550100"]
+
+
+def test_empty_input() -> None:
+    out = normalise([])
+    assert len(out) == 0 and list(out.columns) == ["digits", "e164", "valid", "invalid_reason"]
+
+
+def _oracle(raw: str | None) -> str | None:
+    """The rule written plainly, one number at a time: the 10 digits or None."""
+    text = (raw or "").strip()
+    if re.search(r"[A-Za-z]", text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+") and not digits.startswith("1"):
+        return None
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    if not re.fullmatch(r"[2-9]\d\d[2-9]\d{6}", digits):
+        return None
+    if digits[1:3] == "11" or digits[4:6] == "11":
+        return None
+    return digits
+
+
+_phoneish = st.text(alphabet="0123456789 +-().x", max_size=18) | st.from_regex(
+    r"\+?1?[ .-]?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}", fullmatch=True
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.none() | _phoneish, max_size=40))
+def test_vectorised_agrees_with_the_oracle(raws: list[str | None]) -> None:
+    out = normalise(raws)
+    got = [None if pd.isna(d) else d for d in out["digits"]]
+    assert got == [_oracle(r) for r in raws]
+    assert out["valid"].tolist() == [_oracle(r) is not None for r in raws]
