@@ -1,0 +1,440 @@
+"""The parent flow: run every due store's pipeline, a bounded number at a time, and report.
+
+1. plan: the stores asked for that are enabled, not quarantined and inside their window, in
+   priority order (HIGH, MEDIUM, LOW; least recently run first); every other one is skipped with
+   its reason;
+2. fan out: at most `max_concurrent_stores` store runs at once, each its own flow run (a subflow
+   here, or a run of the `store-pipeline/default` deployment on a work pool's workers); a store
+   whose window closed while it waited is not started;
+3. isolate failures: a failed store is retried later in the same run, up to `max_retries` times
+   with exponential backoff, while the others go on;
+4. record each store's outcome; `quarantine_threshold` failed runs in a row quarantine a store;
+5. publish the report (table, markdown and progress artifacts; JSON under data/reports/) and end
+   Failed when any selected store failed, so that automations can alert.
+
+The flow has no flow-level retries on purpose: a retry would run every store again and count
+their failures twice toward quarantine. Store-level retries (`max_retries`) are its retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import httpx
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.deployments import arun_deployment
+from prefect.events import emit_event
+from prefect.exceptions import PrefectHTTPStatusError
+from prefect.states import Completed, Failed, State
+
+from multistore import report as reports
+from multistore.planning import plan
+from multistore.registry import Priority, Registry, Store
+from multistore.settings import get_settings
+from multistore.windows import is_open, next_open
+
+STORE_DEPLOYMENT = "store-pipeline/default"
+QUARANTINE_EVENT = "multistore.store.quarantined"
+# Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
+CREATE_ATTEMPTS = 6
+POLL_SECONDS = 1.0
+POOL_SAMPLE_SECONDS = 1.0
+
+
+@dataclass
+class StoreAttempt:
+    """What one run of a store's pipeline ended as."""
+
+    ok: bool
+    flow_run_id: str | None
+    error: str | None
+    stats: dict[str, Any] | None
+
+
+@flow(name="run-stores", log_prints=False)
+async def run_stores(
+    stores: list[str] | None = None,
+    priority: str | None = None,
+    region: str | None = None,
+    jobs: list[str] | None = None,
+    dry_run: bool = False,
+    max_concurrent_stores: int = 4,
+    max_retries: int = 2,
+    backoff_seconds: float = 10.0,
+    backoff_multiplier: float = 2.0,
+    quarantine_threshold: int = 3,
+    store_deployment: str | None = None,
+) -> State:
+    """Run the due stores' pipelines and publish one report.
+
+    `stores`, `priority` and `region` narrow the selection (all enabled stores by default); `jobs`
+    overrides each store's job list. `store_deployment` (e.g. "store-pipeline/default") runs each
+    store as a run of that deployment on its work pool; None runs them as subflows in this process.
+    The n-th retry of a store waits `backoff_seconds * backoff_multiplier ** (n - 1)`.
+    """
+    _check_parameters(max_concurrent_stores, max_retries, backoff_multiplier, quarantine_threshold)
+    logger = get_run_logger()
+    settings = get_settings()
+    registry = Registry()
+    context = FlowRunContext.get()
+    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
+
+    chosen = plan(
+        registry.list(),
+        datetime.now(UTC),
+        only_ids=stores or None,
+        priority=Priority.parse(priority) if priority else None,
+        region=region,
+    )
+    report = reports.RunReport(
+        flow_run_id=flow_run_id,
+        dry_run=dry_run,
+        parameters={
+            "stores": stores,
+            "priority": priority,
+            "region": region,
+            "jobs": jobs,
+            "max_concurrent_stores": max_concurrent_stores,
+            "max_retries": max_retries,
+            "backoff_multiplier": backoff_multiplier,
+            "quarantine_threshold": quarantine_threshold,
+            "store_deployment": store_deployment,
+        },
+        stores=[
+            reports.StoreEntry(store.id, getattr(store.priority, "value", str(store.priority)))
+            for store in chosen.selected
+        ],
+        skipped=[
+            reports.SkipEntry(skip.store_id, skip.reason, _iso(skip.next_open), skip.detail)
+            for skip in chosen.skipped
+        ],
+    )
+    logger.info(
+        "%d stores selected, %d skipped%s",
+        len(chosen.selected),
+        len(chosen.skipped),
+        " (dry run: nothing starts)" if dry_run else "",
+    )
+    if dry_run:
+        report.finish()
+        report.state = "dry-run"
+        return await _publish(report, settings.data_dir, final_state=Completed)
+
+    reports.save_progress(report, settings.data_dir)
+    progress = await acreate_progress_artifact(
+        0.0, key="store-run-progress", description="Selected stores finished"
+    )
+    runner: Callable[[Store, int], Awaitable[StoreAttempt]]
+    if store_deployment:
+        runner = _DeploymentRunner(store_deployment, jobs, flow_run_id).run
+    else:
+        runner = _SubflowRunner(jobs).run
+
+    gate = asyncio.Semaphore(max_concurrent_stores)
+    finished = 0
+
+    async def one_store(store: Store) -> None:
+        nonlocal finished
+        entry = report.entry(store.id)
+        await _run_with_retries(
+            store,
+            entry,
+            runner=runner,
+            gate=gate,
+            max_retries=max_retries,
+            delays=_backoff_delays(
+                max_retries, backoff_seconds, backoff_multiplier, settings.instant_backoff
+            ),
+            on_change=lambda: reports.save_progress(report, settings.data_dir),
+        )
+        if entry.status == reports.NOT_STARTED:
+            # Its window closed before its first start: a skip, not a failure of the store.
+            report.stores.remove(entry)
+            report.skipped.append(
+                reports.SkipEntry(store.id, entry.error or "window closed", _next_open(store))
+            )
+        else:
+            _record_outcome(registry, store, entry, quarantine_threshold, logger)
+        finished += 1
+        await aupdate_progress_artifact(progress, 100.0 * finished / max(len(chosen.selected), 1))
+        reports.save_progress(report, settings.data_dir)
+
+    sampler = asyncio.create_task(_sample_pools(report))
+    try:
+        # Tasks are created in run order and the semaphore serves waiters first come, first
+        # served, so the priorities decide who starts when a slot frees.
+        await asyncio.gather(*(one_store(store) for store in chosen.selected))
+    finally:
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
+    report.finish()
+    return await _publish(
+        report,
+        settings.data_dir,
+        final_state=Completed if report.state == reports.COMPLETED else Failed,
+    )
+
+
+def _check_parameters(
+    max_concurrent_stores: int, max_retries: int, backoff_multiplier: float, threshold: int
+) -> None:
+    """Refuse nonsense before anything starts: one line naming the parameter."""
+    if max_concurrent_stores < 1:
+        raise ValueError(f"max_concurrent_stores must be at least 1, got {max_concurrent_stores}")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+    if backoff_multiplier < 1:
+        raise ValueError(f"backoff_multiplier must be at least 1, got {backoff_multiplier}")
+    if threshold < 1:
+        raise ValueError(f"quarantine_threshold must be at least 1, got {threshold}")
+
+
+def _backoff_delays(retries: int, base: float, multiplier: float, instant: bool) -> list[float]:
+    """The wait before each retry: base, base·m, base·m²… (all zero with instant backoff)."""
+    return [0.0 if instant else base * multiplier**n for n in range(retries)]
+
+
+async def _run_with_retries(
+    store: Store,
+    entry: reports.StoreEntry,
+    *,
+    runner: Callable[[Store, int], Awaitable[StoreAttempt]],
+    gate: asyncio.Semaphore,
+    max_retries: int,
+    delays: list[float],
+    on_change: Callable[[], Any],
+) -> None:
+    """Run one store until it completes or has failed `max_retries + 1` times.
+
+    The store holds a slot only while it runs: between attempts it waits outside the gate, so
+    other stores use the slot meanwhile.
+    """
+    began: float | None = None
+    for attempt in range(1, max_retries + 2):
+        async with gate:
+            if not _window_open(store):
+                closed = f"window {store.window_start}-{store.window_end} closed while queued"
+                if attempt == 1:
+                    entry.status, entry.error = reports.NOT_STARTED, closed
+                else:
+                    entry.status = reports.FAILED
+                    entry.error = f"{entry.error} (no retry: {closed})"
+                break
+            entry.status, entry.attempts = reports.RUNNING, attempt
+            if began is None:
+                began = time.monotonic()
+                entry.started_at = datetime.now(UTC).isoformat()
+            on_change()
+            outcome = await runner(store, attempt)
+        if outcome.flow_run_id:
+            entry.flow_run_ids.append(outcome.flow_run_id)
+        entry.absorb_stats(outcome.stats)
+        entry.error = outcome.error
+        if outcome.ok:
+            entry.status = reports.COMPLETED
+            break
+        if attempt > max_retries:
+            entry.status = reports.FAILED
+            break
+        entry.status = reports.RETRY_WAIT
+        on_change()
+        await asyncio.sleep(delays[attempt - 1])
+    # From the first start to the end: time queued for a slot is not the store's duration.
+    entry.duration_seconds = 0.0 if began is None else time.monotonic() - began
+    entry.finished_at = datetime.now(UTC).isoformat()
+
+
+def _record_outcome(
+    registry: Registry, store: Store, entry: reports.StoreEntry, threshold: int, logger: Any
+) -> None:
+    ok = entry.status == reports.COMPLETED
+    quarantined = registry.record_outcome(store.id, ok, entry.error, threshold=threshold)
+    if not quarantined:
+        return
+    entry.quarantined = True
+    logger.warning(
+        "store %s quarantined after %d failed runs in a row: %s", store.id, threshold, entry.error
+    )
+    emit_event(
+        event=QUARANTINE_EVENT,
+        resource={
+            "prefect.resource.id": f"multistore.store.{store.id}",
+            "prefect.resource.name": store.name or store.id,
+        },
+        payload={"store_id": store.id, "threshold": threshold, "error": entry.error},
+    )
+
+
+def _window_open(store: Store) -> bool:
+    return is_open(store.window_start, store.window_end, store.timezone, datetime.now(UTC))
+
+
+def _next_open(store: Store) -> str | None:
+    return _iso(next_open(store.window_start, store.window_end, store.timezone, datetime.now(UTC)))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _stats_from_registry(registry: Registry, store_id: str, flow_run_id: str) -> dict | None:
+    """The statistics the store pipeline recorded for that flow run (also when it failed)."""
+    for run in registry.history(store_id):
+        if str(run.flow_run_id) == flow_run_id:
+            return {**(run.metrics or {}), "_error": run.error}
+    return None
+
+
+class _SubflowRunner:
+    """Each store as a subflow of this run, in this process (the embedded default)."""
+
+    def __init__(self, jobs: list[str] | None) -> None:
+        self.jobs = jobs
+
+    async def run(self, store: Store, attempt: int) -> StoreAttempt:
+        from flows.store_pipeline import store_pipeline
+
+        pipeline = store_pipeline.with_options(flow_run_name=f"{store.id}-attempt-{attempt}")
+        state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
+        flow_run_id = state.state_details.flow_run_id
+        stats = None
+        if state.is_completed():
+            result = await state.aresult(raise_on_failure=False)
+            stats = result if isinstance(result, dict) else None
+        return _attempt(store.id, state, str(flow_run_id) if flow_run_id else None, stats)
+
+
+class _DeploymentRunner:
+    """Each store as a run of a deployment, picked up by the work pool's workers.
+
+    Runs are created one at a time (a burst of creations crashed parents on 503s) with an
+    idempotency key, so a creation retried after a 503 never makes a second run.
+    """
+
+    _create_lock = asyncio.Lock()
+
+    def __init__(self, deployment: str, jobs: list[str] | None, parent_id: str | None) -> None:
+        self.deployment = deployment
+        self.jobs = jobs
+        self.parent_id = parent_id or "local"
+
+    async def run(self, store: Store, attempt: int) -> StoreAttempt:
+        async with self._create_lock:
+            flow_run = await self._create(store, attempt)
+        state = await _wait_final(flow_run.id)
+        return _attempt(store.id, state, str(flow_run.id), None)
+
+    async def _create(self, store: Store, attempt: int) -> Any:
+        parameters: dict[str, Any] = {"store_id": store.id}
+        if self.jobs is not None:
+            parameters["jobs"] = self.jobs
+        for n in range(CREATE_ATTEMPTS):
+            try:
+                return await arun_deployment(
+                    self.deployment,
+                    parameters=parameters,
+                    flow_run_name=f"{store.id}-attempt-{attempt}",
+                    timeout=0,
+                    as_subflow=True,
+                    tags=["multistore", f"store:{store.id}"],
+                    idempotency_key=f"{self.parent_id}:{store.id}:{attempt}",
+                )
+            except (PrefectHTTPStatusError, httpx.TransportError) as exc:
+                if not _transient(exc) or n == CREATE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0 if get_settings().instant_backoff else 2.0**n)
+        raise AssertionError("unreachable")
+
+
+def _attempt(
+    store_id: str, state: State, flow_run_id: str | None, stats: dict[str, Any] | None
+) -> StoreAttempt:
+    """The attempt's outcome, with the statistics the pipeline recorded in the registry."""
+    recorded = _stats_from_registry(Registry(), store_id, flow_run_id) if flow_run_id else None
+    error = None
+    if recorded is not None:
+        recorded_error = recorded.pop("_error", None)
+        stats = stats or recorded
+    else:
+        recorded_error = None
+    if not state.is_completed():
+        error = recorded_error or f"{state.name}: {state.message or 'no message'}"
+    return StoreAttempt(ok=state.is_completed(), flow_run_id=flow_run_id, error=error, stats=stats)
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, PrefectHTTPStatusError):
+        return exc.response.status_code >= 500 or exc.response.status_code == 429
+    return True
+
+
+async def _wait_final(flow_run_id: UUID) -> State:
+    """Poll the run until it reaches a final state; a failed poll (a 503) is just tried again."""
+    async with get_client() as client:
+        while True:
+            try:
+                run = await client.read_flow_run(flow_run_id)
+                if run.state is not None and run.state.is_final():
+                    return run.state
+            except (PrefectHTTPStatusError, httpx.TransportError) as exc:
+                if not _transient(exc):
+                    raise
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def _sample_pools(report: reports.RunReport) -> None:
+    """Keep the peak slots in use of every pool (global concurrency limit) during the run."""
+    async with get_client() as client:
+        while True:
+            try:
+                limits = await client.read_global_concurrency_limits(limit=200)
+            except (PrefectHTTPStatusError, httpx.TransportError):
+                limits = []
+            for limit in limits:
+                pool = report.pools.setdefault(limit.name, {"limit": limit.limit, "peak_active": 0})
+                pool["limit"] = limit.limit
+                pool["peak_active"] = max(pool["peak_active"], limit.active_slots)
+            await asyncio.sleep(POOL_SAMPLE_SECONDS)
+
+
+async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: type) -> State:
+    """Save the report and attach it to the flow run; the run ends in `final_state`."""
+    path = reports.save_final(report, data_dir)
+    payload = report.to_dict()
+    await acreate_table_artifact(
+        reports.table_rows(payload), key="store-run-report", description="One row per store"
+    )
+    await acreate_markdown_artifact(
+        reports.render_markdown(payload), key="store-run-summary", description="Totals"
+    )
+    totals = payload["totals"]
+    message = (
+        f"{totals['completed']} completed, {totals['failed']} failed, "
+        f"{totals['skipped']} skipped, {totals['quarantined']} quarantined; report {path}"
+    )
+    if final_state is Failed:
+        failed = [s["store_id"] for s in payload["stores"] if s["status"] != "completed"]
+        message = f"stores failed: {', '.join(failed)}; {message}"
+    get_run_logger().info(message)
+    return final_state(message=message, data=payload)
+
+
+if __name__ == "__main__":
+    state = asyncio.run(run_stores(stores=sys.argv[1:] or None, return_state=True))
+    print(state.message)
+    raise SystemExit(0 if state.is_completed() else 1)
