@@ -409,10 +409,14 @@ def _apply(store: Store, config: StoreConfig) -> None:
     store.blocks = dict(config.blocks if config.blocks is not None else default_blocks(config.id))
     store.region = config.region
     store.tags = builtins.list(config.tags)
-    store.consecutive_failures = config.consecutive_failures
-    store.quarantined_at = config.quarantined_at
-    store.quarantine_reason = config.quarantine_reason
-    store.last_run_at = config.last_run_at
+    # State is only overwritten when the entry states it (an export does): re-importing a
+    # hand-written file must not release quarantines or forget when stores last ran.
+    for key in _STATE_FIELDS:
+        if key in config.model_fields_set or getattr(store, key, None) is None:
+            setattr(store, key, getattr(config, key))
+
+
+_STATE_FIELDS = ("consecutive_failures", "quarantined_at", "quarantine_reason", "last_run_at")
 
 
 def to_config(store: Store) -> StoreConfig:

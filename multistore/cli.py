@@ -1,0 +1,445 @@
+"""The `multistore` command: the store registry from a terminal or a script.
+
+Every verb prints a table for people and JSON with `--json`. Bad input exits 1 with one line on
+stderr naming the field. Other parts add verbs through plugins (the end of this file).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from typer.core import TyperGroup
+
+try:  # Typer ≥ 0.25 carries its own copy of click.
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older Typer on real click
+    from click.exceptions import ClickException
+
+from multistore.cli_output import console, emit_json, fail, local_time, store_rows, table
+from multistore.config import ConfigError, Priority, dump_store_file, load_store_file
+from multistore.planning import Plan, plan
+from multistore.registry import Registry, RegistryError, UnknownStoreError
+from multistore.status import run_row, status, store_row
+from multistore.windows import format_window, is_open
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Verbs other parts provide: each module, when it exists, has `register(app)`.
+PLUGINS = ("sandbox.cli", "flows.cli_setup", "multistore.cli_graph", "flows.cli_run")
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (unknown option, missing value) as one line and exit code 1, like the rest."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as exc:
+            sys.stderr.write(f"error: {' '.join(exc.format_message().split())}\n")
+            sys.exit(1)
+        except typer.Abort:
+            sys.stderr.write("error: aborted\n")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    help="Run the same pipeline for many stores: the store registry and its runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+StoreArg = Annotated[str, typer.Argument(help="The store's id.")]
+
+
+def one_line_errors(func: F) -> F:
+    """Known errors become `error: <one line>` and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, RegistryError, UnknownStoreError, ValueError) as exc:
+            fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _changed(store_id: str, as_json: bool, message: str) -> None:
+    store = Registry().get(store_id)
+    if as_json:
+        emit_json(store_row(store, _now()))
+    else:
+        console.print(message)
+
+
+@app.command("list")
+@one_line_errors
+def list_stores(
+    active: Annotated[
+        bool, typer.Option("--active", help="Only stores due now: enabled, not quarantined, open.")
+    ] = False,
+    quarantined: Annotated[
+        bool, typer.Option("--quarantined", help="Only quarantined stores.")
+    ] = False,
+    priority: Annotated[str | None, typer.Option(help="Only this priority.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The stores, sorted by id."""
+    if active and quarantined:
+        raise ConfigError("--active and --quarantined exclude each other")
+    if priority is not None:
+        priority = _priority(priority)
+    registry = Registry()
+    now = _now()
+    stores = registry.list(
+        quarantined=True if quarantined else (False if active else None),
+        enabled=True if active else None,
+        priority=priority,
+        region=region,
+    )
+    if active:
+        stores = [s for s in stores if is_open(s.window_start, s.window_end, s.timezone, now)]
+    last_runs = registry.last_runs()
+    rows = [store_row(s, now, last_runs.get(s.id)) for s in stores]
+    if as_json:
+        emit_json(rows)
+    elif rows:
+        store_rows(rows)
+    else:
+        console.print("no stores")
+
+
+@app.command()
+@one_line_errors
+def add(
+    store_id: Annotated[str, typer.Option("--id", help="Lowercase letters, digits, hyphens.")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the id).")] = None,
+    priority: Annotated[str, typer.Option(help="high, medium or low.")] = "medium",
+    timezone: Annotated[str, typer.Option(help="IANA zone, e.g. America/Chicago.")] = "UTC",
+    window: Annotated[
+        str | None, typer.Option(help="HH:MM-HH:MM in the zone (may cross midnight).")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="e.g. west, central, east.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="A free-form tag; repeatable.")] = None,
+    jobs: Annotated[
+        str | None, typer.Option(help="Comma-separated jobs (default: all of them).")
+    ] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Add it disabled.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a store."""
+    store = Registry().add(
+        store_id,
+        name=name,
+        priority=priority,
+        enabled=not disabled,
+        timezone=timezone,
+        window=window,
+        region=region,
+        tags=tag or [],
+        jobs=None if jobs is None else [j.strip() for j in jobs.split(",") if j.strip()],
+    )
+    if as_json:
+        emit_json(store_row(store, _now()))
+    else:
+        console.print(f"added {store.id}")
+
+
+@app.command()
+@one_line_errors
+def remove(store_id: StoreArg, as_json: JsonOption = False) -> None:
+    """Remove a store and its run history."""
+    Registry().remove(store_id)
+    if as_json:
+        emit_json({"removed": store_id})
+    else:
+        console.print(f"removed {store_id}")
+
+
+@app.command()
+@one_line_errors
+def enable(store_id: StoreArg, as_json: JsonOption = False) -> None:
+    """Enable a store."""
+    Registry().enable(store_id)
+    _changed(store_id, as_json, f"enabled {store_id}")
+
+
+@app.command()
+@one_line_errors
+def disable(store_id: StoreArg, as_json: JsonOption = False) -> None:
+    """Disable a store: runs skip it until it is enabled."""
+    Registry().disable(store_id)
+    _changed(store_id, as_json, f"disabled {store_id}")
+
+
+@app.command()
+@one_line_errors
+def release(store_id: StoreArg, as_json: JsonOption = False) -> None:
+    """Take a store out of quarantine (and reset its failure count)."""
+    Registry().release(store_id)
+    _changed(store_id, as_json, f"released {store_id}")
+
+
+@app.command("set-priority")
+@one_line_errors
+def set_priority(
+    store_id: StoreArg,
+    priority: Annotated[str, typer.Argument(help="high, medium or low.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Change a store's priority."""
+    store = Registry().set_priority(store_id, priority)
+    _changed(store_id, as_json, f"{store_id}: priority {store.priority}")
+
+
+@app.command("set-schedule")
+@one_line_errors
+def set_schedule(
+    store_id: StoreArg,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone.")] = None,
+    window: Annotated[str | None, typer.Option(help="HH:MM-HH:MM in the store's zone.")] = None,
+    always: Annotated[bool, typer.Option("--always", help="No window: always open.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a store's zone and window; asks for them when run in a terminal without flags."""
+    registry = Registry()
+    if timezone is None and window is None and not always:
+        if not sys.stdin.isatty():
+            raise ConfigError("schedule: give --timezone, --window or --always")
+        current = registry.get(store_id)
+        timezone = typer.prompt("Time zone", default=current.timezone)
+        answer = typer.prompt(
+            "Window (HH:MM-HH:MM, or 'always')",
+            default=format_window(current.window_start, current.window_end),
+        )
+        always = answer.strip().lower() == "always"
+        window = None if always else answer
+    store = registry.set_schedule(store_id, timezone=timezone, window=window, always=always)
+    schedule = f"{format_window(store.window_start, store.window_end)} {store.timezone}"
+    _changed(store_id, as_json, f"{store_id}: window {schedule}")
+
+
+@app.command("status")
+@one_line_errors
+def show_status(as_json: JsonOption = False) -> None:
+    """Counts by state, the last run of each store, and the quarantined stores with reasons."""
+    data = status(Registry(), _now())
+    if as_json:
+        emit_json(data)
+        return
+    counts = data["counts"]
+    console.print(
+        f"{counts['total']} stores: {counts['enabled']} enabled, {counts['disabled']} disabled, "
+        f"{counts['quarantined']} quarantined; {counts['window_open']} with the window open now, "
+        f"{counts['due_now']} due now"
+    )
+    if data["stores"]:
+        store_rows(data["stores"])
+    if data["quarantined"]:
+        table(
+            "quarantined",
+            ["id", "since", "reason"],
+            [[q["id"], local_time(q["since"]), q["reason"]] for q in data["quarantined"]],
+        )
+
+
+@app.command()
+@one_line_errors
+def history(
+    store_id: StoreArg,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """A store's runs, newest first."""
+    runs = [run_row(r) for r in Registry().history(store_id, limit=limit)]
+    if as_json:
+        emit_json(runs)
+    elif not runs:
+        console.print(f"{store_id}: no runs yet")
+    else:
+        table(
+            f"runs of {store_id}",
+            ["run", "flow run", "started", "finished", "seconds", "status", "error"],
+            [
+                [
+                    r["id"],
+                    r["flow_run_id"],
+                    local_time(r["started_at"]),
+                    local_time(r["finished_at"]),
+                    r["duration_seconds"],
+                    r["status"],
+                    r["error"],
+                ]
+                for r in runs
+            ],
+        )
+
+
+@app.command()
+@one_line_errors
+def export(
+    file: Annotated[Path, typer.Argument(help="YAML, or JSON when it ends in .json.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write every store (with its quarantine state) to FILE, ready for `import`."""
+    stores = Registry().export()
+    dump_store_file(stores, file)
+    if as_json:
+        emit_json({"exported": len(stores), "file": str(file)})
+    else:
+        console.print(f"exported {len(stores)} stores to {file}")
+
+
+@app.command("import")
+@one_line_errors
+def import_(
+    file: Annotated[Path, typer.Argument(help="YAML or JSON: a list, or {stores: [...]}.")],
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Add and update; keep stores not in FILE.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Without --merge, also drop stores with run history.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Load stores from FILE, all or nothing. Without --merge FILE replaces the registry."""
+    configs = load_store_file(file)
+    summary = Registry().import_stores(configs, merge=merge, force=force)
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(
+            f"imported {file}: {len(summary['added'])} added, {len(summary['updated'])} updated, "
+            f"{len(summary['removed'])} removed"
+        )
+
+
+@app.command()
+@one_line_errors
+def run(
+    stores: Annotated[
+        str | None, typer.Option(help="Comma-separated store ids (default: all due).")
+    ] = None,
+    priority: Annotated[str | None, typer.Option(help="Only this priority.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; run nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the due stores (the parent flow), or print the plan with --dry-run."""
+    only_ids = None if stores is None else [s.strip() for s in stores.split(",") if s.strip()]
+    if priority is not None:
+        priority = _priority(priority)
+    if not dry_run:
+        runner = _run_hook()
+        if runner is None:
+            sys.stderr.write("run: the parent flow is not installed yet\n")
+            raise typer.Exit(1)
+        code = runner(stores=only_ids, priority=priority, region=region, as_json=as_json)
+        raise typer.Exit(code or 0)
+    registry = Registry()
+    the_plan = plan(registry.list(), _now(), only_ids=only_ids, priority=priority, region=region)
+    if as_json:
+        emit_json(plan_json(the_plan))
+    else:
+        _print_plan(the_plan)
+
+
+def _run_hook() -> Callable[..., int | None] | None:
+    """`flows.cli_run.run_stores_cli(*, stores, priority, region, as_json) -> exit code`."""
+    try:
+        module = importlib.import_module("flows.cli_run")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("flows", "flows.cli_run"):
+            return None
+        raise
+    return getattr(module, "run_stores_cli", None)
+
+
+def plan_json(the_plan: Plan) -> dict[str, Any]:
+    return {
+        "selected": [
+            {"order": i, "id": s.id, "priority": str(s.priority), "region": s.region}
+            for i, s in enumerate(the_plan.selected, start=1)
+        ],
+        "skipped": [
+            {
+                "id": k.store_id,
+                "reason": k.reason,
+                "detail": k.detail,
+                "next_open": None if k.next_open is None else k.next_open.isoformat(),
+            }
+            for k in the_plan.skipped
+        ],
+    }
+
+
+def _print_plan(the_plan: Plan) -> None:
+    if the_plan.selected:
+        table(
+            "would run, in this order",
+            ["#", "id", "name", "priority", "region", "last run"],
+            [
+                [i, s.id, s.name, s.priority, s.region, local_time(s.last_run_at)]
+                for i, s in enumerate(the_plan.selected, start=1)
+            ],
+        )
+    else:
+        console.print("no store would run now")
+    if the_plan.skipped:
+        table(
+            "skipped",
+            ["id", "reason", "detail", "next opening (store's zone)"],
+            [
+                [k.store_id, k.reason, k.detail, local_time(k.next_open) if k.next_open else None]
+                for k in the_plan.skipped
+            ],
+        )
+
+
+def _priority(value: str) -> str:
+    try:
+        return Priority.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"priority: {exc}") from None
+
+
+def load_plugins(target: typer.Typer, names: tuple[str, ...] = PLUGINS) -> list[str]:
+    """Import each plugin module that exists and let it add its verbs; returns those loaded.
+
+    A plugin that is not installed is skipped; one that fails to import is an error (a broken
+    plugin must not look like a missing one).
+    """
+    loaded = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
+                continue
+            raise
+        module.register(target)
+        loaded.append(name)
+    return loaded
+
+
+load_plugins(app)
