@@ -1,0 +1,111 @@
+"""Endpoints for tests and benchmarks only (pipelines never call these): counters, faults,
+limits, reset, ground truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from sandbox import data
+from sandbox.errors import bad_request
+from sandbox.faults import parse_faults
+from sandbox.state import SandboxState
+from sandbox.vendors.crm import current_contact
+
+
+def router(state: SandboxState) -> APIRouter:
+    admin = APIRouter(prefix="/admin")
+
+    async def json_body(request: Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            raise bad_request("body: not JSON") from None
+
+    @admin.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "seed": state.config.seed}
+
+    @admin.get("/counters")
+    async def counters(detail: int = 0) -> dict[str, Any]:
+        return state.counters.snapshot(detail=bool(detail))
+
+    @admin.post("/counters/reset")
+    async def reset_counters() -> dict[str, Any]:
+        state.counters.reset()
+        return {"ok": True}
+
+    @admin.get("/rate")
+    async def rate() -> dict[str, Any]:
+        return state.counters.rate_summary()
+
+    @admin.get("/faults")
+    async def faults() -> list[dict[str, Any]]:
+        return [f.model_dump(mode="json", exclude_defaults=True) for f in state.faults.active()]
+
+    @admin.put("/faults")
+    async def set_faults(request: Request) -> list[dict[str, Any]]:
+        try:
+            new = parse_faults(await json_body(request), where="body")
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        state.faults.replace(new)
+        return await faults()
+
+    @admin.delete("/faults")
+    async def clear_faults() -> list[dict[str, Any]]:
+        state.faults.clear()
+        return []
+
+    @admin.get("/limits")
+    async def limits() -> dict[str, Any]:
+        return state.limits()
+
+    @admin.put("/limits")
+    async def set_limits(request: Request) -> dict[str, Any]:
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise bad_request("body: an object {vendor: {per_minute, burst} | null}")
+        for vendor, spec in body.items():
+            if spec is None:
+                continue
+            ok = isinstance(spec, dict) and all(
+                isinstance(spec.get(k), int | float)
+                and not isinstance(spec.get(k), bool)
+                and spec[k] > 0
+                for k in ("per_minute", "burst")
+            )
+            if not ok:
+                raise bad_request(f"{vendor}: needs per_minute > 0 and burst ≥ 1")
+        state.set_limits(body)
+        return state.limits()
+
+    @admin.post("/reset")
+    async def reset() -> dict[str, Any]:
+        state.reset()
+        return {"ok": True}
+
+    @admin.get("/stores")
+    async def stores() -> list[str]:
+        return [f"store-{n:04d}" for n in range(1, state.config.stores + 1)]
+
+    @admin.get("/crm/{dealer}/flags")
+    async def crm_flags(dealer: str) -> dict[str, bool]:
+        return {
+            c["ContactId"]: c["ContactInformation"]["DoNotCall"] for c in _contacts(state, dealer)
+        }
+
+    @admin.get("/crm/{dealer}/contacts")
+    async def crm_contacts(dealer: str) -> list[dict[str, Any]]:
+        return _contacts(state, dealer)
+
+    @admin.get("/dnc/{number}")
+    async def dnc_truth(number: str) -> dict[str, str]:
+        return data.scrub_result(state.config.seed, number)
+
+    return admin
+
+
+def _contacts(state: SandboxState, dealer: str) -> list[dict[str, Any]]:
+    return [current_contact(state, dealer, i) for i in range(state.config.contacts_per_store)]

@@ -1,0 +1,81 @@
+"""`SandboxAdmin`: the admin endpoints for tests and benchmarks, over plain HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class SandboxAdmin:
+    """Counters, faults, limits, reset and ground truth of a running sandbox."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError(f"sandbox {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def counters(self, *, detail: bool = False) -> dict[str, Any]:
+        return self._call("GET", "/admin/counters", params={"detail": int(detail)})
+
+    def vendor_counts(self, vendor: str) -> dict[str, int]:
+        """One vendor's totals (zeros when it saw nothing)."""
+        counts = self.counters()["vendors"].get(vendor)
+        return counts or dict.fromkeys(
+            (
+                "requests",
+                "accepted",
+                "rate_limited",
+                "server_errors",
+                "pages",
+                "logins",
+                "login_failures",
+                "hangs",
+            ),
+            0,
+        )
+
+    def reset_counters(self) -> None:
+        self._call("POST", "/admin/counters/reset")
+
+    def rate(self) -> dict[str, Any]:
+        return self._call("GET", "/admin/rate")
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/admin/faults")
+
+    def set_faults(self, faults: list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:
+        return self._call("PUT", "/admin/faults", json=faults)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/admin/faults")
+
+    def limits(self) -> dict[str, Any]:
+        return self._call("GET", "/admin/limits")
+
+    def set_limits(
+        self, limits: dict[str, dict[str, float] | None] | None = None, **by_vendor: Any
+    ) -> dict[str, Any]:
+        """`set_limits({"dnc": {"per_minute": 60, "burst": 5}})` or `set_limits(dnc={...})`."""
+        return self._call("PUT", "/admin/limits", json={**(limits or {}), **by_vendor})
+
+    def crm_flags(self, dealer: str) -> dict[str, bool]:
+        return self._call("GET", f"/admin/crm/{dealer}/flags")
+
+    def crm_contacts(self, dealer: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/admin/crm/{dealer}/contacts")
+
+    def stores(self) -> list[str]:
+        return self._call("GET", "/admin/stores")
+
+    def reset(self) -> None:
+        """Faults, counters, limits and every change clients made, back to a fresh start."""
+        self._call("POST", "/admin/reset")
+
+    def close(self) -> None:
+        self._http.close()

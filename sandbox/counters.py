@@ -1,0 +1,98 @@
+"""What the sandbox saw: per vendor and per store, for tests and benchmarks.
+
+Only the server's event loop thread touches these, so no locks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+COUNTS = (
+    "requests",
+    "accepted",
+    "rate_limited",
+    "server_errors",
+    "pages",
+    "logins",
+    "login_failures",
+    "hangs",
+)
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.vendors: dict[str, Counter[str]] = defaultdict(Counter)
+        self.stores: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        # Epoch times of the calls the rate limiter accepted, per vendor.
+        self.accepted_times: dict[str, list[float]] = defaultdict(list)
+        # Open browser pages (presence sockets): now and peak, globally, per store, per vendor.
+        self.sessions_now: Counter[str] = Counter()
+        self.sessions_peak: Counter[str] = Counter()
+
+    def count(self, vendor: str, store: str, what: str, n: int = 1) -> None:
+        self.vendors[vendor][what] += n
+        self.stores[store][vendor][what] += n
+
+    def accepted(self, vendor: str, store: str) -> None:
+        self.count(vendor, store, "accepted")
+        self.accepted_times[vendor].append(time.time())
+
+    def page_opened(self, vendor: str, store: str) -> None:
+        for key in ("*", f"store:{store}", f"vendor:{vendor}"):
+            self.sessions_now[key] += 1
+            self.sessions_peak[key] = max(self.sessions_peak[key], self.sessions_now[key])
+
+    def page_closed(self, vendor: str, store: str) -> None:
+        for key in ("*", f"store:{store}", f"vendor:{vendor}"):
+            self.sessions_now[key] -= 1
+
+    def _sessions(self, prefix: str) -> dict[str, dict[str, int]]:
+        return {
+            key.removeprefix(prefix): {"now": self.sessions_now[key], "peak": peak}
+            for key, peak in self.sessions_peak.items()
+            if key.startswith(prefix)
+        }
+
+    def snapshot(self, *, detail: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "vendors": {v: _full(c) for v, c in self.vendors.items()},
+            "stores": {
+                s: {v: _full(c) for v, c in by_vendor.items()}
+                for s, by_vendor in self.stores.items()
+            },
+            "sessions": {
+                "now": self.sessions_now["*"],
+                "peak": self.sessions_peak["*"],
+                "stores": self._sessions("store:"),
+                "vendors": self._sessions("vendor:"),
+            },
+        }
+        if detail:
+            data["accepted_times"] = {v: list(t) for v, t in self.accepted_times.items()}
+        return data
+
+    def rate_summary(self) -> dict[str, dict[str, Any]]:
+        """Per vendor: calls accepted, first and last time, and the most in any 60 s window."""
+        summary = {}
+        for vendor, times in self.accepted_times.items():
+            best, start = 0, 0
+            for end, t in enumerate(times):
+                while t - times[start] >= 60:
+                    start += 1
+                best = max(best, end - start + 1)
+            summary[vendor] = {
+                "accepted": len(times),
+                "first": times[0] if times else None,
+                "last": times[-1] if times else None,
+                "max_in_60s": best,
+            }
+        return summary
+
+
+def _full(counter: Counter[str]) -> dict[str, int]:
+    return {name: counter[name] for name in COUNTS}

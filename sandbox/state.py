@@ -1,0 +1,145 @@
+"""The one mutable thing in a sandbox: counters, faults, rate limiters, and what clients changed
+(CRM flags, tokens, UI sessions, short links). Generated data lives in `sandbox.data`."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from sandbox.config import SandboxConfig
+from sandbox.counters import Counters
+from sandbox.errors import VendorError
+from sandbox.faults import FaultBook
+from sandbox.ratelimit import TokenBucket
+
+# Any request that does not name a store is counted under this one.
+NO_STORE = "_shared"
+
+
+@dataclass
+class SandboxState:
+    config: SandboxConfig
+    counters: Counters = field(default_factory=Counters)
+    # (dealer, ContactId) → DoNotCall as last saved through the web UI.
+    crm_flags: dict[tuple[str, str], bool] = field(default_factory=dict)
+    tokens: dict[str, float] = field(default_factory=dict)  # access token → expiry (monotonic)
+    ui_sessions: dict[str, str] = field(default_factory=dict)  # cookie → dealer
+    short_links: dict[str, str] = field(default_factory=dict)  # code → url
+    stopping: asyncio.Event | None = None
+
+    def __post_init__(self) -> None:
+        self.faults = FaultBook(self.config.seed, self.config.faults)
+        self.buckets: dict[str, TokenBucket] = {}
+        self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
+
+    def reset(self) -> None:
+        """Back to a just-started sandbox."""
+        self.counters.reset()
+        self.crm_flags.clear()
+        self.tokens.clear()
+        self.ui_sessions.clear()
+        self.short_links.clear()
+        self.faults = FaultBook(self.config.seed, self.config.faults)
+        self.buckets.clear()
+        self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
+
+    def set_limits(self, limits: dict[str, dict | None]) -> None:
+        """Replace the bucket of each named vendor; None removes its limit."""
+        for vendor, spec in limits.items():
+            if spec is None:
+                self.buckets.pop(vendor, None)
+            else:
+                self.buckets[vendor] = TokenBucket(
+                    per_minute=float(spec["per_minute"]), burst=int(spec["burst"])
+                )
+
+    def limits(self) -> dict[str, dict[str, float]]:
+        return {v: {"per_minute": b.rate * 60, "burst": b.burst} for v, b in self.buckets.items()}
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = time.monotonic() + self.config.token_ttl_seconds
+        return token
+
+    def token_valid(self, token: str) -> bool:
+        expiry = self.tokens.get(token)
+        if expiry is None:
+            return False
+        if time.monotonic() >= expiry:
+            del self.tokens[token]
+            return False
+        return True
+
+    async def gate(
+        self,
+        request: Request,
+        vendor: str,
+        store: str | None = None,
+        *,
+        page: bool = False,
+    ) -> None:
+        """Count the call, apply this vendor's and store's faults, then its rate limit.
+
+        Raises VendorError for a 429/5xx answer; returns when the handler may answer normally.
+        """
+        store = store or NO_STORE
+        count = self.counters.count
+        count(vendor, store, "requests")
+        faults = self.faults.matching(vendor, store)
+        number = self.faults.next_number(vendor, store)
+        for fault in faults:
+            if fault.latency_ms:
+                await asyncio.sleep(fault.latency_ms / 1000)
+        for fault in faults:
+            if fault.outage:
+                count(vendor, store, "server_errors")
+                raise VendorError(503, "service_unavailable", f"{vendor} is down (outage)")
+            if self.faults.hit(fault.rate_limit_storm, vendor, store, number, "storm"):
+                count(vendor, store, "rate_limited")
+                raise VendorError(
+                    429,
+                    "rate_limited",
+                    "too many requests",
+                    {"Retry-After": str(fault.retry_after)},
+                )
+            if self.faults.hit(fault.error_rate, vendor, store, number, "error"):
+                count(vendor, store, "server_errors")
+                status = (500, 502, 503)[number % 3]
+                raise VendorError(status, "server_error", f"{vendor} failed (injected)")
+            if self.faults.hit(fault.hang_rate, vendor, store, number, "hang"):
+                count(vendor, store, "hangs")
+                await self._hang(request)
+        bucket = self.buckets.get(vendor)
+        if bucket is not None:
+            wait = bucket.take()
+            if wait:
+                count(vendor, store, "rate_limited")
+                raise VendorError(
+                    429,
+                    "rate_limited",
+                    f"{vendor} allows {bucket.rate * 60:g} calls per minute, burst {bucket.burst}",
+                    {"Retry-After": str(wait)},
+                )
+        self.counters.accepted(vendor, store)
+        if page:
+            count(vendor, store, "pages")
+
+    async def _hang(self, request: Request) -> None:
+        """Never answer; give up when the client leaves or the server stops."""
+        while not await request.is_disconnected():
+            if self.stopping is not None and self.stopping.is_set():
+                break
+            await asyncio.sleep(0.2)
+        raise VendorError(504, "timeout", "the request hung (injected)")
+
+    def store_from_login(self, username: str) -> str | None:
+        return username.removesuffix("-user") if username.endswith("-user") else None
+
+    def login(self, dealer: str) -> str:
+        cookie = secrets.token_urlsafe(24)
+        self.ui_sessions[cookie] = dealer
+        return cookie
