@@ -1,0 +1,215 @@
+"""One store's pipeline: its job graph, each job a task run started as soon as its dependencies end.
+
+1. read the store from the registry and build its job graph; a bad graph (unknown job, a
+   dependency on a job turned off, a cycle) is refused here, before any task run exists;
+2. run the graph: every job whose dependencies completed starts at once (independent jobs run
+   side by side); a failed job blocks its dependents, which are reported "blocked" and never run,
+   while its siblings go on;
+3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact with the
+   graph in Mermaid and a table);
+4. end Failed, naming the failed and blocked jobs, when any job did not complete.
+
+`python -m flows.store_pipeline STORE [JOB ...]` runs one store by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.cache_policies import NONE
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectConcurrentFuture
+from prefect.states import State
+
+from flows.jobs import JOBS, JobContext
+from multistore.jobgraph import GraphError, JobGraph, build_graph
+from multistore.registry import Registry
+from multistore.runstats import (
+    BLOCKED,
+    COMPLETED,
+    FAILED,
+    JobRecord,
+    render_markdown,
+    run_statistics,
+)
+from multistore.settings import get_settings
+
+
+class StorePipelineError(RuntimeError):
+    """The run did not complete every job; the message names the failed and blocked ones."""
+
+
+class JobFailed(Exception):
+    """A job's error, with when it started (the runner's dependency check needs it)."""
+
+    def __init__(self, job: str, started_at: float, message: str) -> None:
+        super().__init__(job, started_at, message)
+        self.job = job
+        self.started_at = started_at
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@task(name="job", cache_policy=NONE)
+def run_job(job: str, context: JobContext) -> dict[str, Any]:
+    """Run one job of the store's graph; the job's own tasks nest under this task run."""
+    started = time.time()
+    try:
+        metrics = JOBS[job](context)
+    except Exception as exc:
+        raise JobFailed(job, started, f"{type(exc).__name__}: {exc}") from exc
+    return {"metrics": dict(metrics or {}), "started_at": started, "finished_at": time.time()}
+
+
+@flow(name="store-pipeline")
+async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[str, Any]:
+    """Run the store's validated job graph (or just `jobs`) and return the run's statistics."""
+    logger = get_run_logger()
+    registry = Registry()
+    store = registry.get(store_id)
+    context = FlowRunContext.get()
+    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
+    try:
+        graph = build_graph(
+            store.jobs if jobs is None else jobs, store.dependencies, owner=f"store {store_id}"
+        )
+        unimplemented = [job for job in graph.jobs if job not in JOBS]
+        if unimplemented:
+            raise GraphError(
+                f"store {store_id}: job(s) {', '.join(unimplemented)} have no implementation"
+            )
+    except GraphError as exc:
+        run_id = registry.start_run(store_id, flow_run_id)
+        registry.finish_run(run_id, "failed", error=str(exc))
+        raise
+
+    run_id = registry.start_run(store_id, flow_run_id)
+    settings = get_settings()
+    started = time.time()
+    run_date = datetime.now(UTC).date()
+    records = await _run_graph(
+        graph,
+        lambda upstream: JobContext(
+            store=store, run_date=run_date, data_dir=settings.data_dir, upstream=upstream
+        ),
+    )
+    stats = run_statistics(store_id, graph, records, started_at=started, finished_at=time.time())
+    await acreate_markdown_artifact(
+        render_markdown(graph, stats),
+        key=f"store-pipeline-{store_id}",
+        description=f"Job graph run of store {store_id}",
+    )
+    problem = _problem(store_id, records)
+    registry.finish_run(run_id, "failed" if problem else "completed", error=problem, metrics=stats)
+    logger.info(
+        "store %s: %d completed, %d failed, %d blocked in %.1f s",
+        store_id,
+        stats["successful_jobs"],
+        stats["failed_jobs"],
+        stats["blocked_jobs"],
+        stats["processing_seconds"],
+    )
+    if problem:
+        raise StorePipelineError(problem)
+    return stats
+
+
+async def _run_graph(graph: JobGraph, make_context) -> dict[str, JobRecord]:
+    """A ready queue: start each job whose dependencies completed; block dependents of failures.
+
+    Our own loop rather than Prefect's `wait_for`, so that "blocked" means exactly "a dependency
+    did not complete" and a blocked job never becomes a task run.
+    """
+    records: dict[str, JobRecord] = {}
+    running: dict[asyncio.Future, str] = {}
+    pending = list(graph.jobs)
+    while pending or running:
+        changed = True
+        while changed:  # blocking cascades down the graph in one pass per level
+            changed = False
+            for job in list(pending):
+                deps = graph.dependencies[job]
+                culprit = next(
+                    (d for d in deps if d in records and records[d].status != COMPLETED), None
+                )
+                if culprit is not None:
+                    root = records[culprit].blocked_by or culprit
+                    records[job] = JobRecord(job, BLOCKED, blocked_by=root)
+                    pending.remove(job)
+                    changed = True
+                elif all(d in records for d in deps):
+                    upstream = {d: records[d].metrics for d in deps}
+                    future = run_job.with_options(task_run_name=job).submit(
+                        job, make_context(upstream)
+                    )
+                    running[_state_of(future)] = job
+                    pending.remove(job)
+        if not running:
+            break
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for finished in done:
+            job = running.pop(finished)
+            records[job] = await _record(job, finished.result())
+    return {job: records[job] for job in graph.jobs}
+
+
+def _state_of(future: PrefectConcurrentFuture) -> asyncio.Future:
+    # The thread pool's future resolves to the task run's final State.
+    return asyncio.wrap_future(future.wrapped_future)
+
+
+async def _record(job: str, state: State) -> JobRecord:
+    outcome = await state.aresult(raise_on_failure=False)
+    if state.is_completed() and isinstance(outcome, dict):
+        return JobRecord(
+            job,
+            COMPLETED,
+            started_at=outcome["started_at"],
+            finished_at=outcome["finished_at"],
+            metrics=outcome["metrics"],
+        )
+    if isinstance(outcome, JobFailed):
+        return JobRecord(
+            job, FAILED, started_at=outcome.started_at, finished_at=time.time(), error=str(outcome)
+        )
+    message = str(outcome) if isinstance(outcome, BaseException) else (state.message or state.name)
+    return JobRecord(job, FAILED, finished_at=time.time(), error=message)
+
+
+def _problem(store_id: str, records: dict[str, JobRecord]) -> str | None:
+    failed = [f"{r.name} ({r.error})" for r in records.values() if r.status == FAILED]
+    blocked = [r.name for r in records.values() if r.status == BLOCKED]
+    if not failed and not blocked:
+        return None
+    parts = [f"failed: {'; '.join(failed)}"] if failed else []
+    if blocked:
+        parts.append(f"blocked: {', '.join(blocked)}")
+    return f"store {store_id}: " + "; ".join(parts)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: python -m flows.store_pipeline STORE [JOB ...]", file=sys.stderr)
+        return 2
+    state = asyncio.run(store_pipeline(argv[0], argv[1:] or None, return_state=True))
+    result = asyncio.run(state.aresult(raise_on_failure=False))
+    if isinstance(result, BaseException):
+        print(f"store {argv[0]}: {result}", file=sys.stderr)
+        return 1
+    print(
+        f"store {argv[0]}: {result['successful_jobs']}/{result['total_jobs']} jobs completed "
+        f"in {result['processing_seconds']:.1f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

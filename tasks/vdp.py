@@ -1,0 +1,100 @@
+"""Vehicle detail pages: read what their JavaScript renders (price, features) in a real browser.
+
+One Chromium per task, launched before taking a `browser` pool slot (launching is CPU, not pool
+time); then one page, held with the slot, works through the store's vehicles one after another.
+Each page load passes the `vdp` breaker and the retry policy: navigation failures are translated
+to the httpx errors the policy understands.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import httpx
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, sync_playwright
+from prefect import task
+from prefect.cache_policies import NONE
+
+from multistore.guarded import guarded_call
+from multistore.settings import get_settings
+from tasks.pools import pool_slot
+
+# How long a page's script may take to render the price before the page counts as broken.
+RENDER_TIMEOUT_MS = 30_000
+NAVIGATION_TIMEOUT_MS = 30_000
+
+
+@dataclass
+class PageResult:
+    url: str
+    price: str | None = None
+    features: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@task(name="vdp-scrape", tags=["browser"], cache_policy=NONE)
+def scrape_pages(urls: list[str], store_id: str) -> dict:
+    """Every page's rendered price and features, with `busy_seconds` (page work inside the slot)
+    and `slot_seconds` (how long the slot was held)."""
+    results: list[PageResult] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**get_settings().chromium_launch_options())
+        try:
+            with pool_slot("browser"):
+                held = time.monotonic()
+                page = browser.new_page()
+                page.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+                for url in urls:
+                    results.append(_scrape(page, url, store_id))
+                page.close()
+                slot_seconds = time.monotonic() - held
+        finally:
+            browser.close()
+    return {
+        "pages": [asdict(r) for r in results],
+        "busy_seconds": sum(r.seconds for r in results),
+        "slot_seconds": slot_seconds,
+    }
+
+
+def _scrape(page: Page, url: str, store_id: str) -> PageResult:
+    began = time.monotonic()
+    try:
+        price, features = guarded_call(
+            lambda: _read(page, url), service="vdp", store=store_id, attempts=3
+        )
+        result = PageResult(url, price=price, features=features)
+    except httpx.HTTPStatusError as exc:  # not an outage (e.g. 404): this vehicle only
+        result = PageResult(url, error=f"HTTP {exc.response.status_code}")
+    except _RenderError as exc:
+        result = PageResult(url, error=str(exc))
+    result.seconds = time.monotonic() - began
+    return result
+
+
+class _RenderError(Exception):
+    """The page loaded but its script did not render what we read."""
+
+
+def _read(page: Page, url: str) -> tuple[str, list[str]]:
+    request = httpx.Request("GET", url)
+    try:
+        response = page.goto(url, wait_until="domcontentloaded")
+    except PlaywrightError as exc:
+        raise httpx.ConnectError(str(exc).splitlines()[0], request=request) from exc
+    if response is not None and response.status >= 400:
+        raise httpx.HTTPStatusError(
+            f"HTTP {response.status}",
+            request=request,
+            response=httpx.Response(response.status, request=request),
+        )
+    try:
+        page.wait_for_selector("#price", state="attached", timeout=RENDER_TIMEOUT_MS)
+    except PlaywrightError as exc:
+        raise _RenderError(f"{url}: price not rendered ({str(exc).splitlines()[0]})") from exc
+    price = page.text_content("#price")
+    features = page.locator("#features li").all_text_contents()
+    return (price or "").strip() or None, [f.strip() for f in features]

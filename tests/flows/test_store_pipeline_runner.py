@@ -1,0 +1,176 @@
+"""The store pipeline's runner on a real Prefect server, with stand-in jobs (no outside systems).
+
+The jobs registry is a plain dict of functions: these tests put small functions in it that sleep,
+record and fail, so the graph runner's rules are checked exactly. The scenarios against the
+sandbox are in test_store_pipeline.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows import jobs as jobs_module
+from flows.store_pipeline import StorePipelineError, store_pipeline
+from multistore.jobgraph import DEFAULT_JOBS, GraphError
+from multistore.registry import Registry
+
+pytestmark = pytest.mark.prefect
+
+
+class Recorder:
+    """Stand-in jobs that log when they run and can be told to fail."""
+
+    def __init__(self, *, seconds: float = 0.3, failing: tuple[str, ...] = ()) -> None:
+        self.seconds = seconds
+        self.failing = failing
+        self.spans: dict[str, tuple[float, float]] = {}
+        self.upstreams: dict[str, dict] = {}
+        self.lock = threading.Lock()
+
+    def job(self, name: str):
+        def run(ctx):
+            began = time.monotonic()
+            time.sleep(self.seconds)
+            with self.lock:
+                self.spans[name] = (began, time.monotonic())
+                self.upstreams[name] = dict(ctx.upstream)
+            if name in self.failing:
+                raise ConnectionError(f"{name} vendor unreachable")
+            return {"job": name, "count": len(name)}
+
+        return run
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    def install(**options) -> Recorder:
+        rec = Recorder(**options)
+        for name in DEFAULT_JOBS:
+            monkeypatch.setitem(jobs_module.JOBS, name, rec.job(name))
+        return rec
+
+    return install
+
+
+async def _task_runs(flow_run_id) -> list:
+    async with get_client() as client:
+        return await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
+async def test_jobs_start_when_dependencies_end_and_independent_ones_overlap(
+    prefect_server, recorder
+):
+    rec = recorder(seconds=0.5)
+    Registry().add("clean-store")
+    state = await store_pipeline("clean-store", return_state=True)
+    stats = await state.aresult()
+    assert state.is_completed()
+    assert {name: job["status"] for name, job in stats["jobs"].items()} == dict.fromkeys(
+        DEFAULT_JOBS, "completed"
+    )
+    assert (stats["total_jobs"], stats["successful_jobs"], stats["failed_jobs"]) == (5, 5, 0)
+    assert (stats["blocked_jobs"], stats["dependency_violations"]) == (0, 0)
+    assert stats["dealers_processed"] == 1 and stats["jobs_per_second"] > 0
+
+    spans = rec.spans
+    for before, after in [
+        ("homenet_feed", "dealercom_feed"),
+        ("homenet_feed", "vdp_scrape"),
+        ("vdp_scrape", "url_shorten"),
+    ]:
+        assert spans[before][1] <= spans[after][0]
+    # Independent jobs ran side by side: both roots together, then both of HomeNet's dependents.
+    assert spans["dnc_compliance"][0] < spans["homenet_feed"][1]
+    assert spans["vdp_scrape"][0] < spans["dealercom_feed"][1]
+    assert rec.upstreams["url_shorten"] == {"vdp_scrape": {"job": "vdp_scrape", "count": 10}}
+
+    runs = await _task_runs(state.state_details.flow_run_id)
+    assert sorted(r.name for r in runs) == sorted(DEFAULT_JOBS)
+    assert all(r.state.is_completed() for r in runs)
+
+    [run] = Registry().history("clean-store")
+    assert run.status == "completed"
+    assert run.flow_run_id == str(state.state_details.flow_run_id)
+    assert run.metrics["successful_jobs"] == 5
+
+    async with get_client() as client:
+        artifact = await client.read_latest_artifacts()
+    report = next(a for a in artifact if a.key == "store-pipeline-clean-store")
+    assert "```mermaid" in report.data and "homenet_feed --> vdp_scrape" in report.data
+    assert "| url_shorten | completed |" in report.data
+
+
+async def test_a_failed_job_blocks_only_its_dependents(prefect_server, recorder):
+    rec = recorder(seconds=0.1, failing=("vdp_scrape",))
+    Registry().add("flaky-store")
+    state = await store_pipeline("flaky-store", return_state=True)
+    assert state.is_failed()
+    with pytest.raises(StorePipelineError) as err:
+        await state.aresult()
+    assert str(err.value) == (
+        "store flaky-store: failed: vdp_scrape (ConnectionError: vdp_scrape vendor unreachable);"
+        " blocked: url_shorten"
+    )
+    assert "url_shorten" not in rec.spans  # never ran
+    runs = await _task_runs(state.state_details.flow_run_id)
+    assert sorted(r.name for r in runs) == sorted(set(DEFAULT_JOBS) - {"url_shorten"})
+
+    [run] = Registry().history("flaky-store")
+    jobs = run.metrics["jobs"]
+    assert {n: j["status"] for n, j in jobs.items()} == {
+        "homenet_feed": "completed",
+        "dealercom_feed": "completed",
+        "vdp_scrape": "failed",
+        "url_shorten": "blocked",
+        "dnc_compliance": "completed",
+    }
+    assert jobs["url_shorten"]["blocked_by"] == "vdp_scrape"
+    assert (run.status, run.metrics["failed_jobs"], run.metrics["blocked_jobs"]) == ("failed", 1, 1)
+    assert run.error.startswith("store flaky-store: failed: vdp_scrape")
+
+
+async def test_a_root_failure_blocks_the_whole_branch(prefect_server, recorder):
+    recorder(seconds=0.05, failing=("homenet_feed",))
+    Registry().add("down-store")
+    state = await store_pipeline("down-store", return_state=True)
+    [run] = Registry().history("down-store")
+    statuses = {n: j["status"] for n, j in run.metrics["jobs"].items()}
+    assert statuses == {
+        "homenet_feed": "failed",
+        "dealercom_feed": "blocked",
+        "vdp_scrape": "blocked",
+        "url_shorten": "blocked",
+        "dnc_compliance": "completed",
+    }
+    assert run.metrics["jobs"]["url_shorten"]["blocked_by"] == "homenet_feed"
+    assert state.is_failed()
+
+
+async def test_a_cyclic_configuration_is_refused_before_any_task_runs(prefect_server, recorder):
+    rec = recorder()
+    Registry().add("loop-store", dependencies={"homenet_feed": ["url_shorten"]})
+    state = await store_pipeline("loop-store", return_state=True)
+    assert state.is_failed()
+    with pytest.raises(
+        GraphError, match="homenet_feed -> vdp_scrape -> url_shorten -> homenet_feed"
+    ):
+        await state.aresult()
+    assert rec.spans == {}
+    assert await _task_runs(state.state_details.flow_run_id) == []
+    [run] = Registry().history("loop-store")
+    assert run.status == "failed" and "dependency cycle" in run.error
+
+
+async def test_the_jobs_parameter_runs_a_subgraph(prefect_server, recorder):
+    rec = recorder(seconds=0.01)
+    Registry().add("partial-store")
+    stats = await store_pipeline("partial-store", jobs=["homenet_feed", "dealercom_feed"])
+    assert list(stats["jobs"]) == ["homenet_feed", "dealercom_feed"]
+    assert set(rec.spans) == {"homenet_feed", "dealercom_feed"}
