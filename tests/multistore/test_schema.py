@@ -1,0 +1,86 @@
+"""Schema upgrades: opening an older registry adds the new columns and keeps every store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, make_url, text
+
+from multistore.config import DEFAULT_JOBS
+from multistore.models import Store, StoreRun
+from multistore.registry import Priority, Registry
+from multistore.schema import ensure_schema, forget_schema_checks
+
+# The registry as an early version wrote it: no jobs, blocks, tags, quarantine or run metrics.
+OLD_SCHEMA = [
+    """CREATE TABLE stores (
+        id VARCHAR(64) PRIMARY KEY,
+        name VARCHAR(200) NOT NULL,
+        priority VARCHAR(8) NOT NULL,
+        enabled BOOLEAN NOT NULL,
+        timezone VARCHAR(64) NOT NULL,
+        window_start VARCHAR(5),
+        window_end VARCHAR(5)
+    )""",
+    """CREATE TABLE store_runs (
+        id {serial} PRIMARY KEY,
+        store_id VARCHAR(64) NOT NULL,
+        flow_run_id VARCHAR(64),
+        started_at TIMESTAMP NOT NULL,
+        status VARCHAR(32) NOT NULL
+    )""",
+    """INSERT INTO stores VALUES
+        ('harbor-nissan', 'Harbor Nissan', 'HIGH', TRUE, 'America/New_York', '22:00', '06:00')""",
+    """INSERT INTO store_runs (store_id, flow_run_id, started_at, status)
+        VALUES ('harbor-nissan', 'flow-1', '2026-01-02 03:04:05', 'completed')""",
+]
+
+
+def _create_old_registry(url: str) -> None:
+    database = make_url(url).database
+    if url.startswith("sqlite") and database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for statement in OLD_SCHEMA:
+            serial = "INTEGER" if url.startswith("sqlite") else "SERIAL"
+            conn.execute(text(statement.replace("{serial}", serial)))
+    engine.dispose()
+
+
+def test_an_old_registry_is_upgraded_without_losing_stores(registry_url: str) -> None:
+    _create_old_registry(registry_url)
+
+    registry = Registry(registry_url)
+
+    store = registry.get("harbor-nissan")
+    assert (store.name, store.priority, store.window_start) == (
+        "Harbor Nissan",
+        Priority.HIGH,
+        "22:00",
+    )
+    assert store.jobs == list(DEFAULT_JOBS)
+    assert store.tags == [] and store.dependencies == {} and store.blocks == {}
+    assert store.consecutive_failures == 0 and store.quarantined_at is None
+    [run] = registry.history("harbor-nissan")
+    assert run.flow_run_id == "flow-1" and run.metrics == {} and run.error is None
+
+    # The upgraded registry works as a new one does.
+    registry.record_outcome("harbor-nissan", False, "boom", threshold=1)
+    assert registry.get("harbor-nissan").quarantined
+    new_run = registry.start_run("harbor-nissan", "flow-2")
+    registry.finish_run(new_run, "completed", metrics={"rows": 3})
+    assert registry.history("harbor-nissan")[0].metrics == {"rows": 3}
+
+
+def test_opening_twice_changes_nothing(registry_url: str) -> None:
+    _create_old_registry(registry_url)
+    Registry(registry_url)
+    engine = create_engine(registry_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("stores")}
+    engine.dispose()
+
+    forget_schema_checks()
+    added = ensure_schema(Registry(registry_url).engine, [Store.__table__, StoreRun.__table__])
+    assert added == []
+    assert "quarantine_reason" in columns and "tags" in columns
