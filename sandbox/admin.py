@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from sandbox import data
+from sandbox import data, inventory
 from sandbox.errors import bad_request
 from sandbox.faults import parse_faults
 from sandbox.state import SandboxState
@@ -99,6 +99,40 @@ def router(state: SandboxState) -> APIRouter:
     @admin.get("/crm/{dealer}/contacts")
     async def crm_contacts(dealer: str) -> list[dict[str, Any]]:
         return _contacts(state, dealer)
+
+    @admin.get("/inventory/{dealer}")
+    async def inventory_truth(dealer: str) -> dict[str, Any]:
+        """Which HomeNet rows are bad (and why) and how Dealer.com differs from HomeNet."""
+        config = state.config
+        total, seed, today = config.vehicles_per_store, config.seed, config.today
+        rejects = [
+            {
+                "row": i + 2,
+                "stock": inventory.homenet_row(seed, dealer, i, today)["Stock"],
+                "defect": kind,
+            }
+            for i in range(total)
+            if (kind := inventory.bad_kind(i))
+        ]
+        good = [
+            inventory.vehicle(seed, dealer, i, today)["VIN"]
+            for i in range(total)
+            if not inventory.bad_kind(i)
+        ]
+        listing = inventory.dealercom_listing(seed, dealer, total, today)
+        return {
+            "homenet": {"rows": total, "good_vins": good, "rejects": rejects},
+            "dealercom": {
+                "listed": len(listing.vehicles),
+                "missing": listing.missing,
+                "extra": listing.extra,
+                "price_mismatch": listing.price_mismatch,
+            },
+        }
+
+    @admin.get("/shortener/links")
+    async def short_links() -> dict[str, str]:
+        return dict(state.short_links)
 
     @admin.get("/dnc/{number}")
     async def dnc_truth(number: str) -> dict[str, str]:

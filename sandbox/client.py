@@ -70,6 +70,13 @@ class SandboxAdmin:
     def crm_contacts(self, dealer: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/admin/crm/{dealer}/contacts")
 
+    def inventory_truth(self, dealer: str) -> dict[str, Any]:
+        """HomeNet's bad rows and how Dealer.com differs, for `dealer`."""
+        return self._call("GET", f"/admin/inventory/{dealer}")
+
+    def short_links(self) -> dict[str, str]:
+        return self._call("GET", "/admin/shortener/links")
+
     def stores(self) -> list[str]:
         return self._call("GET", "/admin/stores")
 
