@@ -154,7 +154,7 @@ def vehicle(seed: int, dealer: str, index: int, today: date) -> dict[str, Any]:
     trim = r.choice(trims)
     msrp = base + 1_000 * trims.index(trim) * 3 + r.randint(0, 40) * 100
     age = max(0, today.year - year)
-    price = msrp - r.randint(5, 30) * 100 if is_new else int(msrp * (0.85**age)) // 100 * 100
+    price = msrp - r.randint(5, 30) * 100 if is_new else int(msrp * (0.88**age)) // 100 * 100
     miles = r.randint(3, 60) if is_new else r.randint(6_000, 15_000) * age + r.randint(0, 999)
     options = sorted(r.sample(OPTIONS, r.randint(3, 8)))
     stock = f"{'N' if is_new else 'U'}{stable_int(dealer, index) % 90000 + 10000}"

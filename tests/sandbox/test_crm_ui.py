@@ -101,3 +101,17 @@ async def test_presence_counts_concurrent_pages(sandbox, browser):
         await asyncio.sleep(0.05)
     assert sessions["now"] == 0
     assert sessions["peak"] == 2
+
+
+async def test_a_hanging_page_never_loads_until_the_fault_is_off(sandbox, browser):
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    sandbox.admin.set_faults([{"vendor": "crm_ui", "store": DEALER, "hang_rate": 1.0}])
+    page = await browser.new_page()
+    await login(page, sandbox.url, dealer="store-0004")
+    with pytest.raises(PlaywrightTimeout):
+        await page.goto(f"{sandbox.url}/crm/ui/dealers/{DEALER}/contacts", timeout=1000)
+    assert sandbox.admin.vendor_counts("crm_ui")["hangs"] >= 1
+    sandbox.admin.clear_faults()
+    await login(page, sandbox.url)
+    await page.close()
