@@ -1,0 +1,263 @@
+"""The parent flow against a real Prefect server and the sandbox.
+
+Healthy stores run an empty job list (the store pipeline then only records its run); the failing
+ones run the HomeNet feed while the sandbox answers 503 for their feed alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
+
+from blocks.inventory import InventorySources
+from flows.run_stores import QUARANTINE_EVENT, run_stores
+from multistore.local import prefect_env, spawn
+from multistore.pools import load_pools
+from multistore.registry import Registry
+from multistore.report import load_report
+from tasks.pools import ensure_pools
+
+pytestmark = pytest.mark.prefect
+
+ROOT = Path(__file__).resolve().parents[2]
+HEALTHY = [f"ok-{n}" for n in range(8)]
+FAILING = ["down-1", "down-2"]
+
+
+@pytest.fixture
+async def stores(prefect_server, sandbox) -> Registry:
+    """Ten stores: eight healthy, two whose HomeNet feed is down."""
+    await ensure_pools(load_pools())
+    registry = Registry()
+    priorities = ["HIGH", "MEDIUM", "LOW"]
+    for n, store_id in enumerate(HEALTHY):
+        registry.add(store_id, priority=priorities[n % 3], jobs=[], region="west")
+    for store_id in FAILING:
+        registry.add(store_id, priority="HIGH", jobs=["homenet_feed"], region="west")
+        await InventorySources(
+            base_url=sandbox.url, dealer_id=store_id, homenet_key="sandbox-homenet-key"
+        ).save(f"inventory-{store_id}", overwrite=True)
+    sandbox.admin.set_faults(
+        [{"vendor": "homenet", "store": store_id, "outage": True} for store_id in FAILING]
+    )
+    return registry
+
+
+async def _report(state) -> dict:
+    return await state.aresult(raise_on_failure=False)
+
+
+async def test_failures_are_isolated_retried_recorded_and_quarantined(stores: Registry) -> None:
+    state = await run_stores(max_retries=2, quarantine_threshold=3, return_state=True)
+
+    assert state.is_failed(), state.message
+    assert "down-1" in state.message and "down-2" in state.message
+    report = await _report(state)
+    by_id = {s["store_id"]: s for s in report["stores"]}
+    assert {i for i, s in by_id.items() if s["status"] == "completed"} == set(HEALTHY)
+    for store_id in FAILING:
+        failed = by_id[store_id]
+        assert failed["status"] == "failed"
+        assert failed["attempts"] == 3  # max_retries + 1
+        assert len(failed["flow_run_ids"]) == 3
+        assert failed["jobs_failed"] == 1
+        assert "homenet_feed" in failed["error"]
+        assert len(stores.history(store_id)) == 3
+        assert stores.get(store_id).consecutive_failures == 1
+    assert all(by_id[i]["attempts"] == 1 for i in HEALTHY)
+    assert report["totals"] == {
+        "selected": 10,
+        "completed": 8,
+        "failed": 2,
+        "not_started": 0,
+        "running": 0,
+        "queued": 0,
+        "skipped": 0,
+        "quarantined": 0,
+    }
+    # The same report on disk, and the artifacts on the flow run.
+    assert load_report(stores_data_dir())["flow_run_id"] == report["flow_run_id"]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts()
+    keys = {a.key for a in artifacts if str(a.flow_run_id) == report["flow_run_id"]}
+    assert {"store-run-report", "store-run-summary", "store-run-progress"} <= keys
+
+    # Two more failing runs in a row: the third quarantines, once, with an event.
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    await run_stores(stores=FAILING, max_retries=0, quarantine_threshold=3, return_state=True)
+    third = await run_stores(
+        stores=FAILING, max_retries=0, quarantine_threshold=3, return_state=True
+    )
+    report = await _report(third)
+    assert all(s["quarantined"] for s in report["stores"])
+    assert report["totals"]["quarantined"] == 2
+    for store_id in FAILING:
+        store = stores.get(store_id)
+        assert store.quarantined_at is not None
+        assert "homenet" in (store.quarantine_reason or "")
+    events = await _events(QUARANTINE_EVENT, since, expected=2)
+    assert sorted(e.resource.id for e in events) == [f"multistore.store.{s}" for s in FAILING]
+
+    # Quarantined stores are skipped with the reason until released.
+    fourth = await run_stores(stores=FAILING, return_state=True)
+    assert fourth.is_completed()
+    skipped = (await _report(fourth))["skipped"]
+    assert [(s["store_id"], s["reason"]) for s in skipped] == [
+        ("down-1", "quarantined"),
+        ("down-2", "quarantined"),
+    ]
+
+
+def stores_data_dir() -> Path:
+    from multistore.settings import get_settings
+
+    return get_settings().data_dir
+
+
+async def _events(name: str, since: datetime, *, expected: int) -> list:
+    """The events of that name since `since` (the server stores them a moment after)."""
+    async with get_client() as client:
+        for _ in range(50):
+            page = await client.read_events(
+                EventFilter(
+                    event=EventNameFilter(name=[name]),
+                    occurred=EventOccurredFilter(since=since),
+                ),
+                limit=50,
+            )
+            if len(page.events) >= expected:
+                return page.events
+            await asyncio.sleep(0.2)
+    return page.events
+
+
+async def test_closed_window_skipped_and_start_order_follows_priority(
+    prefect_server, sandbox
+) -> None:
+    registry = Registry()
+    now = datetime.now(UTC)
+    closed_start = (now + timedelta(hours=2)).strftime("%H:%M")
+    closed_end = (now + timedelta(hours=3)).strftime("%H:%M")
+    registry.add(
+        "late", priority="HIGH", jobs=[], timezone="UTC", window=f"{closed_start}-{closed_end}"
+    )
+    for store_id, priority in [
+        ("c-low", "LOW"),
+        ("a-medium", "MEDIUM"),
+        ("b-high", "HIGH"),
+        ("d-medium", "MEDIUM"),
+        ("e-high", "HIGH"),
+    ]:
+        registry.add(store_id, priority=priority, jobs=[])
+
+    state = await run_stores(max_concurrent_stores=1, return_state=True)
+
+    assert state.is_completed(), state.message
+    report = await _report(state)
+    assert [(s["store_id"], s["reason"]) for s in report["skipped"]] == [("late", "outside window")]
+    assert report["skipped"][0]["next_open"].startswith(
+        (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    )
+    started = sorted(report["stores"], key=lambda s: s["started_at"])
+    assert [s["store_id"] for s in started] == ["b-high", "e-high", "a-medium", "d-medium", "c-low"]
+    runs = sorted(
+        (registry.history(s)[0] for s in ["b-high", "e-high", "a-medium", "d-medium", "c-low"]),
+        key=lambda run: run.started_at,
+    )
+    assert [r.store_id for r in runs] == ["b-high", "e-high", "a-medium", "d-medium", "c-low"]
+
+
+async def test_dry_run_starts_nothing(prefect_server) -> None:
+    registry = Registry()
+    for store_id in ("dry-1", "dry-2"):
+        registry.add(store_id, jobs=[])
+    before = await _store_runs_on_server()
+
+    state = await run_stores(dry_run=True, return_state=True)
+
+    assert state.is_completed()
+    report = await _report(state)
+    assert report["dry_run"] is True
+    assert [s["store_id"] for s in report["stores"]] == ["dry-1", "dry-2"]
+    assert all(s["attempts"] == 0 for s in report["stores"])
+    assert await _store_runs_on_server() == before
+    assert registry.history("dry-1") == [] and registry.history("dry-2") == []
+
+
+async def _store_runs_on_server() -> int:
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["store-pipeline"])), limit=200
+        )
+    return len(runs)
+
+
+async def test_bad_parameters_are_refused_before_anything_runs(prefect_server) -> None:
+    Registry().add("p-1", jobs=[])
+    state = await run_stores(max_concurrent_stores=0, return_state=True)
+    assert state.is_failed()
+    assert "max_concurrent_stores must be at least 1, got 0" in state.message
+    assert Registry().history("p-1") == []
+
+
+async def test_unknown_store_is_one_line_naming_it(prefect_server) -> None:
+    state = await run_stores(stores=["no-such-store"], return_state=True)
+    assert state.is_failed()
+    assert "unknown store 'no-such-store'" in state.message
+
+
+async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_path) -> None:
+    """store_deployment: each store is a run of store-pipeline/default, picked up by a worker."""
+    from flows.work_pools import PROCESS_POOL, ensure_process_pool
+
+    await ensure_process_pool()
+    env = prefect_env(Path(tmp_path) / "worker-home", prefect_server.url)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    deployed = subprocess.run(
+        [prefect, "--no-prompt", "deploy", "--name", "store-pipeline/default"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
+    registry = Registry()
+    for store_id in ("dep-1", "dep-2", "dep-3"):
+        registry.add(store_id, jobs=[])
+    worker = spawn(
+        "worker",
+        [prefect, "worker", "start", "--pool", PROCESS_POOL, "--name", "run-stores-test-worker"],
+        env=env,
+        log=tmp_path / "worker.log",
+    )
+    try:
+        state = await asyncio.wait_for(
+            run_stores(
+                store_deployment="store-pipeline/default",
+                max_concurrent_stores=3,
+                return_state=True,
+            ),
+            timeout=240,
+        )
+    finally:
+        worker.stop()
+    report = await _report(state)
+    assert state.is_completed(), json.dumps(report, indent=1)[:2000]
+    assert [s["status"] for s in report["stores"]] == ["completed"] * 3
+    async with get_client() as client:
+        for entry in report["stores"]:
+            (run_id,) = entry["flow_run_ids"]
+            run = await client.read_flow_run(run_id)
+            assert run.deployment_id is not None
+            assert run.state.is_completed()
+            assert registry.history(entry["store_id"])[0].flow_run_id == run_id
