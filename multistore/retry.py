@@ -69,7 +69,9 @@ def describe(
     if isinstance(exc, httpx.RequestError):
         where = f" on {exc.request.method} {exc.request.url.path}" if _has_request(exc) else ""
         return f"{who}: {type(exc).__name__}{where}{tries}: {_one_line(str(exc)) or 'no answer'}"
-    return f"{who}: {type(exc).__name__}: {_one_line(str(exc))}"
+    # Only the first line: tools like Playwright append a multi-line call log.
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return f"{who}: {type(exc).__name__}{tries}: {first}"
 
 
 class BackoffWait(tenacity.wait.wait_base):
@@ -113,12 +115,15 @@ def call(
     retry_on: Callable[[BaseException], bool] = is_retryable,
 ) -> T:
     """`fn()` under the policy (it should raise httpx errors, e.g. via `raise_for_status()`);
-    a failure that ends it becomes one `ServiceError` naming `service` and `store`."""
+    an HTTP failure (or one `retry_on` accepts) that ends it becomes one `ServiceError` naming
+    `service` and `store`; other errors (bugs, bad data) pass through unchanged."""
     policy = tenacity.Retrying(**_policy(attempts, initial, maximum, max_retry_after, retry_on))
     try:
         return policy(fn)
-    except httpx.HTTPError as exc:
-        raise _service_error(exc, service, store, policy) from exc
+    except Exception as exc:
+        if isinstance(exc, httpx.HTTPError) or retry_on(exc):
+            raise _service_error(exc, service, store, policy) from exc
+        raise
 
 
 async def acall(
@@ -138,8 +143,10 @@ async def acall(
     )
     try:
         return await policy(fn)
-    except httpx.HTTPError as exc:
-        raise _service_error(exc, service, store, policy) from exc
+    except Exception as exc:
+        if isinstance(exc, httpx.HTTPError) or retry_on(exc):
+            raise _service_error(exc, service, store, policy) from exc
+        raise
 
 
 def _policy(
@@ -158,7 +165,7 @@ def _policy(
 
 
 def _service_error(
-    exc: httpx.HTTPError, service: str, store: str | None, policy: tenacity.BaseRetrying
+    exc: Exception, service: str, store: str | None, policy: tenacity.BaseRetrying
 ) -> ServiceError:
     attempts = policy.statistics.get("attempt_number")
     status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None

@@ -1,0 +1,104 @@
+"""DNC compliance for one dealership: the CRM's do-not-call flags made to match the rules.
+
+1. fetch the contacts from the CRM's API (task `crm-contacts`, pool `api:crm`);
+2. normalise every phone to E.164 (NANP rule, invalid ones flagged with the reason) and fold
+   duplicates: each number is scrubbed once whoever shares it;
+3. scrub the unique numbers in batches (task `dnc-scrub`, pools `api:dnc` and `rate:api:dnc`);
+4. apply the rules (multistore.compliance: DNC hits, internal list, customer requests, EBR
+   exemptions by state from data/compliance.yaml) to get each contact's DoNotCall flag;
+5. change the flags that differ through the CRM's web UI (task `crm-ui-flags`, pool `browser`);
+6. write the results to data/compliance/store_id=…/date=…/results.parquet, only now, in one
+   rename: a run that failed earlier leaves nothing half-written;
+7. return the compliance statistics.
+
+`run_dnc_compliance(ctx)` is the `dnc_compliance` job of the store pipeline; the `dnc-compliance`
+flow runs it alone: `python -m flows.dnc_compliance STORE`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from prefect import flow, get_run_logger
+
+from blocks.roles import block_name
+from multistore import compliance
+from multistore.phones import unique_numbers
+from multistore.registry import Registry
+from multistore.settings import get_settings
+from tasks.crm import fetch_contacts
+from tasks.crm_ui import update_flags
+from tasks.dnc import scrub_numbers
+from tasks.results import write_results
+
+if TYPE_CHECKING:  # flows.jobs imports this module to register the job
+    from flows.jobs import JobContext
+
+DATASET = "compliance"
+
+
+def run_dnc_compliance(ctx: JobContext) -> dict[str, Any]:
+    """The steps above for `ctx.store`; the compliance statistics (with `output`, the Parquet)."""
+    store = ctx.store
+    crm_block, dnc_block = block_name(store, "crm"), block_name(store, "dnc")
+
+    contacts = fetch_contacts(store.id, crm_block)
+    rows = compliance.phone_rows(contacts)
+    numbers = unique_numbers(rows)
+    answers = scrub_numbers(numbers, store.id, dnc_block) if numbers else {}
+    verdicts = {number: (code, reason) for number, (code, reason) in answers.items()}
+
+    evaluated = compliance.apply_rules(rows, verdicts, ctx.run_date, compliance.load_rules())
+    outcomes = compliance.contact_outcomes(evaluated)
+    changes = compliance.flag_changes(outcomes)
+    browser = update_flags(changes, store.id, crm_block)
+
+    before = dict(zip(outcomes["contact_id"], outcomes["flag_before"].astype(bool), strict=True))
+    flags_after = {**before, **changes}
+    output = ctx.output(DATASET, "results.parquet")
+    path = write_results(compliance.results_frame(evaluated, flags_after), str(output))
+
+    stats = compliance.statistics(evaluated, outcomes, flags_after)
+    stats["browser"] = browser
+    stats["output"] = path
+    get_run_logger().info(
+        "store %s: %d contacts, %d callable, %d flags changed, compliance %.3f",
+        store.id,
+        stats["contacts"],
+        stats["callable"],
+        stats["flags_changed"],
+        stats["compliance_rate"],
+    )
+    return stats
+
+
+@flow(name="dnc-compliance")
+def dnc_compliance(store_id: str) -> dict[str, Any]:
+    """DNC compliance for one store on its own (outside the store pipeline's job graph)."""
+    from flows.jobs import JobContext
+
+    store = Registry().get(store_id)
+    ctx = JobContext(
+        store=store, run_date=datetime.now(UTC).date(), data_dir=get_settings().data_dir
+    )
+    return run_dnc_compliance(ctx)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m flows.dnc_compliance STORE", file=sys.stderr)
+        return 2
+    try:
+        stats = dnc_compliance(argv[0])
+    except Exception as exc:
+        print(f"dnc-compliance {argv[0]}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(stats, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

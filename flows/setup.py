@@ -1,0 +1,55 @@
+"""`multistore setup`: make a Prefect server ready to run the registry's stores (idempotent).
+
+1. register the block types (CRM credentials, DNC service, inventory sources, shortener), so
+   they can be edited in the Prefect UI;
+2. save a block document per store and role it uses (`crm-<id>`, `inventory-<id>`, or the names
+   in the store's `blocks`) and the shared ones (`dnc-default`, `shortener-default`), pointing
+   at the sandbox (settings.sandbox_url), overwriting what was there;
+3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
+from blocks.sandbox import shared_block, store_block
+from multistore.pools import load_pools
+from multistore.registry import Registry
+from multistore.settings import get_settings
+from tasks.pools import ensure_pools
+
+
+async def setup(
+    *, sandbox_url: str | None = None, pools_file: Path | None = None
+) -> dict[str, Any]:
+    """Do the three steps; what was registered, saved and created."""
+    base_url = sandbox_url or get_settings().sandbox_url
+    specs = load_pools(pools_file)  # a bad pools file fails before anything is written
+
+    for block_type in BLOCK_TYPES.values():
+        await block_type.aregister_type_and_schema()
+
+    saved: list[str] = []
+    shared: dict[str, str] = {}  # document name → role
+    for store in Registry().list():
+        for role in PER_STORE_ROLES:
+            name = block_name(store, role)
+            await store_block(role, store.id, base_url).asave(name, overwrite=True)
+            saved.append(name)
+        for role in SHARED_ROLES:
+            shared[block_name(store, role)] = role
+    for role in SHARED_ROLES:
+        shared.setdefault(f"{role}-default", role)
+    for name, role in sorted(shared.items()):
+        await shared_block(role, base_url).asave(name, overwrite=True)
+        saved.append(name)
+
+    await ensure_pools(specs)
+    return {
+        "block_types": sorted(t.get_block_type_slug() for t in BLOCK_TYPES.values()),
+        "documents": saved,
+        "pools": [spec.name for spec in specs],
+        "sandbox_url": base_url,
+    }

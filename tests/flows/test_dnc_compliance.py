@@ -1,0 +1,212 @@
+"""DNC compliance end to end: a real Prefect server, the sandbox, real Chromium.
+
+The expected flags are computed here, independently of multistore's code: from the sandbox's
+ground truth (its contacts and its scrub function) and the rules written out plainly below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from flows.dnc_compliance import dnc_compliance
+from flows.setup import setup
+from multistore.compliance import load_rules
+from multistore.pools import load_pools
+from multistore.registry import Registry
+from multistore.retry import ServiceError
+from sandbox import data as sandbox_data
+from tasks.pools import ensure_pools
+
+pytestmark = [pytest.mark.prefect, pytest.mark.browser]
+
+CONTACTS = 40
+
+
+@pytest.fixture
+def stores(prefect_server, sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Three dealers in the registry, their blocks and the pools saved on the Prefect server."""
+    monkeypatch.setattr(sandbox.state.config, "contacts_per_store", CONTACTS)
+    ids = ["dnc-north", "dnc-south", "dnc-east"]
+    registry = Registry()
+    for store_id in ids:
+        registry.add(store_id, jobs=["dnc_compliance"])
+    asyncio.run(setup())
+    return ids
+
+
+# --- the rules, written out independently ---------------------------------------------------
+
+
+def _digits(raw: str | None) -> str | None:
+    text = (raw or "").strip()
+    if re.search(r"[A-Za-z]", text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+") and not digits.startswith("1"):
+        return None
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    ok = re.fullmatch(r"[2-9]\d\d[2-9]\d{6}", digits or "x")
+    return digits if ok and digits[1:3] != "11" and digits[4:6] != "11" else None
+
+
+def _months_later(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _in_ebr(contact: dict[str, Any], today: date) -> bool:
+    window = load_rules().window(contact["State"])
+    for field, months in (
+        ("LastPurchaseDate", window.purchase_months),
+        ("LastInquiryDate", window.inquiry_months),
+    ):
+        when = contact[field]
+        if months is not None and when:
+            day = date.fromisoformat(when)
+            if day <= today <= _months_later(day, months):
+                return True
+    return False
+
+
+def expected_flag(contact: dict[str, Any], seed: int, today: date) -> bool:
+    if contact["DoNotCallRequestDate"]:
+        return True
+    numbers = [_digits(p["Number"]) for p in contact["ContactInformation"]["Phones"]]
+    codes = [sandbox_data.scrub_result(seed, n)["code"] for n in numbers if n]
+    codes = [c for c in codes if c not in ("I", "M")]
+    if not codes:
+        return True
+    for code in codes:
+        if code in ("C", "W", "E"):
+            continue
+        if code == "D" and _in_ebr(contact, today):
+            continue
+        return True
+    return False
+
+
+def expected_flags(sandbox, store_id: str) -> dict[str, bool]:
+    seed = sandbox.state.config.seed
+    today = datetime.now(UTC).date()
+    return {
+        c["ContactId"]: expected_flag(c, seed, today) for c in sandbox.admin.crm_contacts(store_id)
+    }
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_flags_match_the_rules_and_a_second_run_changes_nothing(
+    stores: list[str], sandbox, isolated_settings: Path
+) -> None:
+    store = stores[0]
+    before = sandbox.admin.crm_flags(store)
+    expected = expected_flags(sandbox, store)
+    assert len(expected) == CONTACTS
+    differing = sum(before[cid] != flag for cid, flag in expected.items())
+    assert differing > 0, "the sandbox's flags should give the pipeline work"
+
+    stats = dnc_compliance(store)
+
+    assert sandbox.admin.crm_flags(store) == expected
+    assert stats["contacts"] == CONTACTS
+    assert stats["flags_changed"] == differing == stats["browser"]["flags_updated"]
+    assert stats["flags_set"] + stats["flags_cleared"] == differing
+    blocked = sum(stats["blocked_by_reason"].values())
+    assert stats["callable"] + blocked + stats["invalid"] == CONTACTS
+    assert stats["callable"] == sum(not flag for flag in expected.values())
+    assert stats["compliance_rate"] == 1.0
+    assert stats["unique_numbers"] <= stats["phones"] - stats["invalid_phones"]
+    assert stats["browser"]["sign_ins"] == 1 and stats["browser"]["browser_launches"] == 1
+
+    output = Path(stats["output"])
+    assert output == (
+        isolated_settings
+        / "compliance"
+        / f"store_id={store}"
+        / f"date={datetime.now(UTC).date()}"
+        / "results.parquet"
+    )
+    results = pd.read_parquet(output)
+    assert len(results) >= stats["phones"]
+    by_contact = results.groupby("contact_id")["flag_after"].first().to_dict()
+    assert by_contact == expected
+
+    again = dnc_compliance(store)
+    assert again["flags_changed"] == 0 and again["browser"]["flags_updated"] == 0
+    assert again["browser"]["browser_launches"] == 0  # nothing to change: no browser at all
+    assert sandbox.admin.crm_flags(store) == expected
+    # The same results, row for row; only `flag_before` differs: the CRM now holds the flags.
+    second = pd.read_parquet(output)
+    pd.testing.assert_frame_equal(
+        second.drop(columns="flag_before"), results.drop(columns="flag_before")
+    )
+    assert (second["flag_before"] == second["flag_after"]).all()
+    assert [p.name for p in output.parent.iterdir()] == ["results.parquet"]
+
+
+def test_5xx_and_a_429_storm_end_in_the_same_crm_state(stores: list[str], sandbox) -> None:
+    store = stores[1]
+    expected = expected_flags(sandbox, store)
+    sandbox.admin.set_faults(
+        [
+            {"vendor": "crm", "store": store, "error_rate": 0.3},
+            {"vendor": "dnc", "error_rate": 0.3},
+            {"vendor": "dnc", "rate_limit_storm": 1.0, "retry_after": 1, "for_seconds": 2},
+        ]
+    )
+    stats = dnc_compliance(store)
+
+    counts = sandbox.admin.counters()["vendors"]
+    assert counts["dnc"]["rate_limited"] > 0
+    assert counts["dnc"]["server_errors"] + counts["crm"]["server_errors"] > 0
+    assert sandbox.admin.crm_flags(store) == expected
+    assert stats["compliance_rate"] == 1.0
+
+
+def test_scrub_service_down_fails_in_one_line_and_writes_nothing(
+    stores: list[str], sandbox, isolated_settings: Path
+) -> None:
+    store = stores[2]
+    before = sandbox.admin.crm_flags(store)
+    sandbox.admin.set_faults([{"vendor": "dnc", "outage": True}])
+
+    with pytest.raises(ServiceError) as info:
+        dnc_compliance(store)
+
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"dnc for store {store}:"), message
+    assert sandbox.admin.crm_flags(store) == before
+    written = (
+        [p for p in isolated_settings.rglob("*") if p.is_file()]
+        if isolated_settings.exists()
+        else []
+    )
+    assert not [p for p in written if "compliance" in p.parts], written
+
+
+def test_browser_pool_of_two_bounds_three_stores_at_once(stores: list[str], sandbox) -> None:
+    specs = [s.model_copy(update={"limit": 2}) if s.name == "browser" else s for s in load_pools()]
+    asyncio.run(ensure_pools(specs))
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            results = list(pool.map(dnc_compliance, stores))
+    finally:
+        asyncio.run(ensure_pools(load_pools()))
+
+    sessions = sandbox.admin.counters()["sessions"]
+    assert 0 < sessions["peak"] <= 2, sessions
+    for store, stats in zip(stores, results, strict=True):
+        assert stats["compliance_rate"] == 1.0
+        assert sandbox.admin.crm_flags(store) == expected_flags(sandbox, store)
