@@ -406,6 +406,8 @@ async def _sample_pools(report: reports.RunReport) -> None:
             except (PrefectHTTPStatusError, httpx.TransportError):
                 limits = []
             for limit in limits:
+                if limit.name.startswith("deployment:"):
+                    continue  # Prefect's own deployment concurrency limits, not a pool
                 pool = report.pools.setdefault(limit.name, {"limit": limit.limit, "peak_active": 0})
                 pool["limit"] = limit.limit
                 pool["peak_active"] = max(pool["peak_active"], limit.active_slots)

@@ -239,10 +239,21 @@ def set_schedule(
 
 @app.command("status")
 @one_line_errors
-def show_status(as_json: JsonOption = False) -> None:
-    """Counts by state, the last run of each store, and the quarantined stores with reasons."""
+def show_status(
+    as_json: JsonOption = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh live: stores running and queued, pools.")
+    ] = False,
+) -> None:
+    """Counts by state, the last run of each store, the quarantined, and the last run report."""
+    reports = _plugin("flows.cli_run")
+    if watch and reports is not None:
+        reports.watch_status()
+        return
     data = status(Registry(), _now())
     if as_json:
+        if reports is not None:
+            data["last_report"] = reports.last_report_summary()
         emit_json(data)
         return
     counts = data["counts"]
@@ -259,6 +270,8 @@ def show_status(as_json: JsonOption = False) -> None:
             ["id", "since", "reason"],
             [[q["id"], local_time(q["since"]), q["reason"]] for q in data["quarantined"]],
         )
+    if reports is not None:
+        reports.print_last_report()
 
 
 @app.command()
@@ -366,13 +379,18 @@ def run(
 
 def _run_hook() -> Callable[..., int | None] | None:
     """`flows.cli_run.run_stores_cli(*, stores, priority, region, as_json) -> exit code`."""
+    module = _plugin("flows.cli_run")
+    return None if module is None else getattr(module, "run_stores_cli", None)
+
+
+def _plugin(name: str) -> Any:
+    """The module `name` (e.g. flows.cli_run: run reports, `status --watch`), None if absent."""
     try:
-        module = importlib.import_module("flows.cli_run")
+        return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name in ("flows", "flows.cli_run"):
+        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
             return None
         raise
-    return getattr(module, "run_stores_cli", None)
 
 
 def plan_json(the_plan: Plan) -> dict[str, Any]:

@@ -1,0 +1,169 @@
+"""`multistore run` for real (the parent flow) and the live side of `multistore status`.
+
+multistore/cli.py owns both verbs; it calls `run_stores_cli` for a run and, from `status`,
+`last_report_summary` (the last run's report) and `watch_status` (`status --watch`).
+Prefect is imported inside the functions, so `multistore --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from multistore import report as reports
+from multistore.cli_output import console, emit_json
+from multistore.settings import get_settings
+
+REFRESH_SECONDS = 2.0
+# Limits Prefect creates for itself (deployment concurrency), not our pools.
+INTERNAL_LIMIT_PREFIXES = ("deployment:",)
+
+
+def register(app: typer.Typer) -> None:
+    """Nothing to add: `run` and `status` are multistore/cli.py's verbs and call the hooks here."""
+
+
+def run_stores_cli(
+    *,
+    stores: list[str] | None,
+    priority: str | None,
+    region: str | None,
+    as_json: bool,
+    **options: Any,
+) -> int:
+    """Run the parent flow in this process (stores as subflows); 0 when every store completed."""
+    from flows.run_stores import run_stores
+
+    state = asyncio.run(
+        run_stores(stores=stores, priority=priority, region=region, return_state=True, **options)
+    )
+    result = asyncio.run(state.aresult(raise_on_failure=False))
+    if not isinstance(result, dict):
+        # The flow failed before it had a report (bad parameters, an unknown store).
+        console.print(f"[red]run failed:[/] {state.message}", highlight=False)
+        return 1
+    if as_json:
+        emit_json(result)
+    else:
+        print_report(result)
+    return 0 if state.is_completed() else 1
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The report as people read it: totals, then a row per store."""
+    totals = report["totals"]
+    console.print(
+        f"run {report['state']}: {totals['completed']} completed, {totals['failed']} failed, "
+        f"{totals['skipped']} skipped, {totals['quarantined']} quarantined "
+        f"(started {report['started_at'][:19]}Z)",
+        highlight=False,
+    )
+    rows = reports.table_rows(report)
+    if rows:
+        table = Table(title_justify="left")
+        for column in rows[0]:
+            table.add_column(column, overflow="fold", no_wrap=column != "error")
+        for row in rows:
+            table.add_row(*("-" if v is None else str(v) for v in row.values()))
+        console.print(table)
+    compliance = report["compliance"]
+    if compliance["stores"]:
+        rate = compliance["compliance_rate"]
+        console.print(
+            f"compliance: {compliance['contacts']} contacts, {compliance['callable']} callable, "
+            f"{compliance['flags_changed']} CRM flags changed, rate "
+            f"{'n/a' if rate is None else f'{rate:.1%}'}",
+            highlight=False,
+        )
+
+
+def last_report_summary() -> dict[str, Any] | None:
+    """The newest report: the run in progress if there is one, else the last finished run."""
+    data_dir = get_settings().data_dir
+    current = reports.load_report(data_dir, reports.CURRENT)
+    if current is not None and current.get("state") == reports.RUNNING:
+        return current
+    return reports.load_report(data_dir) or current
+
+
+def print_last_report() -> None:
+    report = last_report_summary()
+    if report is None:
+        console.print("no run report yet (multistore run, or a run-stores deployment)")
+        return
+    console.print("last run report:", style="bold")
+    print_report(report)
+
+
+def watch_status(*, interval: float = REFRESH_SECONDS, iterations: int | None = None) -> None:
+    """Refresh the live view until Ctrl-C (or `iterations` refreshes, for tests)."""
+    done = 0
+    with Live(_live_view(), console=console, refresh_per_second=4, transient=False) as live:
+        try:
+            while iterations is None or done < iterations:
+                live.update(_live_view())
+                done += 1
+                if iterations is None or done < iterations:
+                    time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+
+
+def _live_view() -> Group:
+    """Stores running and queued (from the run's report in progress) and the pools in use."""
+    now = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    parts: list[Any] = [Text(f"multistore status — {now} (Ctrl-C to stop)", style="bold")]
+    report = last_report_summary()
+    if report is None:
+        parts.append(Text("no run yet"))
+    else:
+        totals = report["totals"]
+        parts.append(
+            Text(
+                f"run {report['state']} since {report['started_at'][:19]}Z: "
+                f"{totals['running']} running, {totals['queued']} queued, "
+                f"{totals['completed']} completed, {totals['failed']} failed, "
+                f"{totals['skipped']} skipped"
+            )
+        )
+        active = [s for s in report["stores"] if s["status"] not in reports.FINAL]
+        if active:
+            table = Table("store", "priority", "status", "attempt", title_justify="left")
+            for store in active:
+                table.add_row(
+                    store["store_id"], store["priority"], store["status"], str(store["attempts"])
+                )
+            parts.append(table)
+    parts.append(_pool_table())
+    return Group(*parts)
+
+
+def _pool_table() -> Any:
+    try:
+        pools = asyncio.run(_read_pools())
+    except Exception as exc:  # the view stays up while the server is away
+        return Text(f"pools: Prefect server not reachable ({type(exc).__name__})")
+    table = Table("pool", "in use", "limit", title="pools (Prefect server)", title_justify="left")
+    for name, active, limit in pools:
+        table.add_row(name, f"{active:g}", str(limit))
+    return table
+
+
+async def _read_pools() -> list[tuple[str, float, int]]:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        limits = await client.read_global_concurrency_limits(limit=200)
+    return sorted(
+        (limit.name, limit.active_slots, limit.limit)
+        for limit in limits
+        if not limit.name.startswith(INTERNAL_LIMIT_PREFIXES)
+    )
