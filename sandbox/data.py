@@ -157,6 +157,11 @@ def rng(seed: int, store: str, kind: str, index: int | str) -> random.Random:
     return random.Random(f"{seed}|{store}|{kind}|{index}")
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9 (str.isdigit alone also accepts "²" and other digits int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def stable_int(*parts: object) -> int:
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
@@ -204,7 +209,7 @@ def contact_id(index: int) -> str:
 
 def contact_index(contact_id_: str, total: int) -> int | None:
     """The index behind a ContactId, or None when it names no contact of a store of `total`."""
-    if not contact_id_.isdigit():
+    if not ascii_digits(contact_id_):
         return None
     index = int(contact_id_) - CONTACT_ID_BASE
     return index if 0 <= index < total else None
@@ -265,7 +270,7 @@ def is_nanp(digits: str) -> bool:
     npa, nxx = digits[:3], digits[3:6]
     return (
         len(digits) == 10
-        and digits.isdigit()
+        and ascii_digits(digits)
         and npa[0] in "23456789"
         and nxx[0] in "23456789"
         and npa[1:] != "11"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sandbox.data import rng, stable_int
+from sandbox.data import ascii_digits, rng, stable_int
 
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 VIN_VALUES = {
@@ -272,7 +272,7 @@ def find_vehicle(seed: int, dealer: str, vin: str, total: int, today: date) -> d
     """The vehicle a detail page shows for `vin`: a good HomeNet vehicle or a Dealer.com extra,
     with the website's price ("finalPrice"); None for anything else."""
     serial = vin[-6:]
-    if len(vin) != 17 or not serial.isdigit():
+    if len(vin) != 17 or not ascii_digits(serial):
         return None
     index = ((int(serial) - _store_offset(seed, dealer)) * pow(SERIAL_STEP, -1, SERIAL_SPACE)) % (
         SERIAL_SPACE

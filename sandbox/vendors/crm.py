@@ -87,6 +87,6 @@ def _authorize(state: SandboxState, request: Request) -> None:
 
 
 def _positive(raw: str, name: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
+    if not data.ascii_digits(raw) or int(raw) < 1:
         raise bad_request(f"{name}: must be a whole number ≥ 1, got {raw!r}")
     return int(raw)

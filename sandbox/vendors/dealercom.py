@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from sandbox import inventory
+from sandbox.data import ascii_digits
 from sandbox.errors import bad_request
 from sandbox.state import SandboxState
 
@@ -28,9 +29,9 @@ def router(state: SandboxState) -> APIRouter:
         pageSize: str = Query("50"),
     ) -> dict[str, Any]:
         await state.gate(request, "dealercom", dealer)
-        if not start.isdigit():
+        if not ascii_digits(start):
             raise bad_request(f"start: must be a whole number ≥ 0, got {start!r}")
-        if not pageSize.isdigit() or not 1 <= int(pageSize) <= MAX_PAGE_SIZE:
+        if not ascii_digits(pageSize) or not 1 <= int(pageSize) <= MAX_PAGE_SIZE:
             raise bad_request(f"pageSize: must be 1..{MAX_PAGE_SIZE}, got {pageSize!r}")
         first, size = int(start), int(pageSize)
         config = state.config

@@ -43,7 +43,7 @@ def router(state: SandboxState) -> APIRouter:
             )
         results = []
         for position, number in enumerate(numbers):
-            if isinstance(number, str) and len(number) == 10 and number.isdigit():
+            if isinstance(number, str) and len(number) == 10 and data.ascii_digits(number):
                 results.append(data.scrub_result(state.config.seed, number))
             elif ignore_invalid:
                 results.append({"number": str(number), "code": "I", "reason": "Malformed number"})
