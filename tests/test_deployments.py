@@ -1,0 +1,210 @@
+"""prefect.yaml and prefect.docker.yaml: checked against Prefect's and prefect-docker's own models,
+then deployed with `prefect --no-prompt deploy --all` and run the way a user types it.
+
+Prefect ignores unknown deployment keys without a word, so the key checks here are what stands
+between a typo and a silently missing feature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawScheduleConfig
+from prefect.flows import load_flow_from_entrypoint
+
+from multistore.config import load_store_file
+from multistore.local import prefect_env, spawn
+from multistore.registry import Registry
+from multistore.windows import zone
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFECT_YAML = ROOT / "prefect.yaml"
+DOCKER_YAML = ROOT / "prefect.docker.yaml"
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+def test_every_key_is_one_prefect_reads(path: Path) -> None:
+    raw = _load(path)
+    PrefectYamlModel.model_validate(raw)
+    known_top = set(PrefectYamlModel.model_fields) | {"prefect-version", "definitions"}
+    assert set(raw) <= known_top, f"{path.name}: unknown top-level keys {set(raw) - known_top}"
+    for deployment in raw["deployments"]:
+        unknown = set(deployment) - set(DeploymentConfig.model_fields)
+        assert not unknown, f"{path.name}: {deployment['name']}: unknown keys {unknown}"
+        assert set(deployment["work_pool"]) <= {"name", "work_queue_name", "job_variables"}
+        for schedule in deployment.get("schedules") or []:
+            unknown = set(schedule) - set(RawScheduleConfig.model_fields)
+            assert not unknown, f"{path.name}: {deployment['name']}: schedule keys {unknown}"
+
+
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
+    for deployment in _load(path)["deployments"]:
+        flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+        parameters = dict(deployment.get("parameters") or {})
+        for schedule in deployment.get("schedules") or []:
+            parameters.update(schedule.get("parameters") or {})
+        signature = inspect.signature(flow.fn)
+        assert set(parameters) <= set(signature.parameters), deployment["name"]
+        # A run supplies what the deployment leaves out (a store run's store_id).
+        required = {
+            name: "some-store"
+            for name, p in signature.parameters.items()
+            if p.default is inspect.Parameter.empty
+        }
+        flow.validate_parameters({**required, **parameters})
+
+
+def test_nightly_schedules_cover_the_example_regions() -> None:
+    """Each region's schedule is in a zone its stores use, and says which region it runs."""
+    nightly = next(d for d in _load(PREFECT_YAML)["deployments"] if d["name"] == "nightly")
+    stores = load_store_file(ROOT / "data" / "stores.example.yaml")
+    zones_by_region: dict[str, set[str]] = {}
+    for store in stores:
+        zones_by_region.setdefault(store.region, set()).add(store.timezone)
+    scheduled = {}
+    for schedule in nightly["schedules"]:
+        zone(schedule["timezone"])  # a real IANA zone
+        assert re.fullmatch(r"[\d*/,-]+( [\d*/,-]+){4}", schedule["cron"]), schedule["cron"]
+        region = schedule["parameters"]["region"]
+        assert schedule["timezone"] in zones_by_region[region], region
+        scheduled[region] = schedule["timezone"]
+    assert set(scheduled) == set(zones_by_region)
+
+
+def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
+    from prefect_docker.deployments import steps
+    from prefect_docker.worker import DockerWorker
+
+    raw = _load(DOCKER_YAML)
+    reserved = {"id", "requires"}
+    for section, function in (
+        ("build", steps.build_docker_image),
+        ("push", steps.push_docker_image),
+    ):
+        (step,) = raw[section]
+        (name, kwargs) = next(iter(step.items()))
+        assert name == f"prefect_docker.deployments.steps.{function.__name__}"
+        accepted = set(inspect.signature(function).parameters) - {"build_kwargs"}
+        assert set(kwargs) - reserved <= accepted, f"{section}: {set(kwargs) - reserved - accepted}"
+    template = DockerWorker.get_default_base_job_template()["variables"]["properties"]
+    for deployment in raw["deployments"]:
+        variables = deployment["work_pool"]["job_variables"]
+        assert set(variables) <= set(template), set(variables) - set(template)
+        assert variables["image"] == "{{ build-image.image }}"
+        assert deployment["work_pool"]["name"] == "multistore-docker"
+    # The pull step's directory is where the Dockerfile puts the code.
+    (pull,) = raw["pull"]
+    directory = pull["prefect.deployments.steps.set_working_directory"]["directory"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"WORKDIR {directory}" in dockerfile
+    assert "COPY . ." in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".git", "data/*"} <= set(ignored)
+    # Runs of the Docker parents start Docker store runs.
+    for deployment in raw["deployments"]:
+        if deployment["entrypoint"].startswith("flows/run_stores.py"):
+            target = deployment["parameters"]["store_deployment"]
+            assert target == "store-pipeline/default-docker"
+
+
+@pytest.mark.prefect
+async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path) -> None:
+    """`prefect --no-prompt deploy --all`, a process worker, `prefect deployment run … --param`."""
+    from prefect import get_client
+
+    from flows.work_pools import PROCESS_POOL, ensure_process_pool
+
+    await ensure_process_pool()
+    env = prefect_env(tmp_path / "cli-home", prefect_server.url)
+    deployed = subprocess.run(
+        [PREFECT, "--no-prompt", "deploy", "--all"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    async with get_client() as client:
+        nightly = await client.read_deployment_by_name("run-stores/nightly")
+        adhoc = await client.read_deployment_by_name("run-stores/adhoc")
+        store = await client.read_deployment_by_name("store-pipeline/default")
+    assert sorted(s.schedule.timezone for s in nightly.schedules) == [
+        "America/Chicago",
+        "America/Los_Angeles",
+        "America/New_York",
+    ]
+    assert not adhoc.schedules
+    assert adhoc.parameters["store_deployment"] == "store-pipeline/default"
+    assert store.work_pool_name == adhoc.work_pool_name == PROCESS_POOL
+    # Without a git remote the code is found through the checkout's path.
+    assert adhoc.pull_steps == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+    ]
+
+    registry = Registry()
+    registry.add("typed-1", jobs=[], priority="high")
+    registry.add("typed-2", jobs=[])
+    registry.add("not-asked", jobs=[])
+    worker = spawn(
+        "worker",
+        [PREFECT, "worker", "start", "--pool", PROCESS_POOL, "--name", "deploy-test-worker"],
+        env=env,
+        log=tmp_path / "worker.log",
+    )
+    try:
+        typed = subprocess.run(
+            "prefect deployment run 'run-stores/adhoc' --param stores='[\"typed-1\",\"typed-2\"]'",
+            shell=True,
+            cwd=ROOT,
+            env={**env, "PATH": f"{Path(PREFECT).parent}:{env['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert typed.returncode == 0, typed.stdout + typed.stderr
+        run_id = re.search(r"UUID: ([0-9a-f-]{36})", typed.stdout).group(1)
+        run = await _wait_final(run_id, timeout=300)
+    finally:
+        worker.stop()
+    assert run.state.is_completed(), (tmp_path / "worker.log").read_text()[-3000:]
+    assert run.parameters["stores"] == ["typed-1", "typed-2"]
+    report = json.loads((registry_data_dir() / "reports" / "latest.json").read_text())
+    assert report["flow_run_id"] == run_id
+    assert [s["store_id"] for s in report["stores"]] == ["typed-1", "typed-2"]
+    assert [s["status"] for s in report["stores"]] == ["completed", "completed"]
+    assert registry.history("not-asked") == []
+
+
+def registry_data_dir() -> Path:
+    from multistore.settings import get_settings
+
+    return get_settings().data_dir
+
+
+async def _wait_final(run_id: str, *, timeout: float):
+    from prefect import get_client
+
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            run = await client.read_flow_run(run_id)
+            if run.state and run.state.is_final():
+                return run
+            assert time.monotonic() < deadline, f"flow run {run_id} still {run.state.name}"
+            await asyncio.sleep(1.0)
