@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 from multistore.settings import get_settings
@@ -43,9 +44,21 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.close()
 
     _import_models()
-    SQLModel.metadata.create_all(engine)
+    _create_tables(engine)
     _engines[url] = engine
     return engine
+
+
+def _create_tables(engine: Engine) -> None:
+    """`create_all`, tolerating workers that create the same tables at the same moment."""
+    for attempt in range(3):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except DBAPIError:
+            # The loser of the race sees "already exists"; the next pass finds the tables.
+            if attempt == 2:
+                raise
 
 
 def _import_models() -> None:

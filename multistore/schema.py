@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Table, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import Column
 
 _done: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -31,20 +32,34 @@ def ensure_schema(engine: Engine, tables: Iterable[Table]) -> list[str]:
     with _lock:
         if engine in _done:
             return []
-        added: list[str] = []
-        with engine.begin() as conn:
-            inspector = inspect(conn)
-            for table in tables:
-                if not inspector.has_table(table.name):
-                    table.create(conn)
-                    continue
-                present = {c["name"] for c in inspector.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in present:
-                        _add_column(conn, table, column)
-                        added.append(f"{table.name}.{column.name}")
+        added = [name for table in tables for name in _upgrade_table(engine, table)]
         _done.add(engine)
         return added
+
+
+def _upgrade_table(engine: Engine, table: Table) -> list[str]:
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        if not inspector.has_table(table.name):
+            table.create(conn, checkfirst=True)
+            conn.commit()
+            return []
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+    added = []
+    for column in table.columns:
+        if column.name in present:
+            continue
+        # One transaction per column: if another process adds it first, only this one fails.
+        try:
+            with engine.begin() as conn:
+                _add_column(conn, table, column)
+        except DBAPIError:
+            with engine.connect() as conn:
+                if column.name not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+                    raise
+            continue
+        added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _add_column(conn: Connection, table: Table, column: Column) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, make_url, text
@@ -84,3 +86,17 @@ def test_opening_twice_changes_nothing(registry_url: str) -> None:
     added = ensure_schema(Registry(registry_url).engine, [Store.__table__, StoreRun.__table__])
     assert added == []
     assert "quarantine_reason" in columns and "tags" in columns
+
+
+def test_workers_upgrading_at_once_all_succeed(registry_url: str) -> None:
+    """Several worker processes open the same old registry at the same moment."""
+    _create_old_registry(registry_url)
+    code = f"from multistore.registry import Registry; Registry({registry_url!r})"
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+    assert Registry(registry_url).get("harbor-nissan").jobs == list(DEFAULT_JOBS)
