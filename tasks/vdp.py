@@ -8,6 +8,7 @@ to the httpx errors the policy understands.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -18,6 +19,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from multistore.guarded import guarded_call
+from multistore.retry import ServiceError
 from multistore.settings import get_settings
 from tasks.pools import pool_slot
 
@@ -67,8 +69,10 @@ def _scrape(page: Page, url: str, store_id: str) -> PageResult:
             lambda: _read(page, url), service="vdp", store=store_id, attempts=3
         )
         result = PageResult(url, price=price, features=features)
-    except httpx.HTTPStatusError as exc:  # not an outage (e.g. 404): this vehicle only
-        result = PageResult(url, error=f"HTTP {exc.response.status_code}")
+    except ServiceError as exc:
+        if exc.status is None or exc.status >= 500 or exc.status == 429:
+            raise  # the site is down or refusing us: the job fails
+        result = PageResult(url, error=f"HTTP {exc.status}")  # e.g. 404: this vehicle only
     except _RenderError as exc:
         result = PageResult(url, error=str(exc))
     result.seconds = time.monotonic() - began
@@ -91,10 +95,31 @@ def _read(page: Page, url: str) -> tuple[str, list[str]]:
             request=request,
             response=httpx.Response(response.status, request=request),
         )
+    # The page's script marks the outcome of its data call on #vehicle: loaded or error.
     try:
-        page.wait_for_selector("#price", state="attached", timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_selector(
+            "#vehicle[data-loaded], #vehicle[data-error]",
+            state="attached",
+            timeout=RENDER_TIMEOUT_MS,
+        )
     except PlaywrightError as exc:
         raise _RenderError(f"{url}: price not rendered ({str(exc).splitlines()[0]})") from exc
+    failure = page.get_attribute("#vehicle", "data-error")
+    if failure:
+        status = _status_in(failure)
+        if status is None:
+            raise httpx.ConnectError(f"{url}: page data call failed: {failure}", request=request)
+        raise httpx.HTTPStatusError(
+            f"{url}: page data call answered HTTP {status}",
+            request=request,
+            response=httpx.Response(status, request=request),
+        )
     price = page.text_content("#price")
     features = page.locator("#features li").all_text_contents()
     return (price or "").strip() or None, [f.strip() for f in features]
+
+
+def _status_in(message: str) -> int | None:
+    """The HTTP status in the page script's error ("Error: HTTP 503"), if it carries one."""
+    match = re.search(r"HTTP (\d{3})", message)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,153 @@
+"""The inventory tasks against the sandbox, on a real Prefect server and a real Chromium.
+
+Plain (not async) tests: the tasks are synchronous and run in worker threads in the pipeline,
+and Playwright's sync API refuses a thread with a running event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import httpx
+import pandas as pd
+import pytest
+
+from blocks.inventory import InventorySources, ShortenerService
+from multistore.breaker import CircuitOpenError, breaker
+from multistore.inventory import reconcile, validate_homenet
+from multistore.pools import load_pools
+from multistore.retry import ServiceError
+from tasks.dealercom import fetch_listing
+from tasks.homenet import download_homenet
+from tasks.pools import ensure_pools
+from tasks.shortener import shorten_urls
+from tasks.vdp import scrape_pages
+
+pytestmark = [pytest.mark.prefect]
+
+DEALER = "maple-motors"
+
+
+@pytest.fixture
+def pools(prefect_server):
+    asyncio.run(ensure_pools(load_pools()))
+
+
+@pytest.fixture
+def source(sandbox) -> InventorySources:
+    return InventorySources(
+        base_url=sandbox.url, dealer_id=DEALER, homenet_key="sandbox-homenet-key"
+    )
+
+
+@pytest.fixture
+def breakers(isolated_settings):
+    """Short cool-downs, so recovery is observable in a test."""
+    isolated_settings.mkdir(parents=True, exist_ok=True)
+    (isolated_settings / "breakers.yaml").write_text(
+        "breakers:\n  default: {threshold: 3, cooldown_seconds: 1.5}\n"
+    )
+
+
+def _vehicles(source: InventorySources):
+    feed = pd.read_csv(
+        io.StringIO(download_homenet(source, DEALER)), dtype=str, keep_default_na=False
+    )
+    return validate_homenet(feed, source="test")
+
+
+def test_homenet_feed_rows_are_split_as_the_vendor_says(pools, source, sandbox):
+    checked = _vehicles(source)
+    truth = sandbox.admin.inventory_truth(DEALER)["homenet"]
+    assert sorted(checked.vehicles["VIN"]) == sorted(truth["good_vins"])
+    assert list(checked.rejects["row"]) == [r["row"] for r in truth["rejects"]]
+    phrases = {
+        "check_digit": "check digit",
+        "forbidden_letter": "contains O",
+        "price": "SellingPrice 'call'",
+        "year": "Year '1850'",
+        "missing_vin": "VIN is missing",
+    }
+    for reason, reject in zip(checked.rejects["reason"], truth["rejects"], strict=True):
+        assert phrases[reject["defect"]] in reason
+
+
+def test_dealercom_pages_and_reconciles_to_the_vendors_truth(pools, source, sandbox):
+    listing = fetch_listing(source, DEALER, page_size=20)
+    result = reconcile(_vehicles(source).vehicles, listing)
+    truth = sandbox.admin.inventory_truth(DEALER)["dealercom"]
+    issues = result.issues.groupby("issue")["vin"].apply(sorted).to_dict()
+    assert issues["missing"] == sorted(truth["missing"])
+    assert issues["extra"] == sorted(truth["extra"])
+    assert issues["price_mismatch"] == sorted(truth["price_mismatch"])
+    assert sandbox.admin.vendor_counts("dealercom")["requests"] == 3  # 50-odd items, 20 a page
+
+
+@pytest.mark.browser
+def test_vdp_price_and_features_exist_only_after_javascript(pools, source, sandbox):
+    vins = list(_vehicles(source).vehicles["VIN"][:3])
+    urls = [f"{sandbox.url}/vdp/{DEALER}/{vin}" for vin in vins]
+    raw = httpx.get(urls[0]).text
+    scraped = scrape_pages([*urls, f"{sandbox.url}/vdp/{DEALER}/1HGCM82633A004352"], DEALER)
+    pages = scraped["pages"]
+    truth = {
+        v["vin"]: v
+        for v in (httpx.get(f"{sandbox.url}/vdp/api/{DEALER}/{vin}.json").json() for vin in vins)
+    }
+    for page, vin in zip(pages, vins, strict=False):
+        assert page["error"] is None
+        assert page["price"] == truth[vin]["price"] and page["price"].startswith("$")
+        assert page["features"] == truth[vin]["features"] and page["features"]
+    assert pages[0]["price"] not in raw
+    assert all(feature not in raw for feature in pages[0]["features"])
+    assert pages[3]["error"] == "HTTP 404"  # an unknown vehicle fails alone
+    assert 0 < scraped["busy_seconds"] <= scraped["slot_seconds"]
+
+
+def test_shortener_makes_one_link_per_url(pools, sandbox):
+    service = ShortenerService(base_url=sandbox.url, api_key="sandbox-shortener-key")
+    urls = [f"{sandbox.url}/vdp/{DEALER}/{n}" for n in range(3)]
+    links = shorten_urls(service, urls, DEALER)
+    assert set(links) == set(urls)
+    followed = httpx.get(links[urls[1]]["short_url"], follow_redirects=False)
+    assert followed.headers["location"] == urls[1]
+
+
+def test_an_outage_opens_the_breaker_then_calls_fail_fast_and_recover(
+    pools, source, sandbox, breakers
+):
+    sandbox.admin.set_faults({"vendor": "homenet", "store": DEALER, "outage": True})
+    with pytest.raises(CircuitOpenError, match=r"circuit open for homenet until"):
+        download_homenet(source, DEALER)
+    assert sandbox.admin.vendor_counts("homenet")["requests"] == 3  # then it stopped asking
+    assert breaker("homenet").status().state == "open"
+
+    # Another store now fails at once, without a request.
+    other = source.model_copy(update={"dealer_id": "oak-auto"})
+    with pytest.raises(CircuitOpenError):
+        download_homenet(other, "oak-auto")
+    assert sandbox.admin.vendor_counts("homenet")["requests"] == 3
+
+    sandbox.admin.clear_faults()
+    time.sleep(1.6)
+    assert "VIN" in download_homenet(other, "oak-auto")  # the probe succeeds and closes it
+    assert breaker("homenet").status().state == "closed"
+
+
+def test_an_outage_shorter_than_the_threshold_is_retried_through(pools, source, sandbox, breakers):
+    sandbox.admin.set_faults({"vendor": "homenet", "store": DEALER, "error_rate": 0.3})
+    for _ in range(5):
+        assert "VIN" in download_homenet(source, DEALER)
+    counts = sandbox.admin.vendor_counts("homenet")
+    assert counts["server_errors"] > 0 and counts["requests"] == 5 + counts["server_errors"]
+    assert breaker("homenet").status().state == "closed"
+
+
+def test_a_not_found_is_not_an_outage(pools, sandbox, breakers):
+    wrong = InventorySources(base_url=sandbox.url, dealer_id=DEALER, homenet_key="wrong")
+    for _ in range(4):
+        with pytest.raises(ServiceError, match="homenet for store maple-motors: HTTP 401"):
+            download_homenet(wrong, DEALER)
+    assert breaker("homenet").status().state == "closed"
