@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from sandbox import data, inventory
 from sandbox.errors import bad_request
 from sandbox.faults import parse_faults
 from sandbox.state import SandboxState
 from sandbox.vendors.crm import current_contact
+from sandbox.wire import json_answer
 
 
 def router(state: SandboxState) -> APIRouter:
@@ -91,14 +93,13 @@ def router(state: SandboxState) -> APIRouter:
         return [f"store-{n:04d}" for n in range(1, state.config.stores + 1)]
 
     @admin.get("/crm/{dealer}/flags")
-    async def crm_flags(dealer: str) -> dict[str, bool]:
-        return {
-            c["ContactId"]: c["ContactInformation"]["DoNotCall"] for c in _contacts(state, dealer)
-        }
+    async def crm_flags(dealer: str) -> Response:
+        contacts = _contacts(state, dealer)
+        return json_answer({c["ContactId"]: c["ContactInformation"]["DoNotCall"] for c in contacts})
 
     @admin.get("/crm/{dealer}/contacts")
-    async def crm_contacts(dealer: str) -> list[dict[str, Any]]:
-        return _contacts(state, dealer)
+    async def crm_contacts(dealer: str) -> Response:
+        return json_answer(_contacts(state, dealer))
 
     @admin.get("/inventory/{dealer}")
     async def inventory_truth(dealer: str) -> dict[str, Any]:

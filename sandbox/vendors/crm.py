@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from sandbox import data
 from sandbox.errors import VendorError, bad_request
-from sandbox.forms import read_form
 from sandbox.state import SandboxState
+from sandbox.wire import json_answer, read_form
 
 CLIENT_SECRET = "sandbox-secret"
 API_KEY = "sandbox-key"
@@ -55,7 +56,7 @@ def router(state: SandboxState) -> APIRouter:
         dealer: str,
         page: str = Query("1"),
         pageSize: str = Query("100"),
-    ) -> dict[str, Any]:
+    ) -> Response:
         await state.gate(request, "crm", dealer)
         _authorize(state, request)
         number, size = _positive(page, "page"), _positive(pageSize, "pageSize")
@@ -67,7 +68,7 @@ def router(state: SandboxState) -> APIRouter:
         next_url = None
         if start + size < total:
             next_url = str(request.url.include_query_params(page=number + 1, pageSize=size))
-        return {"items": items, "totalCount": total, "next": next_url}
+        return json_answer({"items": items, "totalCount": total, "next": next_url})
 
     return api
 

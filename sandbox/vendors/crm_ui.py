@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sandbox import data
 from sandbox.errors import VendorError, bad_request
-from sandbox.forms import read_form
 from sandbox.pages import page
 from sandbox.state import NO_STORE, SandboxState
 from sandbox.vendors.crm import current_contact
+from sandbox.wire import read_form
 
 VENDOR = "crm_ui"
 PASSWORD = "sandbox-password"

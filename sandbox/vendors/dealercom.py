@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from sandbox import inventory
 from sandbox.data import ascii_digits
 from sandbox.errors import bad_request
 from sandbox.state import SandboxState
+from sandbox.wire import json_answer
 
 MAX_PAGE_SIZE = 100
 
@@ -27,7 +29,7 @@ def router(state: SandboxState) -> APIRouter:
         dealer: str,
         start: str = Query("0"),
         pageSize: str = Query("50"),
-    ) -> dict[str, Any]:
+    ) -> Response:
         await state.gate(request, "dealercom", dealer)
         if not ascii_digits(start):
             raise bad_request(f"start: must be a whole number ≥ 0, got {start!r}")
@@ -43,10 +45,12 @@ def router(state: SandboxState) -> APIRouter:
             _item(v, f"{base}/vdp/{dealer}/{v['VIN']}")
             for v in listing.vehicles[first : first + size]
         ]
-        return {
-            "pageInfo": {"totalCount": len(listing.vehicles), "pageSize": size, "start": first},
-            "inventory": items,
-        }
+        return json_answer(
+            {
+                "pageInfo": {"totalCount": len(listing.vehicles), "pageSize": size, "start": first},
+                "inventory": items,
+            }
+        )
 
     return api
 

@@ -7,13 +7,13 @@ malformed numbers with code I.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from sandbox import data
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
+from sandbox.wire import json_answer
 
 API_KEY = "sandbox-dnc-key"
 MAX_BATCH = 1000
@@ -23,7 +23,7 @@ def router(state: SandboxState) -> APIRouter:
     api = APIRouter(prefix="/dnc")
 
     @api.post("/scrub")
-    async def scrub(request: Request) -> dict[str, Any]:
+    async def scrub(request: Request) -> Response:
         store = request.headers.get("x-store-id") or None
         await state.gate(request, "dnc", store)
         if request.headers.get("x-api-key") != API_KEY:
@@ -53,6 +53,6 @@ def router(state: SandboxState) -> APIRouter:
                     "invalid_number",
                     f"numbers[{position}]: {number!r} is not ten digits (batch refused)",
                 )
-        return {"results": results}
+        return json_answer({"results": results})
 
     return api
