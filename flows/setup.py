@@ -5,7 +5,8 @@
 2. save a block document per store and role it uses (`crm-<id>`, `inventory-<id>`, or the names
    in the store's `blocks`) and the shared ones (`dnc-default`, `shortener-default`), pointing
    at the sandbox (settings.sandbox_url), overwriting what was there;
-3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits).
+3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
+   and the process work pool prefect.yaml deploys to.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
+from flows.work_pools import ensure_process_pool
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.settings import get_settings
@@ -47,6 +49,7 @@ async def setup(
         saved.append(name)
 
     await ensure_pools(specs)
+    await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
     return {
         "block_types": sorted(t.get_block_type_slug() for t in BLOCK_TYPES.values()),
         "documents": saved,
