@@ -44,7 +44,10 @@ class _OneLineErrors(TyperGroup):
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
         except ClickException as exc:
-            sys.stderr.write(f"error: {' '.join(exc.format_message().split())}\n")
+            message = " ".join(exc.format_message().split())
+            if not message:  # bare `multistore`: the help was the answer
+                sys.exit(0)
+            sys.stderr.write(f"error: {message}\n")
             sys.exit(1)
         except typer.Abort:
             sys.stderr.write("error: aborted\n")
@@ -61,7 +64,7 @@ app = typer.Typer(
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-StoreArg = Annotated[str, typer.Argument(help="The store's id.")]
+StoreArg = Annotated[str, typer.Argument(metavar="STORE", help="The store's id.")]
 
 
 def one_line_errors(func: F) -> F:
@@ -202,7 +205,7 @@ def release(store_id: StoreArg, as_json: JsonOption = False) -> None:
 @one_line_errors
 def set_priority(
     store_id: StoreArg,
-    priority: Annotated[str, typer.Argument(help="high, medium or low.")],
+    priority: Annotated[str, typer.Argument(metavar="PRIORITY", help="high, medium or low.")],
     as_json: JsonOption = False,
 ) -> None:
     """Change a store's priority."""

@@ -221,6 +221,8 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
         (("run", "--dry-run", "--priority", "x"), "error: priority: 'x' is not a priority"),
         (("import", "/nonexistent/stores.yaml"), "stores.yaml: cannot read"),
         (("frobnicate",), "error: No such command 'frobnicate'."),
+        (("history",), "error: Missing argument 'STORE'."),
+        (("set-priority", "dup"), "error: Missing argument 'PRIORITY'."),
     ],
 )
 def test_bad_input_is_exit_1_and_one_line_naming_the_field(
