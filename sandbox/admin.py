@@ -60,6 +60,21 @@ def router(state: SandboxState) -> APIRouter:
         state.faults.clear()
         return []
 
+    @admin.get("/config")
+    async def config() -> dict[str, Any]:
+        return state.config.model_dump(mode="json", exclude={"faults", "limits"})
+
+    @admin.put("/config")
+    async def configure(request: Request) -> dict[str, Any]:
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise bad_request('body: an object, e.g. {"contacts_per_store": 5000}')
+        try:
+            state.configure(body)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        return await config()
+
     @admin.get("/limits")
     async def limits() -> dict[str, Any]:
         return state.limits()

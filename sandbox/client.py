@@ -55,6 +55,14 @@ class SandboxAdmin:
     def clear_faults(self) -> None:
         self._call("DELETE", "/admin/faults")
 
+    def config(self) -> dict[str, Any]:
+        return self._call("GET", "/admin/config")
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change seed, stores, contacts_per_store, vehicles_per_store or token_ttl_seconds until
+        the next reset: `configure(contacts_per_store=5000)`."""
+        return self._call("PUT", "/admin/config", json=changes)
+
     def limits(self) -> dict[str, Any]:
         return self._call("GET", "/admin/limits")
 

@@ -7,8 +7,10 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
+from pydantic import ValidationError
 
 from sandbox.config import SandboxConfig
 from sandbox.counters import Counters
@@ -18,6 +20,10 @@ from sandbox.ratelimit import TokenBucket
 
 # Any request that does not name a store is counted under this one.
 NO_STORE = "_shared"
+# What `PUT /admin/config` may change at run time.
+CONFIGURABLE = frozenset(
+    {"seed", "stores", "contacts_per_store", "vehicles_per_store", "token_ttl_seconds"}
+)
 
 
 @dataclass
@@ -32,12 +38,16 @@ class SandboxState:
     stopping: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
+        # What `reset()` returns to; `configure()` changes only the current copy.
+        self.base_config = self.config
+        self.config = self.base_config.model_copy()
         self.faults = FaultBook(self.config.seed, self.config.faults)
         self.buckets: dict[str, TokenBucket] = {}
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
 
     def reset(self) -> None:
         """Back to a just-started sandbox."""
+        self.config = self.base_config.model_copy()
         self.counters.reset()
         self.crm_flags.clear()
         self.tokens.clear()
@@ -46,6 +56,23 @@ class SandboxState:
         self.faults = FaultBook(self.config.seed, self.config.faults)
         self.buckets.clear()
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
+
+    def configure(self, changes: dict[str, Any]) -> SandboxConfig:
+        """Change sizes, seed or token lifetime until the next reset; bad values raise ValueError
+        naming the field, leaving the config as it was."""
+        unknown = set(changes) - CONFIGURABLE
+        if unknown:
+            raise ValueError(
+                f"{sorted(unknown)[0]}: not configurable; one of {sorted(CONFIGURABLE)}"
+            )
+        try:
+            config = SandboxConfig.model_validate({**self.config.model_dump(), **changes})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        self.config = config
+        self.faults.seed = config.seed
+        return config
 
     def set_limits(self, limits: dict[str, dict | None]) -> None:
         """Replace the bucket of each named vendor; None removes its limit."""

@@ -64,19 +64,31 @@ def test_phones_come_in_real_world_shapes(sandbox):
     assert {c["State"] for c in items} & {"TX", "FL", "PA", "CO"}
 
 
-def test_expired_token_is_401_and_a_new_token_works():
-    handle = serve_in_thread(SandboxConfig(token_ttl_seconds=0.5))
-    try:
-        token = crm_token(handle.url)
-        url = f"{handle.url}/crm/dealers/store-0001/contacts"
-        assert httpx.get(url, headers=crm_headers(token)).status_code == 200
-        time.sleep(0.6)
-        expired = httpx.get(url, headers=crm_headers(token))
-        assert expired.status_code == 401
-        assert expired.json()["error"] == "invalid_token"
-        assert httpx.get(url, headers=crm_headers(crm_token(handle.url))).status_code == 200
-    finally:
-        handle.stop()
+def test_expired_token_is_401_and_a_new_token_works(sandbox):
+    sandbox.admin.configure(token_ttl_seconds=0.5)
+    token = crm_token(sandbox.url)
+    url = f"{sandbox.url}/crm/dealers/store-0001/contacts"
+    assert httpx.get(url, headers=crm_headers(token)).status_code == 200
+    time.sleep(0.6)
+    expired = httpx.get(url, headers=crm_headers(token))
+    assert expired.status_code == 401
+    assert expired.json()["error"] == "invalid_token"
+    assert httpx.get(url, headers=crm_headers(crm_token(sandbox.url))).status_code == 200
+
+
+def test_configure_changes_sizes_until_reset(sandbox):
+    headers = crm_headers(crm_token(sandbox.url))
+    url = f"{sandbox.url}/crm/dealers/store-0001/contacts"
+    sandbox.admin.configure(contacts_per_store=30)
+    assert httpx.get(url, headers=headers).json()["totalCount"] == 30
+    bad = httpx.put(f"{sandbox.url}/admin/config", json={"contacts_per_store": -1})
+    assert bad.status_code == 400
+    assert bad.json()["reason"].startswith("contacts_per_store")
+    assert httpx.put(f"{sandbox.url}/admin/config", json={"limits": {}}).status_code == 400
+    assert sandbox.admin.config()["contacts_per_store"] == 30
+    sandbox.admin.reset()  # also forgets tokens
+    headers = crm_headers(crm_token(sandbox.url))
+    assert httpx.get(url, headers=headers).json()["totalCount"] == 200
 
 
 def test_bad_requests_get_vendor_style_400s(sandbox):
