@@ -36,7 +36,7 @@ PLUGINS = ("sandbox.cli", "flows.cli_setup", "multistore.cli_graph", "flows.cli_
 
 
 class _OneLineErrors(TyperGroup):
-    """Usage errors (unknown option, missing value) as one line and exit code 1, like the rest."""
+    """One line and exit code 1 for usage errors and registry errors of any verb (plugins too)."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
@@ -48,6 +48,9 @@ class _OneLineErrors(TyperGroup):
             if not message:  # bare `multistore`: the help was the answer
                 sys.exit(0)
             sys.stderr.write(f"error: {message}\n")
+            sys.exit(1)
+        except (ConfigError, RegistryError, UnknownStoreError) as exc:
+            sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
             sys.exit(1)
         except typer.Abort:
             sys.stderr.write("error: aborted\n")
