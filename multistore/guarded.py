@@ -1,17 +1,17 @@
-"""A call to an outside service through its circuit breaker and the retry policy.
+"""A call to an outside service through the retry policy and the service's circuit breaker.
 
-Each attempt passes the service's breaker, so an outage counts every failed attempt, opens the
-circuit after the configured number, and the next attempt fails at once with CircuitOpenError
-(which the retry policy does not retry). Rate limiting (429) is not an outage: it is retried
-after Retry-After and leaves the breaker alone, as do the caller's own errors (a 404).
+The breaker sits outside the retries: one call (with all its retries) is one success or one
+failure, so one store's broken endpoint costs that store a failed call and leaves the other
+stores' calls alone, while a service that fails call after call, store after store, opens the
+circuit. While it is open the next calls fail at once with CircuitOpenError: no request, no
+retry waited. Only outages count (5xx, timeouts, refused connections, after the retries): a 4xx
+is the caller's problem, and rate limiting is waited out by the retry policy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-import httpx
 
 from multistore import retry
 from multistore.breaker import CircuitBreaker, breaker
@@ -20,9 +20,9 @@ T = TypeVar("T")
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` says the service is down (5xx, timeout, refused) rather than busy or fussy."""
-    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 429:
-        return False
+    """Whether a failed call says the service is down, rather than refusing this request."""
+    if isinstance(exc, retry.ServiceError):
+        return exc.status is None or exc.status >= 500
     return retry.is_retryable(exc)
 
 
@@ -34,11 +34,7 @@ def guarded_call(
     circuit: CircuitBreaker | None = None,
     **retry_options: Any,
 ) -> T:
-    """`fn()` with the breaker of `service` around every attempt and `retry.call` around all."""
+    """`retry.call(fn)` inside the breaker of `service` (see the module's rule)."""
     circuit = circuit or breaker(service)
-
-    def attempt() -> T:
-        with circuit.guard(counts=is_outage):
-            return fn()
-
-    return retry.call(attempt, service=service, store=store, **retry_options)
+    with circuit.guard(counts=is_outage):
+        return retry.call(fn, service=service, store=store, **retry_options)

@@ -118,21 +118,38 @@ def test_shortener_makes_one_link_per_url(pools, sandbox):
 def test_an_outage_opens_the_breaker_then_calls_fail_fast_and_recover(
     pools, source, sandbox, breakers
 ):
-    sandbox.admin.set_faults({"vendor": "homenet", "store": DEALER, "outage": True})
-    with pytest.raises(CircuitOpenError, match=r"circuit open for homenet until"):
-        download_homenet(source, DEALER)
-    assert sandbox.admin.vendor_counts("homenet")["requests"] == 3  # then it stopped asking
-    assert breaker("homenet").status().state == "open"
+    """threshold 3: three stores' calls fail (each after its retries), the fourth fails fast."""
+    sandbox.admin.set_faults({"vendor": "homenet", "outage": True})
+    dealers = ["oak-auto", "elm-cars", "ash-motors", "fir-trucks"]
+    sources = {d: source.model_copy(update={"dealer_id": d}) for d in dealers}
+    for dealer in dealers[:3]:
+        with pytest.raises(ServiceError, match=f"homenet for store {dealer}: HTTP 503"):
+            download_homenet(sources[dealer], dealer)
+    assert sandbox.admin.vendor_counts("homenet")["requests"] == 3 * 6  # six attempts each
+    status = breaker("homenet").status()
+    assert (status.state, status.failures) == ("open", 3)
 
-    # Another store now fails at once, without a request.
-    other = source.model_copy(update={"dealer_id": "oak-auto"})
-    with pytest.raises(CircuitOpenError):
-        download_homenet(other, "oak-auto")
-    assert sandbox.admin.vendor_counts("homenet")["requests"] == 3
+    began = time.monotonic()
+    with pytest.raises(CircuitOpenError, match=r"circuit open for homenet until"):
+        download_homenet(sources["fir-trucks"], "fir-trucks")
+    assert time.monotonic() - began < 1.0
+    assert sandbox.admin.vendor_counts("homenet")["requests"] == 18  # no request made
 
     sandbox.admin.clear_faults()
-    time.sleep(1.6)
-    assert "VIN" in download_homenet(other, "oak-auto")  # the probe succeeds and closes it
+    time.sleep(1.6)  # the cool-down
+    assert "VIN" in download_homenet(sources["fir-trucks"], "fir-trucks")  # the probe
+    assert breaker("homenet").status().state == "closed"
+
+
+def test_one_dealers_broken_feed_does_not_open_the_breaker_for_others(
+    pools, source, sandbox, breakers
+):
+    sandbox.admin.set_faults({"vendor": "homenet", "store": DEALER, "outage": True})
+    other = source.model_copy(update={"dealer_id": "oak-auto"})
+    for _ in range(2):
+        with pytest.raises(ServiceError):
+            download_homenet(source, DEALER)
+        assert "VIN" in download_homenet(other, "oak-auto")
     assert breaker("homenet").status().state == "closed"
 
 
