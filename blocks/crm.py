@@ -23,3 +23,4 @@ class CRMCredentials(Block):
     api_key: SecretStr = Field(description="Sent as the `api_key` header on every API call")
     ui_username: str = Field(description="Login for the CRM's web UI")
     ui_password: SecretStr = Field(description="Password for the CRM's web UI")
+    page_size: int = Field(default=100, ge=1, le=1000, description="Contacts per API page")

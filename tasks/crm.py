@@ -18,7 +18,6 @@ from multistore.guarded import guarded_call
 
 SERVICE = "crm"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-PAGE_SIZE = 100
 
 
 class CRMClient:
@@ -37,9 +36,10 @@ class CRMClient:
     def close(self) -> None:
         self.http.close()
 
-    def contacts(self, *, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    def contacts(self) -> list[dict[str, Any]]:
         """Every contact of the dealer, following the `next` links."""
         dealer = self.credentials.dealer_id
+        page_size = self.credentials.page_size
         url: str | None = f"{self.base_url}/dealers/{dealer}/contacts"
         params: dict[str, Any] | None = {"page": 1, "pageSize": page_size}
         contacts: list[dict[str, Any]] = []

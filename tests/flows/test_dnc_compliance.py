@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextvars
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -17,6 +18,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from blocks.crm import CRMCredentials
+from blocks.sandbox import shared_block
 from flows.dnc_compliance import dnc_compliance
 from flows.setup import setup
 from multistore.compliance import load_rules
@@ -159,6 +162,11 @@ def test_flags_match_the_rules_and_a_second_run_changes_nothing(
 def test_5xx_and_a_429_storm_end_in_the_same_crm_state(stores: list[str], sandbox) -> None:
     store = stores[1]
     expected = expected_flags(sandbox, store)
+    # Small pages and batches: enough requests for the faults to meet.
+    crm = CRMCredentials.load(f"crm-{store}")
+    crm.page_size = 8
+    crm.save(f"crm-{store}", overwrite=True)
+    shared_block("dnc", sandbox.url, batch_size=10).save("dnc-default", overwrite=True)
     sandbox.admin.set_faults(
         [
             {"vendor": "crm", "store": store, "error_rate": 0.3},
@@ -200,8 +208,13 @@ def test_browser_pool_of_two_bounds_three_stores_at_once(stores: list[str], sand
     specs = [s.model_copy(update={"limit": 2}) if s.name == "browser" else s for s in load_pools()]
     asyncio.run(ensure_pools(specs))
     try:
+        # Each thread runs in a copy of this context: Prefect's settings (the API URL of the
+        # test server) live in a context variable that plain threads would not inherit.
         with ThreadPoolExecutor(max_workers=3) as pool:
-            results = list(pool.map(dnc_compliance, stores))
+            futures = [
+                pool.submit(contextvars.copy_context().run, dnc_compliance, s) for s in stores
+            ]
+            results = [f.result() for f in futures]
     finally:
         asyncio.run(ensure_pools(load_pools()))
 
