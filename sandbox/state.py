@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from pydantic import ValidationError
 
+from sandbox import credentials
 from sandbox.config import SandboxConfig
 from sandbox.counters import Counters
 from sandbox.errors import VendorError
@@ -164,7 +165,8 @@ class SandboxState:
         raise VendorError(504, "timeout", "the request hung (injected)")
 
     def store_from_login(self, username: str) -> str | None:
-        return username.removesuffix("-user") if username.endswith("-user") else None
+        suffix = credentials.CRM_UI_USER_SUFFIX
+        return username.removesuffix(suffix) if username.endswith(suffix) else None
 
     def login(self, dealer: str) -> str:
         cookie = secrets.token_urlsafe(24)

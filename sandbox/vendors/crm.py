@@ -10,13 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from sandbox import data
+from sandbox import credentials, data
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 from sandbox.wire import json_answer, read_form
 
-CLIENT_SECRET = "sandbox-secret"
-API_KEY = "sandbox-key"
 MAX_PAGE_SIZE = 1000
 
 
@@ -42,7 +40,7 @@ def router(state: SandboxState) -> APIRouter:
             raise VendorError(
                 400, "unsupported_grant_type", "grant_type must be client_credentials"
             )
-        if not client_id or client_secret != CLIENT_SECRET:
+        if not client_id or client_secret != credentials.CRM_CLIENT_SECRET:
             raise VendorError(401, "invalid_client", "unknown client_id or wrong client_secret")
         return {
             "access_token": state.issue_token(),
@@ -83,7 +81,7 @@ def _authorize(state: SandboxState, request: Request) -> None:
             "missing, unknown or expired access token",
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    if request.headers.get("api_key") != API_KEY:
+    if request.headers.get("api_key") != credentials.CRM_API_KEY:
         raise VendorError(403, "forbidden", "missing or wrong api_key header")
 
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sandbox import data
+from sandbox import credentials, data
 from sandbox.errors import VendorError, bad_request
 from sandbox.pages import page
 from sandbox.state import NO_STORE, SandboxState
@@ -21,7 +21,6 @@ from sandbox.vendors.crm import current_contact
 from sandbox.wire import read_form
 
 VENDOR = "crm_ui"
-PASSWORD = "sandbox-password"
 COOKIE = "crm_session"
 MAX_RESULTS = 50
 
@@ -85,7 +84,7 @@ def router(state: SandboxState) -> APIRouter:
   <button type="submit">Sign in</button>
 </form>
 <p class="hint">Sandbox: username <code>&lt;dealer&gt;-user</code>, password
-<code>{PASSWORD}</code>.</p>"""
+<code>{credentials.CRM_UI_PASSWORD}</code>.</p>"""
         return HTMLResponse(page("CRM sign in", body, vendor=VENDOR, store="_login"), status)
 
     def signed_in(request: Request, dealer: str) -> Response | None:
@@ -114,7 +113,7 @@ def router(state: SandboxState) -> APIRouter:
                 state.counters.count(VENDOR, who, "login_failures")
                 message = "Sign-in failed: the service is temporarily unavailable."
                 return login_page(message, next_url, 503)
-        if dealer is None or password != PASSWORD:
+        if dealer is None or password != credentials.CRM_UI_PASSWORD:
             state.counters.count(VENDOR, who, "login_failures")
             return login_page("Invalid username or password.", next_url, 401)
         state.counters.count(VENDOR, dealer, "logins")

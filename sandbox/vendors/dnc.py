@@ -10,12 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import data
+from sandbox import credentials, data
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 from sandbox.wire import json_answer
 
-API_KEY = "sandbox-dnc-key"
 MAX_BATCH = 1000
 
 
@@ -26,7 +25,7 @@ def router(state: SandboxState) -> APIRouter:
     async def scrub(request: Request) -> Response:
         store = request.headers.get("x-store-id") or None
         await state.gate(request, "dnc", store)
-        if request.headers.get("x-api-key") != API_KEY:
+        if request.headers.get("x-api-key") != credentials.DNC_API_KEY:
             raise VendorError(401, "unauthorized", "missing or wrong X-API-Key header")
         try:
             body = await request.json()

@@ -8,11 +8,9 @@ import io
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import inventory
+from sandbox import credentials, inventory
 from sandbox.errors import VendorError
 from sandbox.state import SandboxState
-
-API_KEY = "sandbox-homenet-key"
 
 
 def feed_csv(state: SandboxState, dealer: str) -> str:
@@ -31,7 +29,7 @@ def router(state: SandboxState) -> APIRouter:
     @api.get("/{dealer}/inventory.csv")
     async def feed(request: Request, dealer: str, key: str = "") -> Response:
         await state.gate(request, "homenet", dealer)
-        if (request.headers.get("x-api-key") or key) != API_KEY:
+        if (request.headers.get("x-api-key") or key) != credentials.HOMENET_KEY:
             raise VendorError(401, "unauthorized", "missing or wrong X-API-Key header (or ?key=)")
         return Response(
             feed_csv(state, dealer),

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
+from sandbox import credentials
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
-API_KEY = "sandbox-shortener-key"
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_URL = 2048
 
@@ -33,7 +33,7 @@ def router(state: SandboxState) -> APIRouter:
     async def shorten(request: Request) -> dict[str, Any]:
         store = request.headers.get("x-store-id") or None
         await state.gate(request, "shortener", store)
-        if request.headers.get("x-api-key") != API_KEY:
+        if request.headers.get("x-api-key") != credentials.SHORTENER_KEY:
             raise VendorError(401, "unauthorized", "missing or wrong X-API-Key header")
         try:
             body = await request.json()
