@@ -33,6 +33,7 @@ class Counters:
         # Open browser pages (presence sockets): now and peak, globally, per store, per vendor.
         self.sessions_now: Counter[str] = Counter()
         self.sessions_peak: Counter[str] = Counter()
+        self._sockets: Counter[tuple[str, str]] = Counter()  # (key, tab) → open sockets
 
     def count(self, vendor: str, store: str, what: str, n: int = 1) -> None:
         self.vendors[vendor][what] += n
@@ -42,14 +43,21 @@ class Counters:
         self.count(vendor, store, "accepted")
         self.accepted_times[vendor].append(time.time())
 
-    def page_opened(self, vendor: str, store: str) -> None:
+    def page_opened(self, vendor: str, store: str, tab: str) -> None:
+        """A page's presence socket opened. Counted per browser tab: while a tab navigates, the
+        next page's socket may open before the last one's closes, and that is still one page."""
         for key in ("*", f"store:{store}", f"vendor:{vendor}"):
-            self.sessions_now[key] += 1
-            self.sessions_peak[key] = max(self.sessions_peak[key], self.sessions_now[key])
+            self._sockets[key, tab] += 1
+            if self._sockets[key, tab] == 1:
+                self.sessions_now[key] += 1
+                self.sessions_peak[key] = max(self.sessions_peak[key], self.sessions_now[key])
 
-    def page_closed(self, vendor: str, store: str) -> None:
+    def page_closed(self, vendor: str, store: str, tab: str) -> None:
         for key in ("*", f"store:{store}", f"vendor:{vendor}"):
-            self.sessions_now[key] -= 1
+            self._sockets[key, tab] -= 1
+            if self._sockets[key, tab] == 0:
+                del self._sockets[key, tab]
+                self.sessions_now[key] -= 1
 
     def _sessions(self, prefix: str) -> dict[str, dict[str, int]]:
         return {

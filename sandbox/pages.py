@@ -1,7 +1,8 @@
 """HTML pages the sandbox serves to browsers, and the presence socket that counts them.
 
 Every page opens a WebSocket to /ui/presence when it loads: an open socket is an open browser
-page, so the counters see concurrent pages per store and vendor (now and peak).
+page, so the counters see concurrent pages per store and vendor (now and peak). The socket names
+its tab (an id kept in sessionStorage) so that a tab navigating from page to page counts once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from sandbox.state import SandboxState
+from sandbox.state import NO_STORE, SandboxState
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:52rem;color:#222}
@@ -32,9 +33,18 @@ def page(title: str, body: str, *, vendor: str, store: str, script: str = "") ->
 <script>
 (function () {{
   var p = {presence};
+  var tab = null;
+  try {{
+    tab = sessionStorage.getItem("presence-tab");
+    if (!tab) {{
+      tab = Math.random().toString(36).slice(2) + Date.now().toString(36);
+      sessionStorage.setItem("presence-tab", tab);
+    }}
+  }} catch (e) {{ tab = ""; }}
   var scheme = location.protocol === "https:" ? "wss://" : "ws://";
   window.__presence = new WebSocket(scheme + location.host + "/ui/presence?vendor="
-    + encodeURIComponent(p.vendor) + "&store=" + encodeURIComponent(p.store));
+    + encodeURIComponent(p.vendor) + "&store=" + encodeURIComponent(p.store)
+    + "&tab=" + encodeURIComponent(tab || ""));
 }})();
 {script}
 </script></body></html>"""
@@ -44,15 +54,19 @@ def router(state: SandboxState) -> APIRouter:
     ui = APIRouter()
 
     @ui.websocket("/ui/presence")
-    async def presence(socket: WebSocket, vendor: str = "unknown", store: str = "_shared") -> None:
+    async def presence(
+        socket: WebSocket, vendor: str = "unknown", store: str = NO_STORE, tab: str = ""
+    ) -> None:
         await socket.accept()
-        state.counters.page_opened(vendor, store)
+        # A page that names no tab (sessionStorage off) counts on its own.
+        tab = tab or f"socket-{id(socket)}"
+        state.counters.page_opened(vendor, store, tab)
         try:
             while True:
                 await socket.receive_text()
         except WebSocketDisconnect:
             pass
         finally:
-            state.counters.page_closed(vendor, store)
+            state.counters.page_closed(vendor, store, tab)
 
     return ui

@@ -103,6 +103,34 @@ async def test_presence_counts_concurrent_pages(sandbox, browser):
     assert sessions["peak"] == 2
 
 
+async def test_one_tab_navigating_counts_as_one_page(sandbox, browser):
+    page = await browser.new_page()
+    await login(page, sandbox.url)
+    for n in range(6):
+        await page.goto(f"{sandbox.url}/crm/ui/dealers/{DEALER}/contacts/{10000000 + n}")
+        await page.locator("#do-not-call").wait_for()
+    await page.wait_for_function("window.__presence.readyState === 1")
+    sessions = sandbox.admin.counters()["sessions"]
+    assert (sessions["now"], sessions["peak"]) == (1, 1)
+    await page.close()
+
+
+def test_overlapping_sockets_of_one_tab_count_once():
+    from sandbox.counters import Counters
+
+    counters = Counters()
+    counters.page_opened("crm_ui", "s1", "tab-a")
+    counters.page_opened("crm_ui", "s1", "tab-a")  # the next page, before the last one closed
+    counters.page_opened("vdp", "s2", "tab-b")
+    counters.page_closed("crm_ui", "s1", "tab-a")
+    snapshot = counters.snapshot()["sessions"]
+    assert (snapshot["now"], snapshot["peak"]) == (2, 2)
+    assert snapshot["stores"] == {"s1": {"now": 1, "peak": 1}, "s2": {"now": 1, "peak": 1}}
+    counters.page_closed("crm_ui", "s1", "tab-a")
+    counters.page_closed("vdp", "s2", "tab-b")
+    assert counters.snapshot()["sessions"]["now"] == 0
+
+
 async def test_a_hanging_page_never_loads_until_the_fault_is_off(sandbox, browser):
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
