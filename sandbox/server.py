@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 import uvicorn
+from fastapi import FastAPI
 
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
@@ -24,7 +25,9 @@ class SandboxHandle:
     loop: asyncio.AbstractEventLoop | None = None
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving; hanging requests are released, open sockets closed."""
+        """Stop serving; hanging requests are released, open sockets closed. Idempotent."""
+        if not self.thread.is_alive():
+            return
         if self.loop is not None and self.state.stopping is not None:
             self.loop.call_soon_threadsafe(self.state.stopping.set)
         self.server.should_exit = True
@@ -34,16 +37,15 @@ class SandboxHandle:
             self.thread.join(timeout)
 
 
-def _config(app) -> uvicorn.Config:
+def _config(app: FastAPI, **options: object) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        log_level="warning",
-        access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=1,
         # The default keep-alive lets idle browser connections delay shutdown.
         timeout_keep_alive=2,
         ws_ping_interval=None,
+        **{"log_level": "warning", "access_log": False, **options},
     )
 
 
@@ -95,17 +97,8 @@ def serve(
 
     async def main() -> None:
         app.state.sandbox.stopping = asyncio.Event()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="info",
-                lifespan="off",
-                timeout_graceful_shutdown=1,
-                ws_ping_interval=None,
-            )
-        )
-        await server.serve()
+        await uvicorn.Server(
+            _config(app, host=host, port=port, log_level="info", access_log=True)
+        ).serve()
 
     asyncio.run(main())
