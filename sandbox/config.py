@@ -83,5 +83,8 @@ def load_faults(source: str | Path, *, where: str | None = None) -> list[Fault]:
     try:
         data = yaml.safe_load(text)  # YAML is a superset of JSON
     except yaml.YAMLError as exc:
-        raise ValueError(f"{label}: not valid YAML/JSON: {exc}") from None
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{label}: not valid YAML/JSON: {problem}{where}") from None
     return parse_faults(data, where=label)

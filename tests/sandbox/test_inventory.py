@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from playwright.async_api import async_playwright
 
 from multistore.settings import get_settings
@@ -176,3 +179,25 @@ def test_vdp_of_an_unknown_or_rejected_vehicle_is_404(sandbox):
     missing = truth["dealercom"]["missing"][0]
     assert httpx.get(f"{sandbox.url}/vdp/{DEALER}/{missing}").status_code == 200
     assert httpx.get(f"{sandbox.url}/vdp/other-dealer/{missing}").status_code == 404
+
+
+@pytest.mark.parametrize("vin", ["1M8GDM9AXKP042788", "JH2RC3605MM101581", "1HGCM82633A004352"])
+def test_check_digit_of_the_published_examples(vin):
+    from sandbox.inventory import check_digit
+
+    assert check_digit(vin) == vin[8]
+
+
+@given(
+    dealer=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=20),
+    index=st.integers(min_value=0, max_value=100_000),
+)
+def test_generated_vins_agree_with_multistore_vin(dealer, index):
+    from sandbox.inventory import bad_kind, find_vehicle, vehicle
+
+    today = date(2026, 11, 23)
+    vin = vehicle(0, dealer, index, today)["VIN"]
+    assert is_valid_vin(vin)
+    found = find_vehicle(0, dealer, vin, index + 1, today)
+    # A vehicle whose HomeNet row is bad has no detail page.
+    assert (found and found["index"]) == (None if bad_kind(index) else index)
