@@ -7,7 +7,6 @@ of a hundred stores is found without reading a traceback.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from multistore.settings import get_settings
 from multistore.windows import parse_hhmm, parse_window, zone
 
 STORE_ID = re.compile(r"^[a-z0-9-]{1,64}$")
@@ -230,9 +230,9 @@ def parse_time_option(value: str, field: str) -> str:
         raise ConfigError(f"{field}: {exc}") from None
 
 
-def store_ids_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
+def store_ids_from_env(raw: str | None = None) -> list[str]:
     """STORE_IDS=a,b,c → ['a', 'b', 'c']; a bad id is one error naming it."""
-    raw = (os.environ if environ is None else environ).get("STORE_IDS", "")
+    raw = get_settings().store_ids if raw is None else raw
     ids = [part.strip() for part in raw.split(",") if part.strip()]
     for index, store_id in enumerate(ids):
         if not STORE_ID.match(store_id):

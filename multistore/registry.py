@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import os
 from collections.abc import Iterable, Sequence
 from threading import Lock
 from typing import Any
@@ -379,7 +378,7 @@ class Registry:
 
     def _add_env_stores(self) -> None:
         """STORE_IDS=a,b,c: add the ones missing, with defaults; once per process and URL."""
-        raw = os.environ.get("STORE_IDS", "")
+        raw = get_settings().store_ids
         if not raw.strip():
             return
         with _ENV_LOCK:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CHROMIUM_ARGS = (
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     sandbox_url: str = "http://127.0.0.1:8765"
     # Retries and backoff: `instant_backoff` makes waits zero in tests instead of sleeping.
     instant_backoff: bool = False
+    # STORE_IDS=a,b,c adds those stores with defaults (the one variable without our prefix).
+    store_ids: str = Field(default="", validation_alias="STORE_IDS")
 
     @property
     def registry_url(self) -> str:

@@ -103,7 +103,7 @@ def test_dump_then_load_is_the_same(tmp_path: Path, name: str) -> None:
 
 
 def test_store_ids_from_env() -> None:
-    assert store_ids_from_env({"STORE_IDS": " a, b ,,a"}) == ["a", "b"]
-    assert store_ids_from_env({}) == []
+    assert store_ids_from_env(" a, b ,,a") == ["a", "b"]
+    assert store_ids_from_env("") == []
     with pytest.raises(ConfigError, match=r"^STORE_IDS entry 2: 'C' is not a store id"):
-        store_ids_from_env({"STORE_IDS": "a,b,C"})
+        store_ids_from_env("a,b,C")

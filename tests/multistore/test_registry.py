@@ -17,6 +17,7 @@ from multistore.registry import (
     StoreRun,
     UnknownStoreError,
 )
+from multistore.settings import reset_settings
 
 
 @pytest.fixture
@@ -255,6 +256,7 @@ def test_store_ids_env_adds_stores_with_defaults(
     registry_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STORE_IDS", "alpha, beta,alpha")
+    reset_settings()
     registry = Registry(registry_url)
     assert [s.id for s in registry.list()] == ["alpha", "beta"]
     assert registry.get("alpha").priority == Priority.MEDIUM
@@ -262,6 +264,7 @@ def test_store_ids_env_adds_stores_with_defaults(
 
 def test_store_ids_env_names_a_bad_id(registry_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORE_IDS", "good,Not Good")
+    reset_settings()
     with pytest.raises(ConfigError, match=r"^STORE_IDS entry 1: 'Not Good' is not a store id"):
         Registry(registry_url)
 
