@@ -9,8 +9,12 @@ import typer
 
 
 def sandbox(
-    host: Annotated[str, typer.Option(help="Interface to bind (keep it loopback)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on")] = 8765,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind [default: from MULTISTORE_SANDBOX_URL]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port [default: from MULTISTORE_SANDBOX_URL, 8765]")
+    ] = None,
     stores: Annotated[int | None, typer.Option(help="How many ids /admin/stores lists")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of all generated data and faults")] = None,
     faults: Annotated[Path | None, typer.Option(help="YAML/JSON file of faults to inject")] = None,
@@ -18,8 +22,16 @@ def sandbox(
     vehicles: Annotated[int | None, typer.Option(help="Vehicles per store")] = None,
 ) -> None:
     """Serve the sandbox vendors (CRM, DNC scrub, inventory feeds, VDPs, shortener)."""
+    from urllib.parse import urlsplit
+
+    from multistore.settings import get_settings
     from sandbox.config import SandboxConfig, load_faults
     from sandbox.server import serve
+
+    # Where the pipelines will look for it, unless told otherwise.
+    where = urlsplit(get_settings().sandbox_url)
+    host = host or where.hostname or "127.0.0.1"
+    port = port or where.port or 8765
 
     try:
         config = SandboxConfig.from_env(
