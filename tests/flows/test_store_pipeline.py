@@ -1,0 +1,147 @@
+"""The store pipeline's done-when scenarios: a real Prefect server, the sandbox, real Chromium.
+
+(The runner's rules with stand-in jobs, and the cyclic configuration refused before any task
+run, are in test_store_pipeline_runner.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pandas as pd
+import pytest
+
+from flows.setup import setup
+from flows.store_pipeline import store_pipeline
+from multistore.breaker import breaker
+from multistore.registry import Registry
+
+pytestmark = [pytest.mark.prefect, pytest.mark.browser]
+
+INVENTORY = ["homenet_feed", "dealercom_feed", "vdp_scrape", "url_shorten"]
+
+
+async def _run(store_id: str) -> tuple[bool, dict]:
+    """Run one store; its statistics as the registry recorded them (also when it failed)."""
+    state = await store_pipeline(store_id, return_state=True)
+    [run] = [
+        r
+        for r in Registry().history(store_id)
+        if r.flow_run_id == str(state.state_details.flow_run_id)
+    ]
+    return state.is_completed(), run.metrics | {"error": run.error}
+
+
+def _statuses(stats: dict) -> dict[str, str]:
+    return {name: job["status"] for name, job in stats["jobs"].items()}
+
+
+async def test_three_dealers_at_once_run_the_whole_inventory_graph(prefect_server, sandbox):
+    dealers = ["north-ford", "south-kia", "east-honda"]
+    registry = Registry()
+    for dealer in dealers:
+        registry.add(dealer, jobs=INVENTORY)
+    await setup()
+
+    results = await asyncio.gather(*(_run(d) for d in dealers))
+    for dealer, (ok, stats) in zip(dealers, results, strict=True):
+        assert ok, stats["error"]
+        assert _statuses(stats) == dict.fromkeys(INVENTORY, "completed")
+        assert (stats["successful_jobs"], stats["dependency_violations"]) == (4, 0)
+        truth = sandbox.admin.inventory_truth(dealer)
+        jobs = {name: job["metrics"] for name, job in stats["jobs"].items()}
+
+        good = len(truth["homenet"]["good_vins"])
+        assert jobs["homenet_feed"]["vehicles"] == good
+        assert jobs["homenet_feed"]["rejects"] == len(truth["homenet"]["rejects"])
+        rejects = pd.read_parquet(jobs["homenet_feed"]["rejects_path"])
+        assert rejects["reason"].str.len().min() > 0
+
+        for issue in ("missing", "extra", "price_mismatch"):
+            assert jobs["dealercom_feed"][issue] == len(truth["dealercom"][issue])
+
+        assert jobs["vdp_scrape"]["rendered"] == good
+        pages = pd.read_parquet(jobs["vdp_scrape"]["vdp_path"])
+        assert pages["price"].str.startswith("$").all()
+        assert pages["features"].map(len).min() > 0
+
+        assert jobs["url_shorten"]["shortened"] == good
+        links = pd.read_parquet(jobs["url_shorten"]["short_links_path"])
+        assert links["short_url"].notna().all() and len(links) == good
+
+    # Browser pages open at once never exceeded the pool (4), across the three dealers.
+    assert sandbox.admin.counters()["sessions"]["peak"] <= 4
+
+    # A second run reuses every short link: no request reaches the shortener.
+    shortened = sandbox.admin.vendor_counts("shortener")["requests"]
+    ok, again = await _run("north-ford")
+    assert ok and again["jobs"]["url_shorten"]["metrics"]["reused"] == good
+    assert again["jobs"]["url_shorten"]["metrics"]["shortened"] == 0
+    assert sandbox.admin.vendor_counts("shortener")["requests"] == shortened
+
+
+async def test_a_homenet_outage_blocks_only_that_dealers_dependents(prefect_server, sandbox):
+    registry = Registry()
+    registry.add("west-bmw", jobs=INVENTORY)
+    registry.add("broken-jeep")  # every job, DNC compliance too
+    registry.add("mid-subaru", jobs=INVENTORY)
+    await setup()
+    sandbox.admin.set_faults({"vendor": "homenet", "store": "broken-jeep", "outage": True})
+
+    (ok_w, west), (ok_b, broken), (ok_m, mid) = await asyncio.gather(
+        _run("west-bmw"), _run("broken-jeep"), _run("mid-subaru")
+    )
+    assert ok_w and ok_m
+    assert _statuses(west) == _statuses(mid) == dict.fromkeys(INVENTORY, "completed")
+    assert not ok_b
+    assert _statuses(broken) == {
+        "homenet_feed": "failed",
+        "dealercom_feed": "blocked",
+        "vdp_scrape": "blocked",
+        "url_shorten": "blocked",
+        "dnc_compliance": "completed",
+    }
+    assert "HTTP 503" in broken["jobs"]["homenet_feed"]["error"]
+    assert broken["compliance"]["contacts"] > 0
+    assert broken["error"].startswith("store broken-jeep: failed: homenet_feed")
+    assert broken["error"].endswith("blocked: dealercom_feed, vdp_scrape, url_shorten")
+    counts = sandbox.admin.counters()["stores"]["broken-jeep"]
+    assert "dealercom" not in counts and "vdp" not in counts  # blocked jobs never ran
+    assert breaker("homenet").status().state == "closed"  # one dealer is not an outage
+
+
+async def test_an_open_breaker_fails_the_next_stores_fast_and_recovers(
+    prefect_server, sandbox, isolated_settings
+):
+    isolated_settings.mkdir(parents=True, exist_ok=True)
+    (isolated_settings / "breakers.yaml").write_text(
+        "breakers:\n  homenet: {threshold: 2, cooldown_seconds: 4}\n"
+    )
+    stores = ["store-a", "store-b", "store-c", "store-d"]
+    registry = Registry()
+    for store in stores:
+        registry.add(store, jobs=["homenet_feed", "dealercom_feed"])
+    await setup()
+    sandbox.admin.set_faults({"vendor": "homenet", "outage": True})
+
+    for store in stores[:2]:
+        ok, stats = await _run(store)
+        assert not ok and "HTTP 503" in stats["jobs"]["homenet_feed"]["error"]
+    assert breaker("homenet").status().state == "open"
+    requests = sandbox.admin.vendor_counts("homenet")["requests"]
+
+    ok, stats = await _run("store-c")
+    assert not ok
+    assert stats["jobs"]["homenet_feed"]["error"].startswith(
+        "CircuitOpenError: circuit open for homenet until"
+    )
+    assert stats["jobs"]["dealercom_feed"]["status"] == "blocked"
+    assert sandbox.admin.vendor_counts("homenet")["requests"] == requests  # nothing was asked
+
+    sandbox.admin.clear_faults()
+    opened_until = breaker("homenet").status().opened_until
+    await asyncio.sleep(max(0.0, opened_until.timestamp() - time.time()) + 0.2)
+    ok, stats = await _run("store-d")
+    assert ok, stats["error"]
+    assert breaker("homenet").status().state == "closed"
