@@ -31,3 +31,25 @@ def test_bad_environment_is_one_line_naming_it(monkeypatch, var, value, message)
     with pytest.raises(ValueError, match=message) as info:
         SandboxConfig.from_env()
     assert "\n" not in str(info.value)
+
+
+def test_a_fault_until_a_past_time_is_already_off_and_a_future_one_is_on():
+    from datetime import UTC, datetime, timedelta
+
+    from sandbox.faults import FaultBook, parse_faults
+
+    now = datetime.now(UTC)
+    faults = parse_faults(
+        [
+            {"vendor": "crm", "outage": True, "until": (now - timedelta(seconds=1)).isoformat()},
+            {"vendor": "dnc", "outage": True, "until": (now + timedelta(hours=1)).isoformat()},
+        ],
+        where="test",
+    )
+    book = FaultBook(seed=0, faults=faults)
+    assert book.matching("crm", "s1") == []
+    assert [f.vendor for f in book.matching("dnc", "s1")] == ["dnc"]
+    assert [
+        f.vendor
+        for f in FaultBook(0, parse_faults({"vendor": "crm"}, where="t")).matching("crm_ui", "s1")
+    ] == ["crm"], "vendor crm covers its web UI"
