@@ -1,17 +1,43 @@
-"""`make demo`: load the example stores into the registry and show `multistore status`.
+"""`make demo`: everything on this machine, then one real run of the stores.
 
-Loading merges, so running the demo again changes nothing (and keeps quarantines and run times).
+1. load the example stores into the registry (a merge: running it again changes nothing);
+2. a Prefect server (SQLite, 127.0.0.1:4200, PREFECT_HOME under the data directory) and the
+   sandbox (127.0.0.1:8765): one already answering on its port is reused, a port taken by
+   something else is replaced by a free one;
+3. `multistore setup` (blocks, pools, the process work pool), `prefect --no-prompt deploy --all`,
+   a process worker;
+4. `prefect deployment run 'run-stores/adhoc'`, wait for it, print the report and the UI address;
+5. leave everything running until Ctrl-C, which stops what this demo started (`--once` or
+   MULTISTORE_DEMO_ONCE=1: stop right after the report).
+
+Plain subprocesses and HTTP: multistore/ never imports Prefect.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-from multistore.config import ConfigError, load_store_file
-from multistore.registry import Registry, RegistryError
+import httpx
 
-EXAMPLE_STORES = Path(__file__).resolve().parent.parent / "data" / "stores.example.yaml"
+from multistore.config import ConfigError, load_store_file
+from multistore.local import PREFECT_SERVER_ENV, Managed, spawn, wait_http
+from multistore.registry import Registry, RegistryError
+from multistore.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_STORES = ROOT / "data" / "stores.example.yaml"
+BIN = Path(sys.executable).parent
+FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def load_example_stores(path: Path = EXAMPLE_STORES) -> dict[str, list[str]]:
@@ -19,6 +45,7 @@ def load_example_stores(path: Path = EXAMPLE_STORES) -> dict[str, list[str]]:
 
 
 def main() -> int:
+    """Step 1 alone: the example stores, then `multistore status`."""
     try:
         summary = load_example_stores()
     except (ConfigError, RegistryError) as exc:
@@ -33,5 +60,209 @@ def main() -> int:
     return app(["status"], standalone_mode=False) or 0
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Demo:
+    """What the demo started, so that Ctrl-C (or --once) stops exactly that."""
+
+    def __init__(self, data_dir: Path, logs: Path) -> None:
+        self.data_dir = data_dir
+        self.logs = logs
+        self.started: list[Managed] = []
+        self.env = dict(os.environ)
+        self.env.update(PREFECT_SERVER_ENV)
+        self.env.update(
+            PREFECT_HOME=str(data_dir / "prefect"),
+            MULTISTORE_DATA_DIR=str(data_dir),
+            PREFECT_WORKER_QUERY_SECONDS="2",
+            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+
+    def say(self, message: str) -> None:
+        print(f"==> {message}", flush=True)
+
+    def start(self, name: str, argv: list[str], health: str) -> Managed:
+        managed = spawn(name, argv, env=self.env, log=self.logs / f"{name}.log")
+        self.started.append(managed)
+        try:
+            wait_http(health, timeout=120, process=managed.process)
+        except Exception as exc:
+            raise RuntimeError(f"{name} did not start ({exc}); see {managed.log}") from None
+        return managed
+
+    def prefect_server(self, port: int) -> str:
+        api = f"http://127.0.0.1:{port}/api"
+        if _answers(f"{api}/health"):
+            self.say(f"Prefect server already running at {api}: reusing it")
+        else:
+            if _port_in_use(port):
+                new = _free_port()
+                self.say(f"port {port} is taken by something else: Prefect server on {new}")
+                port, api = new, f"http://127.0.0.1:{new}/api"
+            self.say(f"starting a Prefect server at {api} (SQLite in {self.env['PREFECT_HOME']})")
+            argv = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
+            self.start("prefect-server", [*argv, "--port", str(port)], f"{api}/health")
+        self.env["PREFECT_API_URL"] = api
+        return api
+
+    def sandbox(self, port: int, contacts: int, vehicles: int) -> str:
+        url = f"http://127.0.0.1:{port}"
+        if _answers(f"{url}/admin/counters"):
+            self.say(f"sandbox already running at {url}: reusing it")
+        else:
+            if _port_in_use(port):
+                new = _free_port()
+                self.say(f"port {port} is taken by something else: sandbox on {new}")
+                port, url = new, f"http://127.0.0.1:{new}"
+            self.say(f"starting the sandbox at {url}")
+            argv = [str(BIN / "multistore"), "sandbox", "--host", "127.0.0.1", "--port", str(port)]
+            argv += ["--contacts", str(contacts), "--vehicles", str(vehicles)]
+            self.start("sandbox", argv, f"{url}/admin/counters")
+        self.env["MULTISTORE_SANDBOX_URL"] = url
+        return url
+
+    def run(self, argv: list[str], what: str) -> str:
+        self.say(f"{what}: {shlex.join(argv)}")
+        done = subprocess.run(
+            argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
+            raise RuntimeError(f"{what} failed:\n" + "\n".join(tail))
+        return done.stdout
+
+    def stop(self) -> None:
+        for managed in reversed(self.started):
+            self.say(f"stopping {managed.name}")
+            managed.stop()
+        self.started.clear()
+
+
+def _wait_for_run(api: str, run_id: str, *, timeout: float, data_dir: Path) -> str:
+    """Poll the flow run until it is final; show the report in progress meanwhile."""
+    deadline = time.monotonic() + timeout
+    shown = ""
+    while time.monotonic() < deadline:
+        try:
+            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]
+        except (httpx.HTTPError, KeyError, TypeError):
+            state = None
+        if state and state["type"] in FINAL_STATES:
+            return state["type"]
+        progress = _progress(data_dir)
+        if progress and progress != shown:
+            print(f"    {progress}", flush=True)
+            shown = progress
+        time.sleep(2)
+    raise TimeoutError(f"flow run {run_id} did not finish within {timeout:.0f} s")
+
+
+def _progress(data_dir: Path) -> str:
+    try:
+        report = json.loads((data_dir / "reports" / "current.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    t = report.get("totals", {})
+    return (
+        f"{t.get('running', 0)} running, {t.get('queued', 0)} queued, "
+        f"{t.get('completed', 0)} completed, {t.get('failed', 0)} failed, "
+        f"{t.get('skipped', 0)} skipped"
+    )
+
+
+def run_demo(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m multistore.demo", description=__doc__)
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        default=_env_once(),
+        help=("stop everything right after printing the report (also MULTISTORE_DEMO_ONCE=1)"),
+    )
+    parser.add_argument("--prefect-port", type=int, default=4200)
+    parser.add_argument("--sandbox-port", type=int, default=8765)
+    parser.add_argument("--stores", help="comma-separated store ids (default: every due store)")
+    parser.add_argument("--contacts", type=int, default=60, help="sandbox CRM contacts per store")
+    parser.add_argument("--vehicles", type=int, default=12, help="sandbox vehicles per store")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run")
+    args = parser.parse_args(argv)
+
+    data_dir = get_settings().data_dir.resolve()
+    demo = Demo(data_dir, data_dir / "demo-logs")
+    # Ctrl-C and a plain kill both end in the `finally` below, which stops what we started.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        demo.say(f"data directory {data_dir}")
+        if main() != 0:
+            return 1
+        api = demo.prefect_server(args.prefect_port)
+        demo.sandbox(args.sandbox_port, args.contacts, args.vehicles)
+        ms = str(BIN / "multistore")
+        demo.run([ms, "setup"], "blocks, pools and the work pool")
+        demo.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], "deployments")
+        demo.say("starting a process worker on multistore-process")
+        worker = ["prefect", "worker", "start", "--pool", "multistore-process", "--name", "demo"]
+        demo.started.append(
+            spawn(
+                "worker",
+                [str(BIN / worker[0]), *worker[1:]],
+                env=demo.env,
+                log=demo.logs / "worker.log",
+            )
+        )
+        run = [str(BIN / "prefect"), "deployment", "run", "run-stores/adhoc"]
+        if args.stores:
+            ids = [s.strip() for s in args.stores.split(",") if s.strip()]
+            run += ["--param", f"stores={json.dumps(ids)}"]
+        out = demo.run(run, "the run")
+        match = re.search(r"UUID: ([0-9a-f-]{36})", out)
+        if not match:
+            raise RuntimeError(f"no flow run id in the output of {shlex.join(run)}:\n{out}")
+        run_id = match.group(1)
+        ui = api.removesuffix("/api")
+        demo.say(f"waiting for flow run {run_id} ({ui}/runs/flow-run/{run_id})")
+        final = _wait_for_run(api, run_id, timeout=args.timeout, data_dir=data_dir)
+        demo.say(f"run-stores/adhoc ended {final}; the report:")
+        from multistore.cli import app
+
+        app(["status"], standalone_mode=False)
+        demo.say(f"Prefect UI: {ui}  ·  report JSON: {data_dir / 'reports' / 'latest.json'}")
+        if args.once:
+            return 0
+        demo.say("everything keeps running; Ctrl-C stops what the demo started")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        sys.stderr.write(f"demo: {exc}\n")
+        return 1
+    finally:
+        demo.stop()
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _env_once() -> bool:
+    return os.environ.get("MULTISTORE_DEMO_ONCE", "").lower() in ("1", "true", "yes")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_demo())
