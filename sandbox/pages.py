@@ -24,7 +24,8 @@ table{border-collapse:collapse} td,th{padding:.25rem .75rem;border-bottom:1px so
 
 def page(title: str, body: str, *, vendor: str, store: str, script: str = "") -> str:
     """A full page; `body` is trusted HTML, `script` runs after the presence socket opens."""
-    presence = json.dumps({"vendor": vendor, "store": store})
+    # "<" escaped so that no store id can close the script element.
+    presence = json.dumps({"vendor": vendor, "store": store}).replace("<", "\\u003c")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head>

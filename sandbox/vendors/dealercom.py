@@ -7,6 +7,7 @@ Consistent with the dealer's HomeNet feed except for a few missing, extra and re
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -42,7 +43,7 @@ def router(state: SandboxState) -> APIRouter:
         )
         base = str(request.base_url).rstrip("/")
         items = [
-            _item(v, f"{base}/vdp/{dealer}/{v['VIN']}")
+            _item(v, f"{base}/vdp/{quote(dealer, safe='')}/{v['VIN']}")
             for v in listing.vehicles[first : first + size]
         ]
         return json_answer(

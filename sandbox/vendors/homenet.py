@@ -34,7 +34,13 @@ def router(state: SandboxState) -> APIRouter:
         return Response(
             feed_csv(state, dealer),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{dealer}-inventory.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{_filename(dealer)}"'},
         )
 
     return api
+
+
+def _filename(dealer: str) -> str:
+    """A header-safe file name whatever the dealer id holds."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in dealer)
+    return f"{safe}-inventory.csv"

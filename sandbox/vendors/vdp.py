@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -61,7 +62,8 @@ def router(state: SandboxState) -> APIRouter:
         v = find(dealer, vin)
         title = f"{v['Year']} {v['Make']} {v['Model']} {v['Trim']}"
         images = "".join(f'<img alt="" width="160" src="{html.escape(u)}">' for u in v["Images"])
-        body = f"""<div id="vehicle" data-vin="{vin}" data-api="/vdp/api/{dealer}/{vin}.json">
+        api = f"/vdp/api/{quote(dealer)}/{vin}.json"
+        body = f"""<div id="vehicle" data-vin="{vin}" data-api="{api}">
 <p class="vin">VIN <span id="vin">{vin}</span> · Stock <span id="stock">{v["Stock"]}</span></p>
 <p>{html.escape(v["ExteriorColor"])} · {v["Miles"]:,} miles · {html.escape(v["Drivetrain"])}</p>
 <p class="price-label">Our price: <strong id="price" class="price"></strong></p>
