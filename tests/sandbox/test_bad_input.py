@@ -93,8 +93,17 @@ def test_path_identifiers(http, ident):
         f"/vdp/api/d1/{segment}.json",
         f"/s/{segment}",
         f"/crm/ui/api/dealers/d1/contacts/{segment}",
+        f"/homenet/{segment}/inventory.csv?key=sandbox-homenet-key",
+        f"/dealercom/{segment}/getInventory?pageSize=1",
+        f"/crm/ui/dealers/{segment}/contacts",
     ):
         assert http.get(path).status_code < 500, path
+    listed = http.get(f"/dealercom/{segment}/getInventory?pageSize=1")
+    if listed.status_code == 200:
+        link = listed.json()["inventory"][0]["link"]
+        page = http.get(link)
+        assert page.status_code == 200
+        assert "<script>" not in ident or page.text.count("<script>") == 1
 
 
 @FUZZ
