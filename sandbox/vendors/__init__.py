@@ -1,6 +1,4 @@
 """One module per simulated vendor, each exposing `router(state) -> APIRouter`.
 
-Adding a vendor is one module here plus one line in `VENDORS`.
+Adding a vendor is one module here plus one entry in `sandbox.app.VENDOR_MODULES`.
 """
-
-VENDORS = ("crm", "crm_ui", "dnc", "homenet", "dealercom", "vdp", "shortener")
