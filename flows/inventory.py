@@ -64,6 +64,8 @@ def vdp_scrape(ctx: JobContext) -> dict[str, Any]:
         "page_errors": failed,
         "busy_seconds": round(scraped["busy_seconds"], 3),
         "slot_seconds": round(scraped["slot_seconds"], 3),
+        "slot_from": scraped["slot_from"],
+        "slot_until": scraped["slot_until"],
         "vdp_path": str(path),
     }
 

@@ -40,25 +40,27 @@ class PageResult:
 @task(name="vdp-scrape", tags=["browser"], cache_policy=NONE)
 def scrape_pages(urls: list[str], store_id: str) -> dict:
     """Every page's rendered price and features, with `busy_seconds` (page work inside the slot)
-    and `slot_seconds` (how long the slot was held)."""
+    and when the slot was held (`slot_from`, `slot_until`, epoch seconds; `slot_seconds`)."""
     results: list[PageResult] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**get_settings().chromium_launch_options())
         try:
             with pool_slot("browser"):
-                held = time.monotonic()
+                slot_from = time.time()
                 page = browser.new_page()
                 page.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
                 for url in urls:
                     results.append(_scrape(page, url, store_id))
                 page.close()
-                slot_seconds = time.monotonic() - held
+                slot_until = time.time()
         finally:
             browser.close()
     return {
         "pages": [asdict(r) for r in results],
         "busy_seconds": sum(r.seconds for r in results),
-        "slot_seconds": slot_seconds,
+        "slot_seconds": slot_until - slot_from,
+        "slot_from": slot_from,
+        "slot_until": slot_until,
     }
 
 
