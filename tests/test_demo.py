@@ -1,0 +1,71 @@
+"""`make demo` end to end, with --once: everything starts, one run finishes, everything stops.
+
+Run twice on the same data directory (the second finds the Prefect database of the first and a
+port taken by something else), on free ports so that it never meets a demo someone left running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from multistore.local import free_port
+
+pytestmark = [pytest.mark.prefect]
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = "cascade-outdoor-supply"  # always open: the run has something to do at any hour
+
+
+def _demo(data: Path, prefect_port: int, sandbox_port: int) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MULTISTORE_"))}
+    env["MULTISTORE_DATA_DIR"] = str(data)
+    env["MULTISTORE_DEMO_ONCE"] = "1"
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "multistore.demo", "--stores", STORE),
+            *("--prefect-port", str(prefect_port), "--sandbox-port", str(sandbox_port)),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_demo_runs_twice_and_stops_what_it_started(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    prefect_port, sandbox_port = free_port(), free_port()
+
+    first = _demo(data, prefect_port, sandbox_port)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "run-stores/adhoc ended COMPLETED" in first.stdout
+    assert f"Prefect UI: http://127.0.0.1:{prefect_port}" in first.stdout
+    report = json.loads((data / "reports" / "latest.json").read_text())
+    assert [(s["store_id"], s["status"]) for s in report["stores"]] == [(STORE, "completed")]
+    assert not _listening(prefect_port) and not _listening(sandbox_port)
+
+    # Again, with the sandbox's port taken by something that is not a sandbox.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", sandbox_port))
+        squatter.listen()
+        second = _demo(data, prefect_port, sandbox_port)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"port {sandbox_port} is taken by something else" in second.stdout
+    assert "example stores from stores.example.yaml: 0 added" in second.stdout
+    assert "run-stores/adhoc ended COMPLETED" in second.stdout
+    again = json.loads((data / "reports" / "latest.json").read_text())
+    assert again["flow_run_id"] != report["flow_run_id"]
+    assert not _listening(prefect_port)
