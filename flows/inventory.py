@@ -6,18 +6,20 @@ Parquet under data/inventory/store_id=…/date=…/, and each job returns its me
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from blocks.roles import load_store_block
-from flows.jobs import JobContext
 from multistore.inventory import parse_price, reconcile, validate_homenet
 from multistore.parquet import partition_path, write_atomic
 from tasks.dealercom import fetch_listing
 from tasks.homenet import download_homenet
 from tasks.shortener import shorten_urls
 from tasks.vdp import scrape_pages
+
+if TYPE_CHECKING:  # flows.jobs imports this module to register the jobs
+    from flows.jobs import JobContext
 
 DATASET = "inventory"
 

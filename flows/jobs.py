@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flows import inventory
+from flows.dnc_compliance import run_dnc_compliance
 from multistore.parquet import partition_path
 from multistore.registry import Store
 
@@ -34,28 +36,10 @@ class JobContext:
 
 Job = Callable[[JobContext], dict[str, Any]]
 
-# Filled below, after JobContext exists: the job modules import it from here.
-JOBS: dict[str, Job] = {}
-
-
-def _register() -> None:
-    from flows import inventory
-
-    JOBS.update(
-        {
-            "homenet_feed": inventory.homenet_feed,
-            "dealercom_feed": inventory.dealercom_feed,
-            "vdp_scrape": inventory.vdp_scrape,
-            "url_shorten": inventory.url_shorten,
-        }
-    )
-    try:
-        from flows.dnc_compliance import run_dnc_compliance
-    except ModuleNotFoundError as exc:  # the DNC pipeline is optional until it lands
-        if exc.name != "flows.dnc_compliance":
-            raise
-    else:
-        JOBS["dnc_compliance"] = run_dnc_compliance
-
-
-_register()
+JOBS: dict[str, Job] = {
+    "homenet_feed": inventory.homenet_feed,
+    "dealercom_feed": inventory.dealercom_feed,
+    "vdp_scrape": inventory.vdp_scrape,
+    "url_shorten": inventory.url_shorten,
+    "dnc_compliance": run_dnc_compliance,
+}

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -81,7 +82,14 @@ def load_policies(path: Path | None = None) -> dict[str, BreakerPolicy]:
     if path is None:
         local = get_settings().data_dir / BREAKERS_FILE_NAME
         path = local if local.exists() else DEFAULT_BREAKERS_FILE
-    raw = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    # Every guarded call asks; parse a file again only when it changed.
+    stamp = path.stat().st_mtime_ns if path.exists() else None
+    return dict(_parse_policies(path, stamp))
+
+
+@lru_cache(maxsize=16)
+def _parse_policies(path: Path, stamp: int | None) -> tuple[tuple[str, BreakerPolicy], ...]:
+    raw = (yaml.safe_load(path.read_text()) if stamp is not None else None) or {}
     policies: dict[str, BreakerPolicy] = {"default": BreakerPolicy()}
     for service, body in (raw.get("breakers") or {}).items():
         try:
@@ -90,7 +98,7 @@ def load_policies(path: Path | None = None) -> dict[str, BreakerPolicy]:
             first = exc.errors()[0] if isinstance(exc, ValidationError) else None
             reason = f"{first['loc'][0]}: {first['msg']}" if first else str(exc)
             raise ValueError(f"{path}: breaker {service!r}: {reason}") from None
-    return policies
+    return tuple(policies.items())
 
 
 def _utcnow() -> datetime:
