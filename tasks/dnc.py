@@ -22,7 +22,7 @@ SERVICE = "dnc"
 POOL = "api:dnc"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # A 429 storm and 5xx together may take several tries; every try waits for the rate first.
-ATTEMPTS = 8
+ATTEMPTS = 12
 
 
 def scrub_batches(

@@ -171,14 +171,15 @@ def test_5xx_and_a_429_storm_end_in_the_same_crm_state(stores: list[str], sandbo
         [
             {"vendor": "crm", "store": store, "error_rate": 0.3},
             {"vendor": "dnc", "error_rate": 0.3},
-            {"vendor": "dnc", "rate_limit_storm": 1.0, "retry_after": 1, "for_seconds": 2},
+            # A storm by request number, not by time: the same requests meet it every run.
+            {"vendor": "dnc", "rate_limit_storm": 0.4, "retry_after": 1},
         ]
     )
     stats = dnc_compliance(store)
 
     counts = sandbox.admin.counters()["vendors"]
-    assert counts["dnc"]["rate_limited"] > 0
-    assert counts["dnc"]["server_errors"] + counts["crm"]["server_errors"] > 0
+    assert counts["dnc"]["rate_limited"] > 0, counts
+    assert counts["dnc"]["server_errors"] + counts["crm"]["server_errors"] > 0, counts
     assert sandbox.admin.crm_flags(store) == expected
     assert stats["compliance_rate"] == 1.0
 
