@@ -261,3 +261,85 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
             assert run.deployment_id is not None
             assert run.state.is_completed()
             assert registry.history(entry["store_id"])[0].flow_run_id == run_id
+
+
+# --- the per-store loop on its own (a plain runner: no server needed) ---------------------------
+
+
+def _closed_window() -> tuple[str, str]:
+    now = datetime.now(UTC)
+    return (now + timedelta(hours=2)).strftime("%H:%M"), (now + timedelta(hours=3)).strftime(
+        "%H:%M"
+    )
+
+
+def _store(store_id: str, window: tuple[str, str] | None = None):
+    from multistore.models import Store
+
+    start, end = window or (None, None)
+    return Store(id=store_id, name=store_id, timezone="UTC", window_start=start, window_end=end)
+
+
+async def _loop(store, runner, *, gate=None, retries=2, delays=None):
+    from flows.run_stores import _run_with_retries
+    from multistore.report import StoreEntry
+
+    entry = StoreEntry(store.id, "MEDIUM")
+    await _run_with_retries(
+        store,
+        entry,
+        runner=runner,
+        gate=gate or asyncio.Semaphore(1),
+        max_retries=retries,
+        delays=delays or [0.0] * retries,
+        on_change=lambda: None,
+    )
+    return entry
+
+
+async def test_a_store_whose_window_closed_while_queued_is_not_started() -> None:
+    from flows.run_stores import StoreAttempt
+
+    calls = []
+
+    async def runner(store, attempt):
+        calls.append(attempt)
+        return StoreAttempt(ok=True, flow_run_id=None, error=None, stats=None)
+
+    entry = await _loop(_store("closed-now", _closed_window()), runner)
+    assert calls == []
+    assert entry.status == "not-started" and entry.attempts == 0
+    assert "closed while queued" in entry.error
+
+
+async def test_no_retry_after_the_window_closed_and_the_slot_is_free_while_waiting() -> None:
+    from flows.run_stores import StoreAttempt
+
+    store = _store("closing")
+    gate = asyncio.Semaphore(1)
+    seen_gate_free = []
+
+    async def runner(store_, attempt):
+        if attempt == 2:
+            store_.window_start, store_.window_end = _closed_window()
+        return StoreAttempt(ok=False, flow_run_id=f"run-{attempt}", error="boom", stats=None)
+
+    async def watcher():
+        await asyncio.sleep(0.05)  # inside the first backoff wait
+        seen_gate_free.append(not gate.locked())
+
+    entry, _ = await asyncio.gather(
+        _loop(store, runner, gate=gate, retries=3, delays=[0.2, 0.0, 0.0]), watcher()
+    )
+    assert seen_gate_free == [True]
+    assert entry.status == "failed" and entry.attempts == 2
+    assert entry.flow_run_ids == ["run-1", "run-2"]
+    assert entry.error.startswith("boom (no retry: window") and "closed while queued" in entry.error
+
+
+def test_backoff_grows_by_the_multiplier_and_is_zero_when_instant() -> None:
+    from flows.run_stores import _backoff_delays
+
+    assert _backoff_delays(3, 10.0, 2.0, False) == [10.0, 20.0, 40.0]
+    assert _backoff_delays(3, 10.0, 2.0, True) == [0.0, 0.0, 0.0]
+    assert _backoff_delays(0, 10.0, 2.0, False) == []

@@ -1,0 +1,74 @@
+"""`multistore run` runs the parent flow; `status` shows its report, live with --watch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from multistore import cli
+from multistore.registry import Registry
+
+pytestmark = pytest.mark.prefect
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli.app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_then_status_shows_the_report(prefect_server) -> None:
+    registry = Registry()
+    registry.add("cli-a", jobs=[], priority="high")
+    registry.add("cli-b", jobs=[])
+    registry.add("cli-c", jobs=[])
+
+    code, out, err = _invoke("run", "--stores", "cli-a,cli-b", "--json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert [(s["store_id"], s["status"]) for s in report["stores"]] == [
+        ("cli-a", "completed"),
+        ("cli-b", "completed"),
+    ]
+    assert registry.history("cli-c") == []
+
+    code, out, err = _invoke("status")
+    assert code == 0, err
+    assert "last run report:" in out
+    assert "run completed: 2 completed, 0 failed" in out
+
+    code, out, err = _invoke("status", "--json")
+    assert code == 0, err
+    assert json.loads(out)["last_report"]["flow_run_id"] == report["flow_run_id"]
+
+
+def test_run_with_an_unknown_store_fails_in_one_line(prefect_server) -> None:
+    code, out, _ = _invoke("run", "--stores", "nope")
+    assert code == 1
+    assert "unknown store 'nope'" in out
+
+
+def test_watch_shows_runs_in_progress_and_pool_slots(prefect_server, capsys) -> None:
+    import asyncio
+
+    from flows.cli_run import watch_status
+    from multistore.pools import load_pools
+    from multistore.report import RunReport, StoreEntry, save_progress
+    from multistore.settings import get_settings
+    from tasks.pools import ensure_pools
+
+    asyncio.run(ensure_pools(load_pools()))
+    report = RunReport(flow_run_id="f" * 32, parameters={})
+    report.stores = [
+        StoreEntry("busy-store", "HIGH", status="running", attempts=2),
+        StoreEntry("waiting-store", "LOW"),
+    ]
+    save_progress(report, get_settings().data_dir)
+
+    watch_status(iterations=1)
+
+    out = capsys.readouterr().out
+    assert "1 running, 1 queued" in out
+    assert "busy-store" in out and "waiting-store" in out
+    assert "browser" in out and "api:dnc" in out  # the pools, from the Prefect server
