@@ -1,0 +1,47 @@
+"""The CRM API client against the sandbox: pagination, token renewal, one-line refusals."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from blocks.sandbox import store_block
+from multistore.retry import ServiceError
+from tasks.crm import CRMClient
+
+
+def test_all_pages_and_a_new_token_when_the_old_one_expires(
+    sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox.state.config, "contacts_per_store", 23)
+    credentials = store_block("crm", "crm-pages", sandbox.url)
+    credentials.page_size = 5
+    client = CRMClient(credentials, store_id="crm-pages")
+    try:
+        first = client.contacts()
+        assert client.tokens_fetched == 1
+        # The server forgets every token it issued (as when they expire): the next call meets
+        # a 401 and the client fetches a new token, once.
+        sandbox.state.tokens.clear()
+        second = client.contacts()
+    finally:
+        client.close()
+    assert [c["ContactId"] for c in first] == [c["ContactId"] for c in second]
+    assert len(first) == 23 and len({c["ContactId"] for c in first}) == 23
+    assert first == sandbox.admin.crm_contacts("crm-pages")
+    assert client.tokens_fetched == 2
+
+
+def test_a_wrong_api_key_fails_at_once_naming_service_and_store(sandbox) -> None:
+    credentials = store_block("crm", "crm-keys", sandbox.url)
+    credentials.api_key = SecretStr("wrong")
+    client = CRMClient(credentials, store_id="crm-keys")
+    sandbox.admin.reset_counters()
+    with pytest.raises(ServiceError) as info:
+        client.contacts()
+    client.close()
+    assert str(info.value) == (
+        "crm for store crm-keys: HTTP 403 on GET /crm/dealers/crm-keys/contacts: "
+        "forbidden: missing or wrong api_key header"
+    )
+    assert sandbox.admin.vendor_counts("crm")["requests"] == 2  # the token, then one refusal

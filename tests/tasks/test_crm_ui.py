@@ -1,0 +1,63 @@
+"""The CRM's web UI in real Chromium: flags saved, a crashed browser replaced mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from blocks.sandbox import store_block
+from tasks.crm_ui import crm_web_session
+
+pytestmark = pytest.mark.browser
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_browser() -> int:
+    """SIGKILL the Chromium browser process (not its renderers) that this test started."""
+    for pid in _descendants(os.getpid()):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"chrom" in argv[0] and not any(a.startswith(b"--type=") for a in argv):
+            os.kill(pid, signal.SIGKILL)
+            return pid
+    raise AssertionError("no Chromium browser process found")
+
+
+def test_flags_are_saved_and_a_crashed_browser_is_replaced(sandbox) -> None:
+    store = "ui-crash"
+    before = sandbox.admin.crm_flags(store)
+    targets = sorted(before)[:3]
+    credentials = store_block("crm", store, sandbox.url)
+    with crm_web_session(credentials, store) as session:
+        session.set_flag(targets[0], not before[targets[0]])
+        _kill_browser()
+        session.set_flag(targets[1], not before[targets[1]])
+        session.set_flag(targets[2], before[targets[2]])  # unchanged value: saved as is
+        assert session.launches == 2 and session.sign_ins == 2
+    after = sandbox.admin.crm_flags(store)
+    assert after[targets[0]] is (not before[targets[0]])
+    assert after[targets[1]] is (not before[targets[1]])
+    assert after[targets[2]] is before[targets[2]]
+    assert sandbox.admin.counters()["sessions"]["now"] == 0
