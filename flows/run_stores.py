@@ -111,6 +111,7 @@ async def run_stores(
             "jobs": jobs,
             "max_concurrent_stores": max_concurrent_stores,
             "max_retries": max_retries,
+            "backoff_seconds": backoff_seconds,
             "backoff_multiplier": backoff_multiplier,
             "quarantine_threshold": quarantine_threshold,
             "store_deployment": store_deployment,
@@ -240,7 +241,13 @@ async def _run_with_retries(
                 began = time.monotonic()
                 entry.started_at = datetime.now(UTC).isoformat()
             on_change()
-            outcome = await runner(store, attempt)
+            try:
+                outcome = await runner(store, attempt)
+            except Exception as exc:
+                # Starting or watching the run broke (the server away too long, a store that
+                # vanished): this store's failure, never the end of the others.
+                error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                outcome = StoreAttempt(ok=False, flow_run_id=None, error=error, stats=None)
         if outcome.flow_run_id:
             entry.flow_run_ids.append(outcome.flow_run_id)
         entry.absorb_stats(outcome.stats)
@@ -294,7 +301,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def _stats_from_registry(registry: Registry, store_id: str, flow_run_id: str) -> dict | None:
     """The statistics the store pipeline recorded for that flow run (also when it failed)."""
-    for run in registry.history(store_id):
+    # Newest first: the run just finished is among the last few (one run per store at a time).
+    for run in registry.history(store_id, limit=10):
         if str(run.flow_run_id) == flow_run_id:
             return {**(run.metrics or {}), "_error": run.error}
     return None

@@ -343,3 +343,12 @@ def test_backoff_grows_by_the_multiplier_and_is_zero_when_instant() -> None:
     assert _backoff_delays(3, 10.0, 2.0, False) == [10.0, 20.0, 40.0]
     assert _backoff_delays(3, 10.0, 2.0, True) == [0.0, 0.0, 0.0]
     assert _backoff_delays(0, 10.0, 2.0, False) == []
+
+
+async def test_a_runner_that_raises_fails_only_its_store() -> None:
+    async def runner(store, attempt):
+        raise ConnectionError("server went away\nfor a while")
+
+    entry = await _loop(_store("unlucky"), runner, retries=1)
+    assert entry.status == "failed" and entry.attempts == 2
+    assert entry.error == "ConnectionError: server went away for a while"
