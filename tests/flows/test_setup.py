@@ -1,0 +1,87 @@
+"""`multistore setup` against a real Prefect server: blocks and pools, twice, and a bad file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from blocks.crm import CRMCredentials
+from blocks.dnc import DNCService
+from blocks.inventory import InventorySources, ShortenerService
+from multistore.pools import load_pools
+from multistore.registry import Registry
+
+pytestmark = pytest.mark.prefect
+
+MULTISTORE = str(Path(sys.executable).with_name("multistore"))
+
+
+def _setup(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [MULTISTORE, "setup", *args], capture_output=True, text=True, env=dict(os.environ)
+    )
+
+
+async def _limits() -> dict[str, tuple[int, float | None]]:
+    async with get_client() as client:
+        limits = await client.read_global_concurrency_limits(limit=200)
+    return {gcl.name: (gcl.limit, gcl.slot_decay_per_second) for gcl in limits}
+
+
+async def _documents() -> list[str]:
+    async with get_client() as client:
+        docs = await client.read_block_documents()
+    return sorted(d.name for d in docs if d.name)
+
+
+def test_setup_twice_saves_every_store_block_and_pool(prefect_server, sandbox) -> None:
+    registry = Registry()
+    registry.add("setup-a")
+    registry.add("setup-b", blocks={"crm": "crm-custom-b", "dnc": "dnc-west"})
+
+    first = _setup("--json")
+    assert first.returncode == 0, first.stderr
+    documents_once = asyncio.run(_documents())
+    second = _setup("--json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    assert asyncio.run(_documents()) == documents_once  # overwritten, not duplicated
+
+    summary = json.loads(second.stdout)
+    assert {"crm-setup-a", "inventory-setup-a", "crm-custom-b", "inventory-setup-b"} <= set(
+        summary["documents"]
+    )
+    assert {"dnc-default", "dnc-west", "shortener-default"} <= set(summary["documents"])
+
+    crm = CRMCredentials.load("crm-custom-b")
+    assert crm.base_url == f"{sandbox.url}/crm" and crm.dealer_id == "setup-b"
+    assert crm.ui_username == "setup-b-user"
+    assert DNCService.load("dnc-west").base_url == sandbox.url
+    assert InventorySources.load("inventory-setup-a").dealer_id == "setup-a"
+    assert ShortenerService.load("shortener-default").api_key.get_secret_value()
+
+    limits = asyncio.run(_limits())
+    for spec in load_pools():
+        assert limits[spec.name][0] == spec.limit
+        if spec.per_minute is not None:
+            assert limits[spec.rate_name] == (spec.burst, pytest.approx(spec.per_minute / 60))
+
+
+def test_a_bad_pools_file_is_one_line_and_changes_nothing(
+    prefect_server, sandbox, tmp_path: Path
+) -> None:
+    Registry().add("setup-bad")
+    bad = tmp_path / "pools.yaml"
+    bad.write_text("pools:\n  browser: {limit: 0}\n")
+    result = _setup("--pools", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "pool 'browser'" in result.stderr and "limit" in result.stderr
+    assert "crm-setup-bad" not in asyncio.run(_documents())
