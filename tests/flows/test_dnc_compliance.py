@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextvars
+import json
+import os
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -224,3 +228,19 @@ def test_browser_pool_of_two_bounds_three_stores_at_once(stores: list[str], sand
     for store, stats in zip(stores, results, strict=True):
         assert stats["compliance_rate"] == 1.0
         assert sandbox.admin.crm_flags(store) == expected_flags(sandbox, store)
+
+
+def test_run_store_cli_runs_the_job_inside_the_store_pipeline(stores: list[str], sandbox) -> None:
+    store = stores[0]
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("multistore")), "run-store", store, "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    stats = json.loads(result.stdout)
+    job = stats["jobs"]["dnc_compliance"]
+    assert job["status"] == "completed"
+    assert job["metrics"]["compliance_rate"] == 1.0
+    assert sandbox.admin.crm_flags(store) == expected_flags(sandbox, store)
