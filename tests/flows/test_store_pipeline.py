@@ -7,6 +7,8 @@ run, are in test_store_pipeline_runner.py.)
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -145,3 +147,27 @@ async def test_an_open_breaker_fails_the_next_stores_fast_and_recovers(
     ok, stats = await _run("store-d")
     assert ok, stats["error"]
     assert breaker("homenet").status().state == "closed"
+
+
+async def test_one_store_runs_by_hand(prefect_server, sandbox):
+    Registry().add("hand-run", jobs=["homenet_feed"])
+    await setup()
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.store_pipeline", "hand-run"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "store hand-run: 1/1 jobs completed" in done.stdout
+    [run] = Registry().history("hand-run")
+    assert run.status == "completed" and run.metrics["jobs"]["homenet_feed"]["metrics"]["vehicles"]
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "flows.store_pipeline", "no-such-store"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode == 1
+    assert "unknown store 'no-such-store'" in missing.stderr
