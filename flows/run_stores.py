@@ -53,7 +53,7 @@ QUARANTINE_EVENT = "multistore.store.quarantined"
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
-POOL_SAMPLE_SECONDS = 1.0
+MONITOR_SECONDS = 1.0
 
 
 @dataclass
@@ -147,10 +147,9 @@ async def run_stores(
         runner = _SubflowRunner(jobs).run
 
     gate = asyncio.Semaphore(max_concurrent_stores)
-    finished = 0
+    changed = asyncio.Event()
 
     async def one_store(store: Store) -> None:
-        nonlocal finished
         entry = report.entry(store.id)
         await _run_with_retries(
             store,
@@ -161,7 +160,7 @@ async def run_stores(
             delays=_backoff_delays(
                 max_retries, backoff_seconds, backoff_multiplier, settings.instant_backoff
             ),
-            on_change=lambda: reports.save_progress(report, settings.data_dir),
+            on_change=changed.set,
         )
         if entry.status == reports.NOT_STARTED:
             # Its window closed before its first start: a skip, not a failure of the store.
@@ -170,19 +169,23 @@ async def run_stores(
                 reports.SkipEntry(store.id, entry.error or "window closed", _next_open(store))
             )
         else:
-            _record_outcome(registry, store, entry, quarantine_threshold, logger)
-        finished += 1
-        await aupdate_progress_artifact(progress, 100.0 * finished / max(len(chosen.selected), 1))
-        reports.save_progress(report, settings.data_dir)
+            # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
+            await asyncio.to_thread(
+                _record_outcome, registry, store, entry, quarantine_threshold, logger
+            )
+        changed.set()
 
-    sampler = asyncio.create_task(_sample_pools(report))
+    monitor = asyncio.create_task(
+        _monitor(report, progress, changed, settings.data_dir, len(chosen.selected))
+    )
     try:
         # Tasks are created in run order and the semaphore serves waiters first come, first
         # served, so the priorities decide who starts when a slot frees.
         await asyncio.gather(*(one_store(store) for store in chosen.selected))
     finally:
-        sampler.cancel()
-        await asyncio.gather(sampler, return_exceptions=True)
+        monitor.cancel()
+        await asyncio.gather(monitor, return_exceptions=True)
+    await aupdate_progress_artifact(progress, 100.0)
     report.finish()
     return await _publish(
         report,
@@ -324,7 +327,8 @@ class _SubflowRunner:
         if state.is_completed():
             result = await state.aresult(raise_on_failure=False)
             stats = result if isinstance(result, dict) else None
-        return _attempt(store.id, state, str(flow_run_id) if flow_run_id else None, stats)
+        run_id = str(flow_run_id) if flow_run_id else None
+        return await asyncio.to_thread(_attempt, store.id, state, run_id, stats)
 
 
 class _DeploymentRunner:
@@ -345,7 +349,7 @@ class _DeploymentRunner:
         async with self._create_lock:
             flow_run = await self._create(store, attempt)
         state = await _wait_final(flow_run.id)
-        return _attempt(store.id, state, str(flow_run.id), None)
+        return await asyncio.to_thread(_attempt, store.id, state, str(flow_run.id), None)
 
     async def _create(self, store: Store, attempt: int) -> Any:
         parameters: dict[str, Any] = {"store_id": store.id}
@@ -405,8 +409,14 @@ async def _wait_final(flow_run_id: UUID) -> State:
             await asyncio.sleep(POLL_SECONDS)
 
 
-async def _sample_pools(report: reports.RunReport) -> None:
-    """Keep the peak slots in use of every pool (global concurrency limit) during the run."""
+async def _monitor(
+    report: reports.RunReport, progress: Any, changed: asyncio.Event, data_dir: Any, total: int
+) -> None:
+    """Once a second: the pools' peak slots in use, and the report in progress when it changed.
+
+    Batched here rather than written on every change: with hundreds of stores, rewriting the
+    report (and the progress artifact) at each start and finish cost more than the stores.
+    """
     async with get_client() as client:
         while True:
             try:
@@ -419,7 +429,12 @@ async def _sample_pools(report: reports.RunReport) -> None:
                 pool = report.pools.setdefault(limit.name, {"limit": limit.limit, "peak_active": 0})
                 pool["limit"] = limit.limit
                 pool["peak_active"] = max(pool["peak_active"], limit.active_slots)
-            await asyncio.sleep(POOL_SAMPLE_SECONDS)
+            if changed.is_set():
+                changed.clear()
+                reports.save_progress(report, data_dir)
+                done = sum(entry.status in reports.FINAL for entry in report.stores)
+                await aupdate_progress_artifact(progress, 100.0 * done / max(total, 1))
+            await asyncio.sleep(MONITOR_SECONDS)
 
 
 async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: type) -> State:
