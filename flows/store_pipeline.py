@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,18 +96,24 @@ async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[s
     settings = get_settings()
     started = time.time()
     run_date = datetime.now(UTC).date()
-    records = await _run_graph(
-        graph,
-        lambda upstream: JobContext(
-            store=store, run_date=run_date, data_dir=settings.data_dir, upstream=upstream
-        ),
-    )
-    stats = run_statistics(store_id, graph, records, started_at=started, finished_at=time.time())
-    await acreate_markdown_artifact(
-        render_markdown(graph, stats),
-        key=f"store-pipeline-{store_id}",
-        description=f"Job graph run of store {store_id}",
-    )
+    try:
+        records = await _run_graph(
+            graph,
+            lambda upstream: JobContext(
+                store=store, run_date=run_date, data_dir=settings.data_dir, upstream=upstream
+            ),
+        )
+        stats = run_statistics(
+            store_id, graph, records, started_at=started, finished_at=time.time()
+        )
+        await acreate_markdown_artifact(
+            render_markdown(graph, stats),
+            key=f"store-pipeline-{store_id}",
+            description=f"Job graph run of store {store_id}",
+        )
+    except BaseException as exc:  # cancelled or crashed: the run must not stay "running"
+        registry.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     problem = _problem(store_id, records)
     registry.finish_run(run_id, "failed" if problem else "completed", error=problem, metrics=stats)
     logger.info(
@@ -122,7 +129,9 @@ async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[s
     return stats
 
 
-async def _run_graph(graph: JobGraph, make_context) -> dict[str, JobRecord]:
+async def _run_graph(
+    graph: JobGraph, make_context: Callable[[dict[str, dict]], JobContext]
+) -> dict[str, JobRecord]:
     """A ready queue: start each job whose dependencies completed; block dependents of failures.
 
     Our own loop rather than Prefect's `wait_for`, so that "blocked" means exactly "a dependency
