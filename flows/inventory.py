@@ -82,7 +82,8 @@ def url_shorten(ctx: JobContext) -> dict[str, Any]:
         else pd.DataFrame({"url": [], "short_url": [], "code": []}, dtype=str)
     )
     urls = list(dict.fromkeys(pages["url"]))
-    new_urls = [u for u in urls if u not in set(known["url"])]
+    seen = set(known["url"])
+    new_urls = [u for u in urls if u not in seen]
     service = load_store_block(ctx.store, "shortener")
     made = shorten_urls(service, new_urls, ctx.store.id)
     if made:

@@ -42,6 +42,15 @@ def scrape_pages(urls: list[str], store_id: str) -> dict:
     """Every page's rendered price and features, with `busy_seconds` (page work inside the slot)
     and when the slot was held (`slot_from`, `slot_until`, epoch seconds; `slot_seconds`)."""
     results: list[PageResult] = []
+    if not urls:  # no browser, no slot
+        now = time.time()
+        return {
+            "pages": [],
+            "busy_seconds": 0.0,
+            "slot_seconds": 0.0,
+            "slot_from": now,
+            "slot_until": now,
+        }
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**get_settings().chromium_launch_options())
         try:
