@@ -2,9 +2,9 @@
 
 The rule (NANP): optional `+1`/`1` country code, then exactly ten digits NPA-NXX-XXXX, where the
 area code (NPA) and the exchange (NXX) start with 2-9 and are not N11 (211, 311, … 911). Formatting
-(spaces, dashes, dots, parentheses) is ignored; letters are not (vanity numbers and extensions are
-rejected rather than guessed at). A number failing the rule gets the first reason that applies, in
-the order of `REASONS`.
+(spaces, dashes, dots, parentheses) is ignored; letters and any non-ASCII character are not
+(vanity numbers, extensions and full-width digits are rejected rather than guessed at). A number
+failing the rule gets the first reason that applies, in the order of `REASONS`.
 
 Vectorised over the column's raw UTF-8 bytes with numpy (the Arrow buffers, no per-number Python):
 a regex kernel was the slowest step by far. bench/normalise.py measures it against `phonenumbers`.
@@ -56,7 +56,8 @@ def normalise(raw: Iterable[str | None] | pd.Series) -> pd.DataFrame:
 
     is_digit = (data >= _ZERO) & (data <= _NINE)
     lower = data | 0x20
-    is_letter = (lower >= ord("a")) & (lower <= ord("z"))
+    # Non-ASCII bytes count as letters: full-width digits or accented words are not a number.
+    is_letter = ((lower >= ord("a")) & (lower <= ord("z"))) | (data >= 0x80)
     n_digits = _per_row(is_digit, offsets)
     has_letters = _per_row(is_letter, offsets) > 0
 

@@ -38,6 +38,8 @@ def test_formatting_and_country_code_are_accepted(raw: str, e164: str) -> None:
         ("---", phones.EMPTY),
         ("213-555-CALL", phones.LETTERS),
         ("213-555-0142 x12", phones.LETTERS),
+        ("２１３-555-0142", phones.LETTERS),
+        ("213-555-0142 é", phones.LETTERS),
         ("+44 20 7946 0958", phones.COUNTRY),
         ("555-0142", phones.TOO_SHORT),
         ("22135550142", phones.TOO_LONG),
