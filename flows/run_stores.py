@@ -338,12 +338,11 @@ class _DeploymentRunner:
     idempotency key, so a creation retried after a 503 never makes a second run.
     """
 
-    _create_lock = asyncio.Lock()
-
     def __init__(self, deployment: str, jobs: list[str] | None, parent_id: str | None) -> None:
         self.deployment = deployment
         self.jobs = jobs
         self.parent_id = parent_id or "local"
+        self._create_lock = asyncio.Lock()
 
     async def run(self, store: Store, attempt: int) -> StoreAttempt:
         async with self._create_lock:

@@ -10,13 +10,22 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterName,
+)
 from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
+from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from blocks.inventory import InventorySources
 from flows.run_stores import QUARANTINE_EVENT, run_stores
@@ -240,20 +249,28 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
         env=env,
         log=tmp_path / "worker.log",
     )
+    proxy = _FlakyProxy(prefect_server.url)
     try:
-        state = await asyncio.wait_for(
-            run_stores(
-                store_deployment="store-pipeline/default",
-                max_concurrent_stores=3,
-                return_state=True,
-            ),
-            timeout=240,
-        )
+        # The parent talks through the proxy with Prefect's own client retries off, so every
+        # 503 reaches the parent's retry; the worker talks to the server directly.
+        with temporary_settings(
+            updates={PREFECT_API_URL: proxy.api_url, PREFECT_CLIENT_MAX_RETRIES: 0}
+        ):
+            state = await asyncio.wait_for(
+                run_stores(
+                    store_deployment="store-pipeline/default",
+                    max_concurrent_stores=3,
+                    return_state=True,
+                ),
+                timeout=240,
+            )
     finally:
         worker.stop()
+        proxy.close()
     report = await _report(state)
     assert state.is_completed(), json.dumps(report, indent=1)[:2000]
     assert [s["status"] for s in report["stores"]] == ["completed"] * 3
+    assert proxy.refused == 3, "each store's run creation met one 503"
     async with get_client() as client:
         for entry in report["stores"]:
             (run_id,) = entry["flow_run_ids"]
@@ -261,6 +278,65 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
             assert run.deployment_id is not None
             assert run.state.is_completed()
             assert registry.history(entry["store_id"])[0].flow_run_id == run_id
+            # The 503 came after the server had created the run: the retry got the same one.
+            named = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    name=FlowRunFilterName(any_=[f"{entry['store_id']}-attempt-1"])
+                )
+            )
+            assert [str(r.id) for r in named] == [run_id]
+
+
+class _FlakyProxy(ThreadingHTTPServer):
+    """A loopback proxy to Prefect's server that answers 503 to the first creation of each
+    deployment run, after forwarding it (so the server did create the run)."""
+
+    daemon_threads = True
+
+    def __init__(self, api_url: str) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.upstream = api_url.removesuffix("/api")
+        self.api_url = f"http://127.0.0.1:{self.server_address[1]}/api"
+        self.http = httpx.Client(timeout=30)
+        self.seen: set[str] = set()
+        self.refused = 0
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self.http.close()
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _FlakyProxy
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        skip = {"host", "content-length", "connection", "accept-encoding"}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+        answer = self.server.http.request(
+            self.command, self.server.upstream + self.path, content=body, headers=headers
+        )
+        status, content = answer.status_code, answer.content
+        if self.command == "POST" and self.path.endswith("/create_flow_run"):
+            key = json.loads(body).get("idempotency_key")
+            if key not in self.server.seen:
+                self.server.seen.add(key)
+                self.server.refused += 1
+                status, content = 503, b'{"detail": "database is locked"}'
+        self.send_response(status)
+        self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
 
 
 # --- the per-store loop on its own (a plain runner: no server needed) ---------------------------
