@@ -1,8 +1,11 @@
 """The job graph: defaults, overrides, the three refusals, levels and renderings."""
 
+import itertools
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from multistore.jobgraph import (
     DEFAULT_JOBS,
@@ -95,3 +98,30 @@ def test_mermaid_has_every_edge_and_colours_outcomes():
         assert edge in mermaid
     assert "class homenet_feed failed" in mermaid
     assert "class vdp_scrape blocked" in mermaid
+
+
+NAMES = ["a", "b", "c", "d", "e", "f"]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(NAMES), st.lists(st.sampled_from(NAMES), max_size=3), max_size=6
+    )
+)
+def test_any_configuration_is_either_a_true_cycle_or_a_valid_order(extra):
+    known = {name: () for name in NAMES}
+    try:
+        graph = build_graph(None, extra, known=known)
+    except GraphError as exc:
+        path = str(exc).removeprefix("dependency cycle ").split(" -> ")
+        assert path[0] == path[-1]
+        for before, after in itertools.pairwise(path):
+            assert before in extra.get(after, [])  # each arrow is a declared dependency
+        return
+    position = {job: n for n, job in enumerate(graph.jobs)}
+    for job, deps in extra.items():
+        for dep in deps:
+            assert position[dep] < position[job]
+    depth = {job: n for n, level in enumerate(graph.levels()) for job in level}
+    for job, deps in graph.dependencies.items():
+        assert depth[job] == 1 + max((depth[d] for d in deps), default=-1)
