@@ -13,7 +13,8 @@
    Failed when any selected store failed, so that automations can alert.
 
 The flow has no flow-level retries on purpose: a retry would run every store again and count
-their failures twice toward quarantine. Store-level retries (`max_retries`) are its retries.
+their failures twice toward quarantine. Store-level retries (`max_retries`) are its retries, and
+the selection task retries a registry database that was briefly unreachable.
 """
 
 from __future__ import annotations
@@ -28,22 +29,24 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     acreate_markdown_artifact,
     acreate_progress_artifact,
     acreate_table_artifact,
     aupdate_progress_artifact,
 )
+from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.states import Completed, Failed, State
+from sqlalchemy.exc import OperationalError
 
 from multistore import report as reports
-from multistore.planning import plan
+from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.settings import get_settings
 from multistore.windows import is_open, next_open
@@ -90,17 +93,11 @@ async def run_stores(
     _check_parameters(max_concurrent_stores, max_retries, backoff_multiplier, quarantine_threshold)
     logger = get_run_logger()
     settings = get_settings()
-    registry = Registry()
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
 
-    chosen = plan(
-        registry.list(),
-        datetime.now(UTC),
-        only_ids=stores or None,
-        priority=Priority.parse(priority) if priority else None,
-        region=region,
-    )
+    chosen = select_stores(stores, priority, region)
+    registry = Registry()
     report = reports.RunReport(
         flow_run_id=flow_run_id,
         dry_run=dry_run,
@@ -191,6 +188,25 @@ async def run_stores(
         report,
         settings.data_dir,
         final_state=Completed if report.state == reports.COMPLETED else Failed,
+    )
+
+
+def _database_hiccup(task: Any, task_run: Any, state: State) -> bool:
+    """Retry when the registry's database was unreachable, not for an unknown store id."""
+    return isinstance(state.result(raise_on_failure=False), OperationalError)
+
+
+@task(
+    retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_database_hiccup, cache_policy=NONE
+)
+def select_stores(stores: list[str] | None, priority: str | None, region: str | None) -> Plan:
+    """The plan now: who runs in what order, who is skipped and why (planning.plan)."""
+    return plan(
+        Registry().list(),
+        datetime.now(UTC),
+        only_ids=stores or None,
+        priority=Priority.parse(priority) if priority else None,
+        region=region,
     )
 
 

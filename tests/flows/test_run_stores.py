@@ -428,3 +428,25 @@ async def test_a_runner_that_raises_fails_only_its_store() -> None:
     entry = await _loop(_store("unlucky"), runner, retries=1)
     assert entry.status == "failed" and entry.attempts == 2
     assert entry.error == "ConnectionError: server went away for a while"
+
+
+async def test_selection_retries_an_unreachable_registry(prefect_server, monkeypatch) -> None:
+    """Nothing listens on the registry's port: selection tries three times, then fails in a line."""
+    from multistore.local import free_port
+    from multistore.settings import reset_settings
+
+    monkeypatch.setenv(
+        "MULTISTORE_DATABASE_URL",
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2",
+    )
+    reset_settings()
+    state = await run_stores(return_state=True)
+    assert state.is_failed()
+    assert "OperationalError" in state.message or "connection" in state.message.lower()
+    async with get_client() as client:
+        (selection,) = [
+            t
+            for t in await client.read_task_runs()
+            if t.flow_run_id == state.state_details.flow_run_id
+        ]
+    assert selection.run_count == 3  # the first try and two retries
