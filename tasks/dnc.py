@@ -13,7 +13,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from blocks.dnc import DNCService
-from multistore.breaker import CircuitOpenError
+from multistore.breaker import CircuitOpenError, breaker
 from multistore.guarded import guarded_call
 from multistore.retry import ServiceError
 from tasks.pools import pool_slot, throttle
@@ -47,9 +47,7 @@ def scrub_batches(
             try:
                 body = guarded_call(attempt, service=SERVICE, store=store_id, attempts=ATTEMPTS)
             except CircuitOpenError as exc:
-                raise ServiceError(
-                    f"{SERVICE} for store {store_id}: {exc}", service=SERVICE
-                ) from exc
+                raise ServiceError(_circuit_message(exc, store_id), service=SERVICE) from exc
         for result in body.get("results") or []:
             verdicts[str(result["number"])] = (str(result["code"]), str(result.get("reason", "")))
         missing = [n for n in batch if n not in verdicts]
@@ -59,6 +57,13 @@ def scrub_batches(
                 f"first {missing[0]}"
             )
     return verdicts
+
+
+def _circuit_message(exc: CircuitOpenError, store_id: str) -> str:
+    """One line: the open circuit and the failure that opened it."""
+    last = (breaker(SERVICE).status().last_error or "").strip().splitlines()
+    cause = f"; last error: {last[0]}" if last else ""
+    return f"{SERVICE} for store {store_id}: {exc}{cause}"
 
 
 @task(name="dnc-scrub", tags=[POOL], cache_policy=NONE)

@@ -47,3 +47,23 @@ def test_a_refused_key_is_one_line_and_not_retried(pools, sandbox) -> None:
         scrub_batches(NUMBERS, service, store_id="dnc-key", http=http)
     assert str(info.value).startswith("dnc for store dnc-key: HTTP 401 on POST /dnc/scrub")
     assert sandbox.admin.vendor_counts("dnc")["requests"] == 1
+
+
+def test_an_outage_opens_the_circuit_and_later_calls_fail_fast(pools, sandbox) -> None:
+    service = shared_block("dnc", sandbox.url)
+    sandbox.admin.set_faults([{"vendor": "dnc", "outage": True}])
+    messages = []
+    with httpx.Client() as http:
+        for _ in range(6):
+            with pytest.raises(ServiceError) as info:
+                scrub_batches(NUMBERS, service, store_id="dnc-down", http=http)
+            messages.append(str(info.value))
+        requests = sandbox.admin.vendor_counts("dnc")["requests"]
+        with pytest.raises(ServiceError) as info:
+            scrub_batches(NUMBERS, service, store_id="dnc-down", http=http)
+    assert messages[0].startswith("dnc for store dnc-down: HTTP 503 on POST /dnc/scrub after")
+    opened = str(info.value)
+    assert opened.startswith("dnc for store dnc-down: circuit open for dnc until "), opened
+    assert "last error: ServiceError: dnc for store dnc-down: HTTP 503" in opened
+    assert "\n" not in opened
+    assert sandbox.admin.vendor_counts("dnc")["requests"] == requests  # no request was made
