@@ -52,9 +52,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one store's pipeline now, by hand (one Prefect flow run)."""
         from flows.store_pipeline import store_pipeline
+        from multistore.registry import Registry
 
         only = None if jobs is None else [j.strip() for j in jobs.split(",") if j.strip()]
         try:
+            Registry().get(store)  # an unknown store is one line, before any flow run exists
             stats = asyncio.run(store_pipeline(store, only))
         except Exception as exc:
             fail(f"run-store {store}: {exc}")

@@ -92,6 +92,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m flows.dnc_compliance STORE", file=sys.stderr)
         return 2
     try:
+        Registry().get(argv[0])  # an unknown store is one line, before any flow run exists
         stats = dnc_compliance(argv[0])
     except Exception as exc:
         print(f"dnc-compliance {argv[0]}: {exc}", file=sys.stderr)

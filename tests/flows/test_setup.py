@@ -85,3 +85,16 @@ def test_a_bad_pools_file_is_one_line_and_changes_nothing(
     assert result.stderr.count("\n") == 1
     assert "pool 'browser'" in result.stderr and "limit" in result.stderr
     assert "crm-setup-bad" not in asyncio.run(_documents())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [MULTISTORE, "run-store", "no-such-store"],
+        [sys.executable, "-m", "flows.dnc_compliance", "no-such-store"],
+    ],
+)
+def test_an_unknown_store_is_one_line(prefect_server, argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "no-such-store" in result.stderr, result.stderr
