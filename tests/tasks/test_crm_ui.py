@@ -7,9 +7,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from blocks.sandbox import store_block
-from tasks.crm_ui import crm_web_session
+from tasks.crm_ui import SignInError, crm_web_session
 
 pytestmark = pytest.mark.browser
 
@@ -61,3 +62,31 @@ def test_flags_are_saved_and_a_crashed_browser_is_replaced(sandbox) -> None:
     assert after[targets[1]] is (not before[targets[1]])
     assert after[targets[2]] is before[targets[2]]
     assert sandbox.admin.counters()["sessions"]["now"] == 0
+
+
+def test_refused_sign_ins_are_retried(sandbox) -> None:
+    store = "ui-login"
+    sandbox.admin.set_faults([{"vendor": "crm_ui", "login_failure_rate": 0.6}])
+    contact = sorted(sandbox.admin.crm_flags(store))[0]
+    before = sandbox.admin.crm_flags(store)[contact]
+    with crm_web_session(store_block("crm", store, sandbox.url), store) as session:
+        session.set_flag(contact, not before)
+    assert sandbox.admin.crm_flags(store)[contact] is (not before)
+    counts = sandbox.admin.vendor_counts("crm_ui")
+    assert counts["logins"] == 1 and counts["login_failures"] >= 1
+
+
+def test_a_wrong_password_fails_at_once_in_one_line(sandbox) -> None:
+    store = "ui-password"
+    credentials = store_block("crm", store, sandbox.url)
+    credentials.ui_password = SecretStr("wrong")
+    with (
+        crm_web_session(credentials, store) as session,
+        pytest.raises(SignInError) as info,
+    ):
+        session.set_flag(sorted(sandbox.admin.crm_flags(store))[0], True)
+    assert str(info.value) == (
+        "crm_ui for store ui-password: sign-in as 'ui-password-user' refused: "
+        "Invalid username or password."
+    )
+    assert sandbox.admin.vendor_counts("crm_ui")["login_failures"] == 1
