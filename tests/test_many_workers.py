@@ -124,6 +124,10 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
         assert state.is_completed(), f"{state.message}\n{logs}"
         assert [s["status"] for s in report["stores"]] == ["completed"] * len(STORES)
         assert all(s["compliance_rate"] == 1.0 for s in report["stores"])
+        # The report's pool usage, sampled from the server during the run.
+        assert report["pools"]["browser"]["limit"] == BROWSER_LIMIT
+        assert report["pools"]["browser"]["peak_active"] <= BROWSER_LIMIT
+        assert report["pools"]["rate:api:dnc"]["limit"] == DNC_BURST
 
         # Runs on both workers, from the workers' own events.
         run_ids = {rid for s in report["stores"] for rid in s["flow_run_ids"]}
