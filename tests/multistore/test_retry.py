@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -33,14 +34,18 @@ def server() -> Iterator[tuple[str, Script]]:
             script.seen.append(time.monotonic())
             index = min(len(script.seen), len(script.answers)) - 1
             status, headers, body = script.answers[index]
+            # `x-delay` is an instruction to this server (answer late), not a header to send.
+            time.sleep(float(headers.get("x-delay", 0)))
             payload = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
+                self.send_response(status)
+                for key, value in headers.items():
+                    if key != "x-delay":
+                        self.send_header(key, value)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -144,3 +149,16 @@ async def test_async_call_retries_too(server: tuple[str, Script]) -> None:
             return response.json()
 
     assert await retry.acall(post, service="dnc") == {"ok": 1}
+
+
+def test_a_timeout_is_retried(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.answers = [(200, {"x-delay": "1"}, {}), (200, {}, {"ok": True})]
+
+    def post() -> dict:
+        response = httpx.post(f"{url}/dnc/scrub", json={}, timeout=0.2)
+        response.raise_for_status()
+        return response.json()
+
+    assert retry.call(post, service="dnc") == {"ok": True}
+    assert len(script.seen) == 2
