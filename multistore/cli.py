@@ -87,12 +87,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _changed(store_id: str, as_json: bool, message: str) -> None:
-    store = Registry().get(store_id)
+def _answer(as_json: bool, data: Any, message: str) -> None:
+    """A verb's one answer: `data` as JSON for scripts, or `message` for people."""
     if as_json:
-        emit_json(store_row(store, _now()))
+        emit_json(data)
     else:
         console.print(message)
+
+
+def _changed(store_id: str, as_json: bool, message: str) -> None:
+    """The answer of a verb that changed a store: the store as it is now, read back."""
+    _answer(as_json, store_row(Registry().get(store_id), _now()), message)
 
 
 @app.command("list")
@@ -163,10 +168,7 @@ def add(
         tags=tag or [],
         jobs=None if jobs is None else [j.strip() for j in jobs.split(",") if j.strip()],
     )
-    if as_json:
-        emit_json(store_row(store, _now()))
-    else:
-        console.print(f"added {store.id}")
+    _answer(as_json, store_row(store, _now()), f"added {store.id}")
 
 
 @app.command()
@@ -174,10 +176,7 @@ def add(
 def remove(store_id: StoreArg, as_json: JsonOption = False) -> None:
     """Remove a store and its run history."""
     Registry().remove(store_id)
-    if as_json:
-        emit_json({"removed": store_id})
-    else:
-        console.print(f"removed {store_id}")
+    _answer(as_json, {"removed": store_id}, f"removed {store_id}")
 
 
 @app.command()
@@ -321,10 +320,8 @@ def export(
     """Write every store (with its quarantine state) to FILE, ready for `import`."""
     stores = Registry().export()
     dump_store_file(stores, file)
-    if as_json:
-        emit_json({"exported": len(stores), "file": str(file)})
-    else:
-        console.print(f"exported {len(stores)} stores to {file}")
+    exported = {"exported": len(stores), "file": str(file)}
+    _answer(as_json, exported, f"exported {len(stores)} stores to {file}")
 
 
 @app.command("import")
@@ -342,13 +339,12 @@ def import_(
     """Load stores from FILE, all or nothing. Without --merge FILE replaces the registry."""
     configs = load_store_file(file)
     summary = Registry().import_stores(configs, merge=merge, force=force)
-    if as_json:
-        emit_json(summary)
-    else:
-        console.print(
-            f"imported {file}: {len(summary['added'])} added, {len(summary['updated'])} updated, "
-            f"{len(summary['removed'])} removed"
-        )
+    _answer(
+        as_json,
+        summary,
+        f"imported {file}: {len(summary['added'])} added, {len(summary['updated'])} updated, "
+        f"{len(summary['removed'])} removed",
+    )
 
 
 @app.command()
