@@ -14,8 +14,10 @@ the service answered ("dnc for store sunset-ford: HTTP 503 on POST /dnc/scrub af
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 import tenacity
@@ -91,77 +93,68 @@ class BackoffWait(tenacity.wait.wait_base):
         return random.uniform(0, ceiling)
 
 
-def retrying(
-    *,
-    attempts: int = 6,
-    initial: float = 0.5,
-    maximum: float = 30.0,
-    max_retry_after: float = 60.0,
-    retry_on: Callable[[BaseException], bool] = is_retryable,
-) -> tenacity.Retrying:
-    """A tenacity policy with the rule above; the last error is re-raised as it was."""
-    return tenacity.Retrying(**_policy(attempts, initial, maximum, max_retry_after, retry_on))
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """The rule above and its defaults, in one place for `retrying`, `call` and `acall`: at most
+    `attempts` tries; exponential waits from `initial` up to `maximum`; a Retry-After honoured up
+    to `max_retry_after`; `retry_on` says which failures earn another try."""
+
+    attempts: int = 6
+    initial: float = 0.5
+    maximum: float = 30.0
+    max_retry_after: float = 60.0
+    retry_on: Callable[[BaseException], bool] = is_retryable
+
+    def tenacity_options(self) -> dict[str, Any]:
+        """The keyword arguments of `tenacity.Retrying` (or `AsyncRetrying`) for this policy."""
+        return {
+            "stop": tenacity.stop_after_attempt(self.attempts),
+            "wait": BackoffWait(
+                initial=self.initial, maximum=self.maximum, max_retry_after=self.max_retry_after
+            ),
+            "retry": tenacity.retry_if_exception(self.retry_on),
+            "reraise": True,
+        }
 
 
-def call(
-    fn: Callable[[], T],
-    *,
-    service: str,
-    store: str | None = None,
-    attempts: int = 6,
-    initial: float = 0.5,
-    maximum: float = 30.0,
-    max_retry_after: float = 60.0,
-    retry_on: Callable[[BaseException], bool] = is_retryable,
-) -> T:
+def retrying(**options: Any) -> tenacity.Retrying:
+    """A tenacity policy with the rule above (`options`: the fields of `Policy`); the last error
+    is re-raised as it was."""
+    return tenacity.Retrying(**Policy(**options).tenacity_options())
+
+
+def call(fn: Callable[[], T], *, service: str, store: str | None = None, **options: Any) -> T:
     """`fn()` under the policy (it should raise httpx errors, e.g. via `raise_for_status()`);
     an HTTP failure (or one `retry_on` accepts) that ends it becomes one `ServiceError` naming
-    `service` and `store`; other errors (bugs, bad data) pass through unchanged."""
-    policy = tenacity.Retrying(**_policy(attempts, initial, maximum, max_retry_after, retry_on))
-    try:
-        return policy(fn)
-    except Exception as exc:
-        if isinstance(exc, httpx.HTTPError) or retry_on(exc):
-            raise _service_error(exc, service, store, policy) from exc
-        raise
+    `service` and `store`; other errors (bugs, bad data) pass through unchanged. `options` are the
+    fields of `Policy`."""
+    policy = Policy(**options)
+    retrier = tenacity.Retrying(**policy.tenacity_options())
+    with _service_errors(policy, retrier, service=service, store=store):
+        return retrier(fn)
 
 
 async def acall(
-    fn: Callable[[], Awaitable[T]],
-    *,
-    service: str,
-    store: str | None = None,
-    attempts: int = 6,
-    initial: float = 0.5,
-    maximum: float = 30.0,
-    max_retry_after: float = 60.0,
-    retry_on: Callable[[BaseException], bool] = is_retryable,
+    fn: Callable[[], Awaitable[T]], *, service: str, store: str | None = None, **options: Any
 ) -> T:
     """The asynchronous `call`."""
-    policy = tenacity.AsyncRetrying(
-        **_policy(attempts, initial, maximum, max_retry_after, retry_on)
-    )
+    policy = Policy(**options)
+    retrier = tenacity.AsyncRetrying(**policy.tenacity_options())
+    with _service_errors(policy, retrier, service=service, store=store):
+        return await retrier(fn)
+
+
+@contextmanager
+def _service_errors(
+    policy: Policy, retrier: tenacity.BaseRetrying, *, service: str, store: str | None
+) -> Iterator[None]:
+    """What `call` and `acall` both do with the error that ended the tries."""
     try:
-        return await policy(fn)
+        yield
     except Exception as exc:
-        if isinstance(exc, httpx.HTTPError) or retry_on(exc):
-            raise _service_error(exc, service, store, policy) from exc
+        if isinstance(exc, httpx.HTTPError) or policy.retry_on(exc):
+            raise _service_error(exc, service, store, retrier) from exc
         raise
-
-
-def _policy(
-    attempts: int,
-    initial: float,
-    maximum: float,
-    max_retry_after: float,
-    retry_on: Callable[[BaseException], bool],
-) -> dict:
-    return {
-        "stop": tenacity.stop_after_attempt(attempts),
-        "wait": BackoffWait(initial=initial, maximum=maximum, max_retry_after=max_retry_after),
-        "retry": tenacity.retry_if_exception(retry_on),
-        "reraise": True,
-    }
 
 
 def _service_error(
