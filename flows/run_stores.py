@@ -76,6 +76,7 @@ async def run_stores(
     region: str | None = None,
     jobs: list[str] | None = None,
     dry_run: bool = False,
+    ignore_windows: bool = False,
     max_concurrent_stores: int = 4,
     max_retries: int = 2,
     backoff_seconds: float = 10.0,
@@ -86,8 +87,10 @@ async def run_stores(
     """Run the due stores' pipelines and publish one report.
 
     `stores`, `priority` and `region` narrow the selection (all enabled stores by default); `jobs`
-    overrides each store's job list. `store_deployment` (e.g. "store-pipeline/default") runs each
-    store as a run of that deployment on its work pool; None runs them as subflows in this process.
+    overrides each store's job list. `ignore_windows` runs stores whose processing window is closed
+    (an ad hoc re-run); disabled and quarantined stores stay skipped. `store_deployment` (e.g.
+    "store-pipeline/default") runs each store as a run of that deployment on its work pool; None
+    runs them as subflows in this process.
     The n-th retry of a store waits `backoff_seconds * backoff_multiplier ** (n - 1)`.
     """
     _check_parameters(max_concurrent_stores, max_retries, backoff_multiplier, quarantine_threshold)
@@ -96,7 +99,7 @@ async def run_stores(
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
 
-    chosen = select_stores(stores, priority, region)
+    chosen = select_stores(stores, priority, region, ignore_windows)
     registry = Registry()
     report = reports.RunReport(
         flow_run_id=flow_run_id,
@@ -106,6 +109,7 @@ async def run_stores(
             "priority": priority,
             "region": region,
             "jobs": jobs,
+            "ignore_windows": ignore_windows,
             "max_concurrent_stores": max_concurrent_stores,
             "max_retries": max_retries,
             "backoff_seconds": backoff_seconds,
@@ -158,6 +162,7 @@ async def run_stores(
                 max_retries, backoff_seconds, backoff_multiplier, settings.instant_backoff
             ),
             on_change=changed.set,
+            ignore_windows=ignore_windows,
         )
         if entry.status == reports.NOT_STARTED:
             # Its window closed before its first start: a skip, not a failure of the store.
@@ -199,7 +204,9 @@ def _database_hiccup(task: Any, task_run: Any, state: State) -> bool:
 @task(
     retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_database_hiccup, cache_policy=NONE
 )
-def select_stores(stores: list[str] | None, priority: str | None, region: str | None) -> Plan:
+def select_stores(
+    stores: list[str] | None, priority: str | None, region: str | None, ignore_windows: bool = False
+) -> Plan:
     """The plan now: who runs in what order, who is skipped and why (planning.plan)."""
     return plan(
         Registry().list(),
@@ -207,6 +214,7 @@ def select_stores(stores: list[str] | None, priority: str | None, region: str | 
         only_ids=stores or None,
         priority=Priority.parse(priority) if priority else None,
         region=region,
+        ignore_windows=ignore_windows,
     )
 
 
@@ -238,6 +246,7 @@ async def _run_with_retries(
     max_retries: int,
     delays: list[float],
     on_change: Callable[[], Any],
+    ignore_windows: bool = False,
 ) -> None:
     """Run one store until it completes or has failed `max_retries + 1` times.
 
@@ -247,7 +256,7 @@ async def _run_with_retries(
     began: float | None = None
     for attempt in range(1, max_retries + 2):
         async with gate:
-            if not _window_open(store):
+            if not ignore_windows and not _window_open(store):
                 closed = f"window {store.window_start}-{store.window_end} closed while queued"
                 if attempt == 1:
                     entry.status, entry.error = reports.NOT_STARTED, closed

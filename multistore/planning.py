@@ -1,6 +1,7 @@
 """Which stores run now, in what order, and why the others do not.
 
-A store is selected when it is enabled, not quarantined and inside its processing window. The
+A store is selected when it is enabled, not quarantined and inside its processing window (an
+ad hoc re-run may ignore windows; disabled and quarantined stores are skipped all the same). The
 selected run HIGH → MEDIUM → LOW, and within a priority the least recently run first (never run
 comes before everything), then by id so the order is stable.
 """
@@ -45,6 +46,7 @@ def plan(
     only_ids: Sequence[str] | None = None,
     priority: Priority | str | None = None,
     region: str | None = None,
+    ignore_windows: bool = False,
 ) -> Plan:
     """The plan at `now` (aware) for `stores`, narrowed to `only_ids`, `priority`, `region`.
 
@@ -70,7 +72,7 @@ def plan(
     selected: list[Store] = []
     skipped: list[Skip] = []
     for store in candidates:
-        skip = _why_not(store, now)
+        skip = _why_not(store, now, ignore_windows=ignore_windows)
         if skip is None:
             selected.append(store)
         else:
@@ -80,11 +82,13 @@ def plan(
     return Plan(selected=selected, skipped=skipped)
 
 
-def _why_not(store: Store, now: datetime) -> Skip | None:
+def _why_not(store: Store, now: datetime, *, ignore_windows: bool) -> Skip | None:
     if not store.enabled:
         return Skip(store.id, DISABLED)
     if store.quarantined_at is not None:
         return Skip(store.id, QUARANTINED, detail=store.quarantine_reason or "")
+    if ignore_windows:
+        return None
     if not is_open(store.window_start, store.window_end, store.timezone, now):
         tz = zone(store.timezone)
         opens = next_open(store.window_start, store.window_end, tz, now).astimezone(tz)

@@ -185,6 +185,27 @@ async def test_closed_window_skipped_and_start_order_follows_priority(
     assert [r.store_id for r in runs] == ["b-high", "e-high", "a-medium", "d-medium", "c-low"]
 
 
+async def test_ignore_windows_runs_a_closed_store_ad_hoc(prefect_server) -> None:
+    registry = Registry()
+    now = datetime.now(UTC)
+    closed = f"{(now + timedelta(hours=2)):%H:%M}-{(now + timedelta(hours=3)):%H:%M}"
+    registry.add("closed-now", jobs=[], timezone="UTC", window=closed)
+    registry.add("switched-off", jobs=[])
+    registry.disable("switched-off")
+
+    state = await run_stores(
+        stores=["closed-now", "switched-off"], ignore_windows=True, return_state=True
+    )
+
+    assert state.is_completed(), state.message
+    report = await _report(state)
+    assert [(s["store_id"], s["status"]) for s in report["stores"]] == [("closed-now", "completed")]
+    assert [(s["store_id"], s["reason"]) for s in report["skipped"]] == [
+        ("switched-off", "disabled")
+    ]
+    assert len(registry.history("closed-now")) == 1
+
+
 async def test_dry_run_starts_nothing(prefect_server) -> None:
     registry = Registry()
     for store_id in ("dry-1", "dry-2"):

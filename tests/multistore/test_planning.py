@@ -101,3 +101,18 @@ def test_unknown_ids_are_named() -> None:
 def test_now_must_have_a_zone() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         plan([store("a")], datetime(2026, 6, 1, 12, 0))
+
+
+def test_ignoring_windows_runs_closed_stores_but_never_disabled_or_quarantined() -> None:
+    stores = [
+        store("off", enabled=False),
+        store("sick", quarantined_at=NOW, quarantine_reason="3 fails"),
+        store("night-east", timezone="America/New_York", window_start="22:00", window_end="06:00"),
+    ]
+    assert plan(stores, NOW).selected_ids == []
+    result = plan(stores, NOW, ignore_windows=True)
+    assert result.selected_ids == ["night-east"]
+    assert [(s.store_id, s.reason) for s in result.skipped] == [
+        ("off", DISABLED),
+        ("sick", QUARANTINED),
+    ]
