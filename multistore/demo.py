@@ -191,12 +191,18 @@ def run_demo(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--once",
         action="store_true",
-        default=_env_once(),
+        default=get_settings().demo_once,
         help=("stop everything right after printing the report (also MULTISTORE_DEMO_ONCE=1)"),
     )
     parser.add_argument("--prefect-port", type=int, default=4200)
     parser.add_argument("--sandbox-port", type=int, default=8765)
-    parser.add_argument("--stores", help="comma-separated store ids (default: every due store)")
+    parser.add_argument("--stores", help="comma-separated store ids (default: every enabled store)")
+    parser.add_argument(
+        "--respect-windows",
+        action="store_true",
+        help="run only stores whose processing window is open now, as the nightly schedule does "
+        "(by default the demo runs every enabled store whatever the hour)",
+    )
     parser.add_argument("--contacts", type=int, default=60, help="sandbox CRM contacts per store")
     parser.add_argument("--vehicles", type=int, default=12, help="sandbox vehicles per store")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run")
@@ -229,6 +235,9 @@ def run_demo(argv: list[str] | None = None) -> int:
         if args.stores:
             ids = [s.strip() for s in args.stores.split(",") if s.strip()]
             run += ["--param", f"stores={json.dumps(ids)}"]
+        if not args.respect_windows:
+            demo.say("ignoring processing windows for the demo (--respect-windows to honour them)")
+            run += ["--param", "ignore_windows=true"]
         out = demo.run(run, "the run")
         match = re.search(r"UUID: ([0-9a-f-]{36})", out)
         if not match:
@@ -258,10 +267,6 @@ def run_demo(argv: list[str] | None = None) -> int:
 
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
-
-
-def _env_once() -> bool:
-    return os.environ.get("MULTISTORE_DEMO_ONCE", "").lower() in ("1", "true", "yes")
 
 
 if __name__ == "__main__":
