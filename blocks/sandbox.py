@@ -13,12 +13,18 @@ from blocks.crm import CRMCredentials
 from blocks.dnc import DNCService
 from blocks.inventory import InventorySources, ShortenerService
 
-CRM_CLIENT_SECRET = "sandbox-secret"
-CRM_API_KEY = "sandbox-key"
-CRM_UI_PASSWORD = "sandbox-password"
-DNC_API_KEY = "sandbox-dnc-key"
-HOMENET_KEY = "sandbox-homenet-key"
-SHORTENER_KEY = "sandbox-shortener-key"
+# The sandbox owns its credentials (they are its API contract); taking them from there keeps the
+# documents saved here in step with what the sandbox accepts. A plain-constants module: importing
+# it starts no server.
+from sandbox.credentials import (
+    CRM_API_KEY,
+    CRM_CLIENT_SECRET,
+    CRM_UI_PASSWORD,
+    CRM_UI_USER_SUFFIX,
+    DNC_API_KEY,
+    HOMENET_KEY,
+    SHORTENER_KEY,
+)
 
 
 def store_block(role: str, store_id: str, base_url: str) -> Block:
@@ -31,7 +37,7 @@ def store_block(role: str, store_id: str, base_url: str) -> Block:
             client_id=f"multistore-{store_id}",
             client_secret=SecretStr(CRM_CLIENT_SECRET),
             api_key=SecretStr(CRM_API_KEY),
-            ui_username=f"{store_id}-user",
+            ui_username=f"{store_id}{CRM_UI_USER_SUFFIX}",
             ui_password=SecretStr(CRM_UI_PASSWORD),
         )
     if role == "inventory":
