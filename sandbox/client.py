@@ -6,6 +6,9 @@ from typing import Any
 
 import httpx
 
+# The names the server counts under: the same tuple, so a vendor that saw nothing has every key.
+from sandbox.counters import COUNTS
+
 
 class SandboxAdmin:
     """Counters, faults, limits, reset and ground truth of a running sandbox."""
@@ -26,19 +29,7 @@ class SandboxAdmin:
     def vendor_counts(self, vendor: str) -> dict[str, int]:
         """One vendor's totals (zeros when it saw nothing)."""
         counts = self.counters()["vendors"].get(vendor)
-        return counts or dict.fromkeys(
-            (
-                "requests",
-                "accepted",
-                "rate_limited",
-                "server_errors",
-                "pages",
-                "logins",
-                "login_failures",
-                "hangs",
-            ),
-            0,
-        )
+        return counts or dict.fromkeys(COUNTS, 0)
 
     def reset_counters(self) -> None:
         self._call("POST", "/admin/counters/reset")
