@@ -11,7 +11,6 @@ import calendar
 import contextvars
 import json
 import os
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from multistore.registry import Registry
 from multistore.retry import ServiceError
 from sandbox import data as sandbox_data
 from tasks.pools import ensure_pools
+from tests.fixtures.phones import nanp_digits
 
 pytestmark = [pytest.mark.prefect, pytest.mark.browser]
 
@@ -51,19 +51,7 @@ def stores(prefect_server, sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str
 
 
 # --- the rules, written out independently ---------------------------------------------------
-
-
-def _digits(raw: str | None) -> str | None:
-    text = (raw or "").strip()
-    if re.search(r"[A-Za-z]", text):
-        return None
-    digits = re.sub(r"\D", "", text)
-    if text.startswith("+") and not digits.startswith("1"):
-        return None
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    ok = re.fullmatch(r"[2-9]\d\d[2-9]\d{6}", digits or "x")
-    return digits if ok and digits[1:3] != "11" and digits[4:6] != "11" else None
+# Phone validity is tests.fixtures.phones.nanp_digits: the same plain oracle the phone tests use.
 
 
 def _months_later(day: date, months: int) -> date:
@@ -89,7 +77,7 @@ def _in_ebr(contact: dict[str, Any], today: date) -> bool:
 def expected_flag(contact: dict[str, Any], seed: int, today: date) -> bool:
     if contact["DoNotCallRequestDate"]:
         return True
-    numbers = [_digits(p["Number"]) for p in contact["ContactInformation"]["Phones"]]
+    numbers = [nanp_digits(p["Number"]) for p in contact["ContactInformation"]["Phones"]]
     codes = [sandbox_data.scrub_result(seed, n)["code"] for n in numbers if n]
     codes = [c for c in codes if c not in ("I", "M")]
     if not codes:
