@@ -27,29 +27,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from _harness import prefect_stack  # also puts the checkout's root on sys.path
 
-from multistore.local import free_port, spawn, start_prefect_server, wait_http
+from multistore.local import spawn
 
-PG_ADMIN = os.environ.get(
-    "MULTISTORE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 BLOCK = "dnc-bench"
-
-
-def _pg(statement: str) -> None:
-    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(statement))
-    engine.dispose()
-
-
-def _pg_url(name: str, driver: str) -> str:
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql+psycopg", f"postgresql+{driver}")
-    return f"{base}/{name}"
 
 
 def store_numbers(store: str, count: int) -> list[str]:
@@ -91,34 +75,8 @@ def main() -> int:
         return worker(args.worker, args.numbers)
 
     work = Path(tempfile.mkdtemp(prefix="bench-dnc-"))
-    server_db = f"bench_dnc_prefect_{uuid.uuid4().hex[:8]}"
-    _pg(f'CREATE DATABASE "{server_db}"')
-    managed = []
-    try:
-        server = start_prefect_server(
-            work / "prefect", database_url=_pg_url(server_db, "asyncpg"), timeout=120
-        )
-        managed.append(server)
-        port = free_port()
-        sandbox_url = f"http://127.0.0.1:{port}"
-        sandbox = spawn(
-            "sandbox",
-            [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
-            env=dict(os.environ),
-            log=work / "sandbox.log",
-        )
-        managed.append(sandbox)
-        wait_http(f"{sandbox_url}/admin/counters", process=sandbox.process)
-
-        os.environ.update(
-            {
-                "PREFECT_HOME": str(work / "prefect"),
-                "PREFECT_API_URL": server.url,
-                "PREFECT_LOGGING_LEVEL": "WARNING",
-                "MULTISTORE_DATA_DIR": str(work / "data"),
-                "MULTISTORE_SANDBOX_URL": sandbox_url,
-            }
-        )
+    with prefect_stack(work, prefix="bench_dnc") as stack:
+        sandbox_url = stack.sandbox_url
         from blocks.sandbox import shared_block
         from multistore.pools import PoolSpec, load_pools
         from sandbox.client import SandboxAdmin
@@ -147,7 +105,7 @@ def main() -> int:
             )
             for store in stores
         ]
-        managed.extend(workers)
+        stack.managed.extend(workers)
         failed = []
         for process in workers:
             if process.process.wait() != 0:
@@ -156,10 +114,6 @@ def main() -> int:
         times = sorted(admin.counters(detail=True)["accepted_times"].get("dnc", []))
         summary = admin.rate()["dnc"]
         admin.close()
-    finally:
-        for process in reversed(managed):
-            process.stop()
-        _pg(f'DROP DATABASE IF EXISTS "{server_db}" WITH (FORCE)')
 
     if failed:
         logs = ", ".join(str(work / f"{name}.log") for name in failed)

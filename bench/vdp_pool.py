@@ -19,33 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-from multistore.local import free_port, spawn, start_prefect_server, wait_http
-
-PG_ADMIN = os.environ.get(
-    "MULTISTORE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _pg(statement: str) -> None:
-    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(statement))
-    engine.dispose()
-
-
-def _pg_url(name: str, driver: str) -> str:
-    return (
-        f"{PG_ADMIN.rsplit('/', 1)[0].replace('postgresql+psycopg', f'postgresql+{driver}')}/{name}"
-    )
+from _harness import prefect_stack
 
 
 async def _batch(dealers: list[str], at_once: int) -> tuple[float, float, list[dict]]:
@@ -73,48 +52,12 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-vdp-"))
-    suffix = uuid.uuid4().hex[:8]
-    server_db, registry_db = f"bench_prefect_{suffix}", f"bench_registry_{suffix}"
-    _pg(f'CREATE DATABASE "{server_db}"')
-    _pg(f'CREATE DATABASE "{registry_db}"')
-    managed = []
-    try:
-        server = start_prefect_server(
-            work / "prefect", database_url=_pg_url(server_db, "asyncpg"), timeout=120
-        )
-        managed.append(server)
-        port = free_port()
-        sandbox_url = f"http://127.0.0.1:{port}"
-        sandbox = spawn(
-            "sandbox",
-            [
-                sys.executable,
-                "-m",
-                "sandbox",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--vehicles",
-                str(args.feed_rows),
-            ],
-            env=dict(os.environ),
-            log=work / "sandbox.log",
-        )
-        managed.append(sandbox)
-        wait_http(f"{sandbox_url}/admin/counters", process=sandbox.process)
-
-        # This process runs the flows: point Prefect, the registry and the data at the bench's own.
-        os.environ.update(
-            {
-                "PREFECT_HOME": str(work / "prefect"),
-                "PREFECT_API_URL": server.url,
-                "PREFECT_LOGGING_LEVEL": "WARNING",
-                "MULTISTORE_DATA_DIR": str(work / "data"),
-                "MULTISTORE_DATABASE_URL": _pg_url(registry_db, "psycopg"),
-                "MULTISTORE_SANDBOX_URL": sandbox_url,
-            }
-        )
+    with prefect_stack(
+        work,
+        prefix="bench",
+        registry=True,
+        sandbox_args=("--vehicles", str(args.feed_rows)),
+    ) as stack:
         from flows.setup import setup
         from multistore.pools import PoolSpec, load_pools
         from multistore.registry import Registry
@@ -128,20 +71,12 @@ def main() -> int:
         asyncio.run(setup())
         pools = [p for p in load_pools() if p.name != "browser"]
         asyncio.run(ensure_pools([*pools, PoolSpec(name="browser", limit=args.pool)]))
-        admin = SandboxAdmin(sandbox_url)
+        admin = SandboxAdmin(stack.sandbox_url)
         admin.set_faults({"vendor": "vdp", "latency_ms": args.latency_ms})
 
         began, ended, results = asyncio.run(_batch(dealers, args.stores_at_once))
         peak = admin.counters()["sessions"]["peak"]
         admin.close()
-    finally:
-        for process in reversed(managed):
-            process.stop()
-        from multistore.db import dispose_engines
-
-        dispose_engines()
-        _pg(f'DROP DATABASE IF EXISTS "{server_db}" WITH (FORCE)')
-        _pg(f'DROP DATABASE IF EXISTS "{registry_db}" WITH (FORCE)')
 
     scraped = [r["jobs"]["vdp_scrape"]["metrics"] for r in results]
     pages = sum(m["rendered"] for m in scraped)

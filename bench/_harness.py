@@ -1,0 +1,83 @@
+"""What the benchmarks that run flows against many-machine infrastructure share.
+
+`prefect_stack` starts a Prefect server on a new PostgreSQL database (SQLite answers 503 under a
+benchmark's load), optionally the registry on another, and the sandbox in a subprocess; points
+this process at them (Prefect's home and API, the data directory, the sandbox, the registry) and,
+on the way out, stops every process it was handed and drops the databases. One copy, so that the
+benchmarks set things up and tear them down the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The databases come and go through the test fixtures' helpers (as bench/fanout.py does): the
+# checkout's root must be importable when a benchmark runs as `python bench/<name>.py`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from multistore.local import Managed, free_port, spawn, start_prefect_server, wait_http
+from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
+
+
+@dataclass
+class Stack:
+    server: Managed
+    sandbox_url: str
+    # Stopped in reverse order on the way out: a benchmark appends the workers it starts.
+    managed: list[Managed] = field(default_factory=list)
+
+
+@contextmanager
+def prefect_stack(
+    work: Path, *, prefix: str, registry: bool = False, sandbox_args: tuple[str, ...] = ()
+) -> Iterator[Stack]:
+    """The server (database `<prefix>_prefect_…`), with `registry` the registry (database
+    `<prefix>_registry_…`), and the sandbox (`python -m sandbox` with `sandbox_args`); logs and
+    Prefect's home under `work`."""
+    databases: list[str] = []
+    managed: list[Managed] = []
+    try:
+        databases.append(create_pg_database(f"{prefix}_prefect"))
+        if registry:
+            databases.append(create_pg_database(f"{prefix}_registry"))
+        server = start_prefect_server(
+            work / "prefect", database_url=pg_url(databases[0], "asyncpg"), timeout=120
+        )
+        managed.append(server)
+        port = free_port()
+        sandbox_url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)]
+        sandbox = spawn(
+            "sandbox", [*argv, *sandbox_args], env=dict(os.environ), log=work / "sandbox.log"
+        )
+        managed.append(sandbox)
+        wait_http(f"{sandbox_url}/admin/counters", process=sandbox.process)
+
+        # This process runs the flows (and its workers inherit the environment): point Prefect,
+        # the data and the sandbox (and the registry) at the benchmark's own.
+        os.environ.update(
+            {
+                "PREFECT_HOME": str(work / "prefect"),
+                "PREFECT_API_URL": server.url,
+                "PREFECT_LOGGING_LEVEL": "WARNING",
+                "MULTISTORE_DATA_DIR": str(work / "data"),
+                "MULTISTORE_SANDBOX_URL": sandbox_url,
+            }
+        )
+        if registry:
+            os.environ["MULTISTORE_DATABASE_URL"] = pg_url(databases[1], "psycopg")
+        yield Stack(server=server, sandbox_url=sandbox_url, managed=managed)
+    finally:
+        for process in reversed(managed):
+            process.stop()
+        if registry:
+            from multistore.db import dispose_engines
+
+            dispose_engines()
+        for name in databases:
+            drop_pg_database(name)
