@@ -12,7 +12,6 @@ import inspect
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,14 +21,13 @@ from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawSc
 from prefect.flows import load_flow_from_entrypoint
 
 from multistore.config import load_store_file
-from multistore.local import prefect_env, spawn
+from multistore.local import prefect_env
 from multistore.registry import Registry
 from multistore.windows import zone
+from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker
 
-ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = ROOT / "prefect.yaml"
 DOCKER_YAML = ROOT / "prefect.docker.yaml"
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 def _load(path: Path) -> dict:
@@ -131,15 +129,7 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
 
     await ensure_process_pool()
     env = prefect_env(tmp_path / "cli-home", prefect_server.url)
-    deployed = subprocess.run(
-        [PREFECT, "--no-prompt", "deploy", "--all"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    prefect_deploy(env, "--all", timeout=300, tail=3000)
     async with get_client() as client:
         nightly = await client.read_deployment_by_name("run-stores/nightly")
         adhoc = await client.read_deployment_by_name("run-stores/adhoc")
@@ -161,12 +151,7 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     registry.add("typed-1", jobs=[], priority="high")
     registry.add("typed-2", jobs=[])
     registry.add("not-asked", jobs=[])
-    worker = spawn(
-        "worker",
-        [PREFECT, "worker", "start", "--pool", PROCESS_POOL, "--name", "deploy-test-worker"],
-        env=env,
-        log=tmp_path / "worker.log",
-    )
+    worker = start_worker("deploy-test-worker", env, tmp_path / "worker.log")
     try:
         typed = subprocess.run(
             "prefect deployment run 'run-stores/adhoc' --param stores='[\"typed-1\",\"typed-2\"]'",

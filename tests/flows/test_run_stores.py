@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,15 +27,15 @@ from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, tempor
 
 from blocks.inventory import InventorySources
 from flows.run_stores import QUARANTINE_EVENT, run_stores
-from multistore.local import prefect_env, spawn
+from multistore.local import prefect_env
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.report import load_report
 from tasks.pools import ensure_pools
+from tests.fixtures.prefect_server import prefect_deploy, start_worker
 
 pytestmark = pytest.mark.prefect
 
-ROOT = Path(__file__).resolve().parents[2]
 HEALTHY = [f"ok-{n}" for n in range(8)]
 FAILING = ["down-1", "down-2"]
 
@@ -247,29 +245,15 @@ async def test_unknown_store_is_one_line_naming_it(prefect_server) -> None:
 
 async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_path) -> None:
     """store_deployment: each store is a run of store-pipeline/default, picked up by a worker."""
-    from flows.work_pools import PROCESS_POOL, ensure_process_pool
+    from flows.work_pools import ensure_process_pool
 
     await ensure_process_pool()
     env = prefect_env(Path(tmp_path) / "worker-home", prefect_server.url)
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    deployed = subprocess.run(
-        [prefect, "--no-prompt", "deploy", "--name", "store-pipeline/default"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
+    prefect_deploy(env, "--name", "store-pipeline/default", timeout=120)
     registry = Registry()
     for store_id in ("dep-1", "dep-2", "dep-3"):
         registry.add(store_id, jobs=[])
-    worker = spawn(
-        "worker",
-        [prefect, "worker", "start", "--pool", PROCESS_POOL, "--name", "run-stores-test-worker"],
-        env=env,
-        log=tmp_path / "worker.log",
-    )
+    worker = start_worker("run-stores-test-worker", env, tmp_path / "worker.log")
     proxy = _FlakyProxy(prefect_server.url)
     try:
         # The parent talks through the proxy with Prefect's own client retries off, so every
