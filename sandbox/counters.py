@@ -88,18 +88,23 @@ class Counters:
         """Per vendor: calls accepted, first and last time, and the most in any 60 s window."""
         summary = {}
         for vendor, times in self.accepted_times.items():
-            best, start = 0, 0
-            for end, t in enumerate(times):
-                while t - times[start] >= 60:
-                    start += 1
-                best = max(best, end - start + 1)
             summary[vendor] = {
                 "accepted": len(times),
                 "first": times[0] if times else None,
                 "last": times[-1] if times else None,
-                "max_in_60s": best,
+                "max_in_60s": most_in_window(times, 60),
             }
         return summary
+
+
+def most_in_window(times: list[float], width: float) -> int:
+    """The most of `times` (sorted) in any window of `width` seconds: what a rate limit allows."""
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= width:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def _full(counter: Counter[str]) -> dict[str, int]:

@@ -10,21 +10,19 @@ excess would show as calls it accepted, and a 429 as a call it refused).
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from multistore.local import prefect_env, spawn, start_prefect_server
+from multistore.local import prefect_env, start_prefect_server
+from sandbox.counters import most_in_window
 from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
+from tests.fixtures.prefect_server import ROOT, prefect_deploy, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[1]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 STORES = [f"dealer-{n:02d}" for n in range(10)]
 BROWSER_LIMIT = 2
 DNC_BURST, DNC_PER_MINUTE = 3, 60
@@ -72,7 +70,6 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
     from blocks.sandbox import shared_block
     from flows.run_stores import run_stores
     from flows.setup import setup
-    from flows.work_pools import PROCESS_POOL
     from multistore.registry import Registry
 
     monkeypatch.setattr(sandbox.state.config, "contacts_per_store", CONTACTS)
@@ -91,22 +88,11 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
         await shared_block("dnc", sandbox.url, batch_size=DNC_BATCH).asave(
             "dnc-default", overwrite=True
         )
-        deployed = subprocess.run(
-            [PREFECT, "--no-prompt", "deploy", "--name", "store-pipeline/default"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
+        prefect_deploy(env, "--name", "store-pipeline/default", timeout=180)
         try:
             for name in ("worker-a", "worker-b"):
                 # --limit 2 each: four stores at once need both workers.
-                argv = [PREFECT, "worker", "start", "--pool", PROCESS_POOL, "--name", name]
-                workers.append(
-                    spawn(name, [*argv, "--limit", "2"], env=env, log=tmp_path / f"{name}.log")
-                )
+                workers.append(start_worker(name, env, tmp_path / f"{name}.log", "--limit", "2"))
             sandbox.admin.reset_counters()
             state = await asyncio.wait_for(
                 run_stores(
@@ -149,18 +135,9 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
     # At least one batch per 10 contacts (a contact may have several numbers).
     assert len(times) >= len(STORES) * (CONTACTS // DNC_BATCH), len(times)
     for width in (1, 5, 10, 30, 60):
-        most = _most_in_window(times, width)
+        most = most_in_window(times, width)
         allowed = DNC_BURST + width * DNC_PER_MINUTE / 60
         assert most <= allowed, f"{most} scrub calls in {width} s, the limit allows {allowed}"
-
-
-def _most_in_window(times: list[float], width: float) -> int:
-    best = start = 0
-    for end, t in enumerate(times):
-        while t - times[start] >= width:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def _workers_of(run_ids: set[str], since: datetime) -> dict[str, str]:
