@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from multistore.config import ConfigError, load_store_file
-from multistore.local import PREFECT_SERVER_ENV, Managed, spawn, wait_http
+from multistore.local import PREFECT_SERVER_ENV, Managed, free_port, spawn, wait_http
 from multistore.registry import Registry, RegistryError
 from multistore.settings import get_settings
 
@@ -63,12 +63,6 @@ def main() -> int:
 def _port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(url: str) -> bool:
@@ -106,15 +100,23 @@ class Demo:
             raise RuntimeError(f"{name} did not start ({exc}); see {managed.log}") from None
         return managed
 
+    def _place(self, label: str, port: int, path: str, health: str) -> tuple[int, str, bool]:
+        """The rule for the server and the sandbox alike: one already answering `health` on
+        `port` is reused; a port taken by something else is replaced by a free one. Returns the
+        port, the URL (`path` on it) and whether it still has to be started."""
+        url = f"http://127.0.0.1:{port}{path}"
+        if _answers(f"{url}{health}"):
+            self.say(f"{label} already running at {url}: reusing it")
+            return port, url, False
+        if _port_in_use(port):
+            new = free_port()
+            self.say(f"port {port} is taken by something else: {label} on {new}")
+            port, url = new, f"http://127.0.0.1:{new}{path}"
+        return port, url, True
+
     def prefect_server(self, port: int) -> str:
-        api = f"http://127.0.0.1:{port}/api"
-        if _answers(f"{api}/health"):
-            self.say(f"Prefect server already running at {api}: reusing it")
-        else:
-            if _port_in_use(port):
-                new = _free_port()
-                self.say(f"port {port} is taken by something else: Prefect server on {new}")
-                port, api = new, f"http://127.0.0.1:{new}/api"
+        port, api, to_start = self._place("Prefect server", port, "/api", "/health")
+        if to_start:
             self.say(f"starting a Prefect server at {api} (SQLite in {self.env['PREFECT_HOME']})")
             argv = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
             self.start("prefect-server", [*argv, "--port", str(port)], f"{api}/health")
@@ -122,14 +124,8 @@ class Demo:
         return api
 
     def sandbox(self, port: int, contacts: int, vehicles: int) -> str:
-        url = f"http://127.0.0.1:{port}"
-        if _answers(f"{url}/admin/counters"):
-            self.say(f"sandbox already running at {url}: reusing it")
-        else:
-            if _port_in_use(port):
-                new = _free_port()
-                self.say(f"port {port} is taken by something else: sandbox on {new}")
-                port, url = new, f"http://127.0.0.1:{new}"
+        port, url, to_start = self._place("sandbox", port, "", "/admin/counters")
+        if to_start:
             self.say(f"starting the sandbox at {url}")
             argv = [str(BIN / "multistore"), "sandbox", "--host", "127.0.0.1", "--port", str(port)]
             argv += ["--contacts", str(contacts), "--vehicles", str(vehicles)]
