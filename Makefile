@@ -25,7 +25,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 bench: setup
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in bench/[!_]*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -16,12 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The databases come and go through the test fixtures' helpers (as bench/fanout.py does): the
-# checkout's root must be importable when a benchmark runs as `python bench/<name>.py`.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from multistore.local import Managed, free_port, spawn, start_prefect_server, wait_http
-from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
+from multistore.pgadmin import create_database, database_url, drop_database
 
 
 @dataclass
@@ -42,11 +38,11 @@ def prefect_stack(
     databases: list[str] = []
     managed: list[Managed] = []
     try:
-        databases.append(create_pg_database(f"{prefix}_prefect"))
+        databases.append(create_database(f"{prefix}_prefect"))
         if registry:
-            databases.append(create_pg_database(f"{prefix}_registry"))
+            databases.append(create_database(f"{prefix}_registry"))
         server = start_prefect_server(
-            work / "prefect", database_url=pg_url(databases[0], "asyncpg"), timeout=120
+            work / "prefect", database_url=database_url(databases[0], "asyncpg"), timeout=120
         )
         managed.append(server)
         port = free_port()
@@ -70,7 +66,7 @@ def prefect_stack(
             }
         )
         if registry:
-            os.environ["MULTISTORE_DATABASE_URL"] = pg_url(databases[1], "psycopg")
+            os.environ["MULTISTORE_DATABASE_URL"] = database_url(databases[1], "psycopg")
         yield Stack(server=server, sandbox_url=sandbox_url, managed=managed)
     finally:
         for process in reversed(managed):
@@ -80,4 +76,4 @@ def prefect_stack(
 
             dispose_engines()
         for name in databases:
-            drop_pg_database(name)
+            drop_database(name)

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import prefect_stack  # also puts the checkout's root on sys.path
+from _harness import prefect_stack
 
 from multistore.local import spawn
 

@@ -26,9 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from multistore.local import PREFECT_SERVER_ENV, start_prefect_server
+from multistore.pgadmin import create_database, database_url, drop_database
 
 
 def main() -> int:
@@ -46,11 +45,9 @@ def main() -> int:
     databases: list[str] = []
     server_db = None
     if not args.sqlite:
-        from tests.fixtures.postgres import create_pg_database, pg_url
-
-        databases = [create_pg_database("bench_prefect"), create_pg_database("bench_registry")]
-        server_db = pg_url(databases[0], driver="asyncpg")
-        os.environ["MULTISTORE_DATABASE_URL"] = pg_url(databases[1])
+        databases = [create_database("bench_prefect"), create_database("bench_registry")]
+        server_db = database_url(databases[0], driver="asyncpg")
+        os.environ["MULTISTORE_DATABASE_URL"] = database_url(databases[1])
     server = start_prefect_server(home / "server", database_url=server_db)
     os.environ["PREFECT_API_URL"] = server.url
     try:
@@ -61,10 +58,8 @@ def main() -> int:
 
         dispose_engines()
         if databases:
-            from tests.fixtures.postgres import drop_pg_database
-
             for name in databases:
-                drop_pg_database(name)
+                drop_database(name)
     backend = "SQLite" if args.sqlite else "PostgreSQL"
     print(f"fan-out of {args.stores} trivial stores, {args.concurrency} at once, {backend} server")
     print(f"  bare subflow call:          {bare * 1000:8.1f} ms per subflow")

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     sandbox_url: str = "http://127.0.0.1:8765"
     # Retries and backoff: `instant_backoff` makes waits zero in tests instead of sleeping.
     instant_backoff: bool = False
+    # The PostgreSQL server where tests and benchmarks create throwaway databases.
+    pg_admin_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     # `make demo` stops right after its report instead of waiting for Ctrl-C.
     demo_once: bool = False
     # STORE_IDS=a,b,c adds those stores with defaults (the one variable without our prefix).
