@@ -358,6 +358,17 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; run nothing.")
     ] = False,
+    ignore_windows: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-windows",
+            help="Also run stores whose window is closed (an ad hoc re-run); "
+            "disabled and quarantined stores stay skipped.",
+        ),
+    ] = False,
+    max_concurrent_stores: Annotated[
+        int | None, typer.Option(min=1, help="Stores at once (default: the flow's).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the due stores (the parent flow), or print the plan with --dry-run."""
@@ -369,10 +380,20 @@ def run(
         if runner is None:
             sys.stderr.write("run: the parent flow is not installed yet\n")
             raise typer.Exit(1)
-        code = runner(stores=only_ids, priority=priority, region=region, as_json=as_json)
+        options: dict[str, Any] = {"ignore_windows": ignore_windows}
+        if max_concurrent_stores is not None:
+            options["max_concurrent_stores"] = max_concurrent_stores
+        code = runner(stores=only_ids, priority=priority, region=region, as_json=as_json, **options)
         raise typer.Exit(code or 0)
     registry = Registry()
-    the_plan = plan(registry.list(), _now(), only_ids=only_ids, priority=priority, region=region)
+    the_plan = plan(
+        registry.list(),
+        _now(),
+        only_ids=only_ids,
+        priority=priority,
+        region=region,
+        ignore_windows=ignore_windows,
+    )
     if as_json:
         emit_json(plan_json(the_plan))
     else:
@@ -380,7 +401,7 @@ def run(
 
 
 def _run_hook() -> Callable[..., int | None] | None:
-    """`flows.cli_run.run_stores_cli(*, stores, priority, region, as_json) -> exit code`."""
+    """`flows.cli_run.run_stores_cli(*, stores, priority, region, as_json, **options) -> code`."""
     module = _plugin("flows.cli_run")
     return None if module is None else getattr(module, "run_stores_cli", None)
 

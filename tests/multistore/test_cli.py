@@ -170,6 +170,10 @@ def test_run_dry_run_prints_the_plan(invoke) -> None:  # type: ignore[no-untyped
     assert [s["id"] for s in narrowed["skipped"]] == ["off"]
     assert ok_json(invoke, "run", "--dry-run", "--region", "east")["selected"][0]["id"] == "high"
 
+    ignoring = ok_json(invoke, "run", "--dry-run", "--ignore-windows")
+    assert "shut" in [s["id"] for s in ignoring["selected"]]
+    assert [s["id"] for s in ignoring["skipped"]] == ["off"]
+
     code, out, _ = invoke("run", "--dry-run")
     assert code == 0 and "would run, in this order" in out and "disabled" in out
     line = one_line_error(invoke, "run", "--dry-run", "--stores", "low,ghost")
@@ -195,7 +199,17 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
     )
     code, _out, _err = invoke("run", "--stores", "a,b", "--priority", "high")
     assert code == 3
-    assert calls == [{"stores": ["a", "b"], "priority": "HIGH", "region": None, "as_json": False}]
+    assert calls == [
+        {
+            "stores": ["a", "b"],
+            "priority": "HIGH",
+            "region": None,
+            "as_json": False,
+            "ignore_windows": False,
+        }
+    ]
+    invoke("run", "--ignore-windows", "--max-concurrent-stores", "2")
+    assert calls[-1]["ignore_windows"] is True and calls[-1]["max_concurrent_stores"] == 2
 
 
 @pytest.mark.parametrize(
