@@ -13,6 +13,7 @@ from threading import Lock
 from typing import Any
 
 from sqlalchemy import delete, exists, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from multistore.config import (
@@ -182,7 +183,12 @@ class Registry:
             store = Store()
             _apply(store, config)
             session.add(store)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                # Another process inserted the same id between our check and this insert.
+                session.rollback()
+                raise DuplicateStoreError(config.id) from None
             return store
 
     def remove(self, store_id: str) -> None:

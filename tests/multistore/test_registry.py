@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from multistore.config import DEFAULT_JOBS, ConfigError, parse_store
+import multistore.registry as registry_module
+from multistore.config import DEFAULT_JOBS, ConfigError, StoreConfig, parse_store
 from multistore.registry import (
     DuplicateStoreError,
     Priority,
@@ -67,6 +68,42 @@ def test_duplicate_and_unknown_ids_are_named(registry: Registry) -> None:
     for call in (registry.enable, registry.disable, registry.release, registry.remove):
         with pytest.raises(UnknownStoreError, match="'nope'"):
             call("nope")
+
+
+def _insert_behind_our_back(
+    monkeypatch: pytest.MonkeyPatch, registry_url: str, store_id: str
+) -> None:
+    """Another process adds `store_id` after add_config has checked it is free."""
+    real_apply = registry_module._apply
+
+    def racing_apply(store: Store, config: StoreConfig) -> None:
+        real_apply(store, config)
+        if config.id == store_id:
+            monkeypatch.setattr(registry_module, "_apply", real_apply)
+            Registry(registry_url, from_env=False).add(store_id)
+
+    monkeypatch.setattr(registry_module, "_apply", racing_apply)
+
+
+def test_add_racing_another_process_is_a_duplicate(
+    registry: Registry, registry_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _insert_behind_our_back(monkeypatch, registry_url, "a")
+    with pytest.raises(DuplicateStoreError, match="'a' already exists"):
+        registry.add("a")
+    assert [s.id for s in registry.list()] == ["a"]
+    registry.add("b")  # the registry is still usable
+    assert [s.id for s in registry.list()] == ["a", "b"]
+
+
+def test_store_ids_env_tolerates_another_process_adding_the_same_store(
+    registry_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORE_IDS", "alpha,beta")
+    reset_settings()
+    _insert_behind_our_back(monkeypatch, registry_url, "alpha")
+    registry = Registry(registry_url)
+    assert [s.id for s in registry.list()] == ["alpha", "beta"]
 
 
 @pytest.mark.parametrize(
