@@ -18,6 +18,11 @@ PAGE_SIZE = 50
 MAX_PAGES = 1000
 
 
+def _client(store_id: str) -> httpx.Client:
+    """The HTTP client of one listing (a test may swap in one with a mock transport)."""
+    return httpx.Client(timeout=TIMEOUT, headers={"X-Store-Id": store_id})
+
+
 @task(name="dealercom-listing", tags=["api:dealercom"], cache_policy=NONE)
 def fetch_listing(
     source: InventorySources, store_id: str, *, page_size: int = PAGE_SIZE
@@ -29,7 +34,7 @@ def fetch_listing(
     url = f"{source.base_url.rstrip('/')}/dealercom/{source.dealer_id}/getInventory"
     items: list[dict[str, Any]] = []
     with (
-        httpx.Client(timeout=TIMEOUT, headers={"X-Store-Id": store_id}) as client,
+        _client(store_id) as client,
         pool_slot("api:dealercom"),
     ):
         for _ in range(MAX_PAGES):
@@ -43,9 +48,11 @@ def fetch_listing(
 
             body = guarded_call(fetch, service="dealercom", store=store_id)
             page = body.get("inventory") or []
-            total = int((body.get("pageInfo") or {}).get("totalCount", 0))
+            # A page without pageInfo.totalCount says nothing about the end: go on until a
+            # page comes back empty, not stop after it (which would drop the rest silently).
+            total = (body.get("pageInfo") or {}).get("totalCount")
             items.extend(page)
-            if not page or len(items) >= total:
+            if not page or (total is not None and len(items) >= int(total)):
                 return items
     raise RuntimeError(
         f"dealercom for store {store_id}: listing did not end after {MAX_PAGES} pages"

@@ -85,6 +85,32 @@ def test_dealercom_pages_and_reconciles_to_the_vendors_truth(pools, source, sand
     assert sandbox.admin.vendor_counts("dealercom")["requests"] == 3  # 50-odd items, 20 a page
 
 
+def test_dealercom_pages_without_a_total_go_on_until_an_empty_page(pools, monkeypatch):
+    """A vendor page without pageInfo.totalCount does not end the listing after page 1.
+
+    The sandbox always sends pageInfo, so the vendor's JSON comes from a mock transport here.
+    """
+    vehicles = [{"vin": f"VIN{n:03d}", "stockNumber": f"S{n}"} for n in range(5)]
+    starts: list[int] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        start = int(request.url.params["start"])
+        size = int(request.url.params["pageSize"])
+        starts.append(start)
+        return httpx.Response(200, json={"inventory": vehicles[start : start + size]})
+
+    monkeypatch.setattr(
+        "tasks.dealercom._client",
+        lambda store_id: httpx.Client(transport=httpx.MockTransport(vendor)),
+    )
+    source = InventorySources(
+        base_url="http://vendor.invalid", dealer_id=DEALER, homenet_key="unused"
+    )
+    listing = fetch_listing(source, DEALER, page_size=2)
+    assert [v["vin"] for v in listing] == [v["vin"] for v in vehicles]
+    assert starts == [0, 2, 4, 5]  # three pages of items, then the empty page ends it
+
+
 @pytest.mark.browser
 def test_vdp_price_and_features_exist_only_after_javascript(pools, source, sandbox):
     vins = list(_vehicles(source).vehicles["VIN"][:3])
