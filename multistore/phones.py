@@ -128,8 +128,11 @@ def _at(values: np.ndarray, positions: np.ndarray, present: np.ndarray) -> np.nd
     return out
 
 
-def _strings(rows: np.ndarray, valid: np.ndarray) -> pd.Series:
-    """Fixed-width byte rows (one per valid entry) as a nullable Arrow string column."""
+def _strings(rows: np.ndarray, valid: np.ndarray) -> pd.arrays.ArrowExtensionArray:
+    """Fixed-width byte rows (one per valid entry) as a nullable Arrow string array.
+
+    An array, not a Series: the caller's frame takes the input's index, and a Series would be
+    aligned to it by label instead of by position."""
     width = rows.shape[1]
     lengths = np.where(valid, width, 0).astype(np.int32)
     offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int32))).astype(np.int32)
@@ -141,4 +144,4 @@ def _strings(rows: np.ndarray, valid: np.ndarray) -> pd.Series:
         pa.py_buffer(bitmap),
         null_count=int((~valid).sum()),
     )
-    return pd.Series(pd.arrays.ArrowExtensionArray(array))
+    return pd.arrays.ArrowExtensionArray(array)

@@ -64,6 +64,18 @@ def test_series_index_and_order_are_kept() -> None:
     assert out["valid"].tolist() == [False, True, False]
 
 
+@pytest.mark.parametrize("index", [["a", "b", "c"], [10, 5, 7], [2, 1, 0]])
+def test_numbers_follow_their_row_whatever_the_index(index: list[object]) -> None:
+    raw = pd.Series(["(213) 555-0142", "911-555-0142", "+1 415 555 0199"], index=index)
+    out = normalise(raw)
+    assert list(out.index) == index
+    assert out["valid"].tolist() == [True, False, True]
+    assert out["digits"].tolist()[::2] == ["2135550142", "4155550199"]
+    assert out["e164"].tolist()[::2] == ["+12135550142", "+14155550199"]
+    assert pd.isna(out["digits"].iloc[1]) and pd.isna(out["e164"].iloc[1])
+    assert unique_numbers(out) == ["2135550142", "4155550199"]
+
+
 def test_duplicates_fold_to_one_number_each() -> None:
     out = normalise(["(213) 555-0142", "+1 213 555 0142", "310-555-0100", "bad"])
     assert unique_numbers(out) == ["2135550142", "3105550100"]
