@@ -189,17 +189,32 @@ class CircuitBreaker:
 
         `counts(exc)` says whether an exception is the service's fault (an outage, a 5xx) or the
         caller's (a 404 for one vehicle): only the former moves the breaker.
+
+        A call interrupted by anything but an `Exception` (cancelled, timed out, interrupted)
+        says nothing about the service: no outcome is recorded, and an interrupted probe puts
+        the circuit back to open, ready for the next caller to probe at once.
         """
         probe = self.before_call()
         try:
             yield
-        except BaseException as exc:
+        except Exception as exc:
             if counts(exc):
                 self.record_failure(f"{type(exc).__name__}: {exc}", probe=probe)
             elif probe:
                 self.record_success(probe=True)
             raise
+        except BaseException:
+            if probe:
+                self._abandon_probe()
+            raise
         self.record_success(probe=probe)
+
+    def _abandon_probe(self) -> None:
+        """The probe ended without an outcome: open again, due for a new probe now."""
+        self._transition(
+            {"state": OPEN, "opened_until": self._clock(), "probe_started_at": None},
+            state=HALF_OPEN,
+        )
 
     # -- inspection ------------------------------------------------------------------------
     def status(self) -> BreakerStatus:

@@ -1,5 +1,6 @@
 """Circuit breakers: open after K failures, fail fast, one probe after the cool-down decides."""
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
@@ -155,3 +156,39 @@ def test_a_bad_policy_is_one_error_naming_file_and_service(tmp_path):
 def test_the_project_file_configures_every_inventory_service():
     policies = load_policies()
     assert {"homenet", "dealercom", "vdp", "shortener"} <= set(policies)
+
+
+_INTERRUPTIONS = [asyncio.CancelledError, KeyboardInterrupt, SystemExit]
+_COUNTS = {
+    "every-exception-counts": lambda exc: True,
+    "only-outages-count": lambda exc: isinstance(exc, ConnectionError),
+}
+
+
+@pytest.mark.parametrize("interruption", _INTERRUPTIONS)
+@pytest.mark.parametrize("counts", list(_COUNTS.values()), ids=list(_COUNTS))
+def test_an_interrupted_probe_reopens_for_an_immediate_new_probe(interruption, counts):
+    clock = Clock()
+    b = CircuitBreaker(
+        "homenet", policy=BreakerPolicy(threshold=1, cooldown_seconds=10), clock=clock
+    )
+    _fail(b)
+    clock.advance(10)
+    with pytest.raises(interruption), b.guard(counts=counts):
+        raise interruption()
+    status = b.status()
+    assert (status.state, status.opened_until, status.times_opened) == (OPEN, clock.now, 1)
+    assert "ConnectionError: homenet down" in status.last_error
+    assert b.before_call() is True  # the next caller probes without waiting another cool-down
+
+
+@pytest.mark.parametrize("interruption", _INTERRUPTIONS)
+@pytest.mark.parametrize("counts", list(_COUNTS.values()), ids=list(_COUNTS))
+def test_an_interrupted_call_is_not_an_outcome(interruption, counts):
+    b = CircuitBreaker("dealercom", policy=BreakerPolicy(threshold=2, cooldown_seconds=5))
+    _fail(b)
+    with pytest.raises(interruption), b.guard(counts=counts):
+        raise interruption()
+    assert (b.status().state, b.status().failures) == (CLOSED, 1)
+    _fail(b)
+    assert b.status().state == OPEN
