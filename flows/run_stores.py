@@ -172,9 +172,17 @@ async def run_stores(
             )
         else:
             # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
-            await asyncio.to_thread(
-                _record_outcome, registry, store, entry, quarantine_threshold, logger
-            )
+            # A failure to record (a locked database, say) stays with this store: it must not
+            # abandon the other stores or the report. No retry: the increment is not idempotent.
+            try:
+                await asyncio.to_thread(
+                    _record_outcome, registry, store, entry, quarantine_threshold, logger
+                )
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                problem = f"outcome not recorded in the registry: {why}"
+                logger.warning("store %s: %s", store.id, problem)
+                entry.error = f"{entry.error}; {problem}" if entry.error else problem
         changed.set()
 
     monitor = asyncio.create_task(

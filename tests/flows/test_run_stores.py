@@ -204,6 +204,44 @@ async def test_ignore_windows_runs_a_closed_store_ad_hoc(prefect_server) -> None
     assert len(registry.history("closed-now")) == 1
 
 
+async def test_a_store_whose_outcome_cannot_be_recorded_does_not_sink_the_run(
+    prefect_server, monkeypatch
+) -> None:
+    """The registry refuses one store's outcome: the others finish and the report is published."""
+    from sqlalchemy.exc import OperationalError
+
+    registry = Registry()
+    for store_id in ("rec-1", "locked", "rec-2"):
+        registry.add(store_id, jobs=[])
+    record = Registry.record_outcome
+
+    def record_or_lock(self, store_id, *args, **kwargs):
+        if store_id == "locked":
+            raise OperationalError("UPDATE store", {}, Exception("database is locked"))
+        return record(self, store_id, *args, **kwargs)
+
+    monkeypatch.setattr(Registry, "record_outcome", record_or_lock)
+
+    state = await run_stores(stores=["rec-1", "locked", "rec-2"], return_state=True)
+
+    assert state.is_completed(), state.message
+    report = await _report(state)
+    by_id = {s["store_id"]: s for s in report["stores"]}
+    assert {i: s["status"] for i, s in by_id.items()} == {
+        "rec-1": "completed",
+        "locked": "completed",
+        "rec-2": "completed",
+    }
+    assert "outcome not recorded" in by_id["locked"]["error"]
+    assert "database is locked" in by_id["locked"]["error"]
+    assert by_id["rec-1"]["error"] is None
+    assert len(registry.history("rec-1")) == 1 and len(registry.history("rec-2")) == 1
+    latest = load_report(stores_data_dir())
+    assert latest is not None and latest["flow_run_id"] == report["flow_run_id"]
+    current = load_report(stores_data_dir(), "current.json")
+    assert current is not None and current["state"] != "running"
+
+
 async def test_dry_run_starts_nothing(prefect_server) -> None:
     registry = Registry()
     for store_id in ("dry-1", "dry-2"):
