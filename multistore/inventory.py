@@ -21,7 +21,9 @@ FIRST_VIN_YEAR = 1981
 # Prices are compared to the cent.
 PRICE_TOLERANCE = 0.005
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+# ASCII digits only: other Unicode digits pass str.isdigit/float() but not pandas' casts.
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$", re.ASCII)
+_WHOLE = re.compile(r"^\d+$", re.ASCII)
 _PRICE = re.compile(r"^\$?\s*(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
 
 
@@ -52,7 +54,8 @@ def validate_homenet(
 
     A row is good when its VIN is valid (17 characters, no I/O/Q, check digit) and not a repeat,
     its Year is a whole number from 1981 to next year, SellingPrice is a non-negative number, and
-    MSRP and Miles are non-negative numbers when present. Missing required columns fail the feed.
+    MSRP is a non-negative number and Miles a non-negative whole number when present. Missing
+    required columns fail the feed.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in feed.columns]
     if missing:
@@ -87,7 +90,7 @@ def _row_problems(record: dict[str, str], last_year: int) -> list[str]:
     if vin_error := vin_problem(record["VIN"]):
         problems.append(vin_error)
     year = record["Year"]
-    if not year.isdigit() or not FIRST_VIN_YEAR <= int(year) <= last_year:
+    if not _WHOLE.match(year) or not FIRST_VIN_YEAR <= int(year) <= last_year:
         problems.append(f"Year {year!r} is not a model year from {FIRST_VIN_YEAR} to {last_year}")
     for column in ("Make", "Model"):
         if not record[column]:
@@ -96,7 +99,11 @@ def _row_problems(record: dict[str, str], last_year: int) -> list[str]:
         value = record.get(column, "")
         if not value and not required:
             continue
-        if not _NUMBER.match(value) or float(value) < 0:
+        if column == "Miles":
+            # Typed as whole numbers (Int64): a fraction here would fail the whole feed.
+            if not _WHOLE.match(value):
+                problems.append(f"{column} {value!r} is not a non-negative whole number")
+        elif not _NUMBER.match(value) or float(value) < 0:
             problems.append(f"{column} {value!r} is not a non-negative number")
     return problems
 

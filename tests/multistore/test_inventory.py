@@ -45,6 +45,28 @@ def test_good_rows_are_typed_and_bad_rows_carry_line_and_reason():
     assert result.metrics == {"rows": 10, "vehicles": 3, "rejects": 7}
 
 
+@pytest.mark.parametrize(
+    ("row", "phrase"),
+    [
+        (
+            "Used,E1,2HGFC2F52JH000001,2025,Honda,Civic,,1,1,12.5,,\n",
+            "Miles '12.5' is not a non-negative whole number",
+        ),
+        ("Used,E2,2HGFC2F52JH000001,²⁰²⁵,Honda,Civic,,1,1,5,,\n", "Year '²⁰²⁵'"),
+        ("Used,E3,2HGFC2F52JH000001,²,Honda,Civic,,1,1,5,,\n", "Year '²'"),
+        ("Used,E4,2HGFC2F52JH000001,２０２５,Honda,Civic,,1,1,5,,\n", "Year '２０２５'"),
+        ("Used,E5,2HGFC2F52JH000001,2025,Honda,Civic,,1,١٢,5,,\n", "MSRP '١٢'"),
+        ("Used,E6,2HGFC2F52JH000001,2025,Honda,Civic,,1,1,١٢,,\n", "Miles '١٢'"),
+    ],
+)
+def test_values_pandas_cannot_type_are_rejected_rows_not_a_failed_feed(row, phrase):
+    result = validate_homenet(_feed([*GOOD, row]), source="t", today=date(2026, 11, 23))
+    assert list(result.vehicles["Stock"]) == ["A1", "A2", "A3"]
+    assert result.vehicles["Miles"].tolist()[:2] == [5, 23000]
+    assert list(result.rejects["row"]) == [5]
+    assert phrase in result.rejects.loc[0, "reason"]
+
+
 def test_a_row_with_several_problems_lists_them_all():
     result = validate_homenet(_feed(["New,C1,XYZ,20x5,,Accord,,abc,,,,\n"]), source="t")
     reason = result.rejects.loc[0, "reason"]
