@@ -103,7 +103,9 @@ class CRMWebSession:
         page, self.page = self.page, None
         if page is None or page.is_closed():
             return
-        try:
+        # Two steps, each on its own: a failed socket close must not leave the page open (its
+        # socket would outlive the pool slot). A page of a dead browser is closed already.
+        with suppress(PlaywrightError):
             page.evaluate(
                 """() => new Promise(done => {
                     const s = window.__presence;
@@ -112,9 +114,8 @@ class CRMWebSession:
                     setTimeout(done, 2000);
                 })"""
             )
+        with suppress(PlaywrightError):
             page.close()
-        except PlaywrightError:
-            pass  # a page of a dead browser is closed already
 
     def close(self) -> None:
         self.close_page()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from pydantic import SecretStr
 
 from blocks.sandbox import store_block
@@ -90,3 +92,28 @@ def test_a_wrong_password_fails_at_once_in_one_line(sandbox) -> None:
         "Invalid username or password."
     )
     assert sandbox.admin.vendor_counts("crm_ui")["login_failures"] == 1
+
+
+def test_a_page_whose_socket_close_fails_is_still_closed(sandbox) -> None:
+    """The presence socket's close script fails on a live page: the page is closed anyway."""
+    store = "ui-evaluate"
+    contact = sorted(sandbox.admin.crm_flags(store))[0]
+    before = sandbox.admin.crm_flags(store)[contact]
+    with crm_web_session(store_block("crm", store, sandbox.url), store) as session:
+        session.set_flag(contact, not before)
+        page = session.page
+        assert page is not None and not page.is_closed()
+        assert sandbox.admin.counters()["sessions"]["now"] == 1
+
+        def broken(*args, **kwargs):
+            raise PlaywrightError("evaluate failed")
+
+        page.evaluate = broken  # type: ignore[method-assign]
+        session.close_page()
+        assert page.is_closed()
+        # Still inside the session (the browser lives): only closing the page ends its socket.
+        for _ in range(50):
+            if sandbox.admin.counters()["sessions"]["now"] == 0:
+                break
+            time.sleep(0.1)
+        assert sandbox.admin.counters()["sessions"]["now"] == 0
