@@ -140,6 +140,7 @@ def phone_rows(contacts: list[dict[str, Any]]) -> pd.DataFrame:
             "flag_before",
         ],
     )
+    frame["flag_before"] = frame["flag_before"].astype(bool)  # bool even with no contacts
     frame = frame.sort_values(["contact_id", "phone_index"], kind="stable", ignore_index=True)
     normalised = phones.normalise(frame["phone_raw"])
     for column in ("digits", "e164", "valid", "invalid_reason"):
@@ -220,7 +221,10 @@ def flag_changes(outcomes: pd.DataFrame) -> dict[str, bool]:
 def results_frame(evaluated: pd.DataFrame, flags_after: Mapping[str, bool]) -> pd.DataFrame:
     """The rows written to Parquet, in a deterministic order (contact id, phone position)."""
     out = evaluated.copy()
-    out["flag_after"] = [bool(flags_after[cid]) for cid in out["contact_id"]]
+    # Explicit bool dtypes: with no contacts a plain list gives float64 and phone_rows an
+    # object column, and the partitioned dataset needs one schema across runs.
+    out["flag_before"] = out["flag_before"].astype(bool)
+    out["flag_after"] = pd.array([bool(flags_after[cid]) for cid in out["contact_id"]], dtype=bool)
     out["phone_index"] = out["phone_index"].astype("int64")
     for column in ("contact_id", "phone_raw", "phone_type", "e164"):
         out[column] = out[column].astype("string")

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from multistore.compliance import (
@@ -204,3 +205,18 @@ def test_rules_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"compliance.yaml: ebr.default.purchase_months"):
         load_rules(bad)
     assert load_rules(tmp_path / "absent.yaml") == ComplianceRules()
+
+
+def test_a_run_without_contacts_writes_the_same_schema_as_any_other() -> None:
+    evaluated, outcomes = run([], {})
+    empty = results_frame(evaluated, {})
+    assert len(empty) == 0 and len(outcomes) == 0
+    assert empty["flag_before"].dtype == bool and empty["flag_after"].dtype == bool
+    assert outcomes["flag_before"].dtype == bool and outcomes["do_not_call"].dtype == bool
+
+    evaluated, _ = run([contact("a", "213-555-0101")], verdicts(n2135550101="C"))
+    full = results_frame(evaluated, {"a": False})
+    assert full["flag_before"].dtype == bool and full["flag_after"].dtype == bool
+    assert pa.Schema.from_pandas(empty, preserve_index=False) == pa.Schema.from_pandas(
+        full, preserve_index=False
+    )
