@@ -45,3 +45,32 @@ def test_a_wrong_api_key_fails_at_once_naming_service_and_store(sandbox) -> None
         "forbidden: missing or wrong api_key header"
     )
     assert sandbox.admin.vendor_counts("crm")["requests"] == 2  # the token, then one refusal
+
+
+def test_the_probe_after_the_cooldown_really_asks_the_crm(sandbox, isolated_settings) -> None:
+    """A new client has no token: its token request is the probe, and a failing probe reopens."""
+    import time
+
+    from multistore.breaker import breaker
+
+    isolated_settings.mkdir(parents=True, exist_ok=True)
+    (isolated_settings / "breakers.yaml").write_text(
+        "breakers:\n  crm: {threshold: 1, cooldown_seconds: 1}\n"
+    )
+    sandbox.admin.set_faults([{"vendor": "crm", "store": "crm-down", "outage": True}])
+
+    def fetch() -> None:
+        client = CRMClient(store_block("crm", "crm-down", sandbox.url), store_id="crm-down")
+        try:
+            with pytest.raises(ServiceError, match=r"^crm for store crm-down: "):
+                client.contacts()
+        finally:
+            client.close()
+
+    fetch()
+    assert breaker("crm").status().state == "open"
+    time.sleep(1.2)
+    sandbox.admin.reset_counters()
+    fetch()
+    assert sandbox.admin.vendor_counts("crm")["requests"] >= 1  # the probe went out
+    assert breaker("crm").status().state == "open"  # and its failure reopened the circuit
