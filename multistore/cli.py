@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - older Typer on real click
 
 from multistore.cli_output import console, emit_json, fail, local_time, store_rows, table
 from multistore.config import ConfigError, Priority, dump_store_file, load_store_file
+from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Registry, RegistryError, UnknownStoreError
 from multistore.status import run_row, status, store_row
@@ -49,7 +50,7 @@ class _OneLineErrors(TyperGroup):
                 sys.exit(0)
             sys.stderr.write(f"error: {message}\n")
             sys.exit(1)
-        except (ConfigError, RegistryError, UnknownStoreError) as exc:
+        except (ConfigError, RegistryError, UnknownStoreError, DatabaseUnavailable) as exc:
             sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
             sys.exit(1)
         except typer.Abort:
@@ -77,7 +78,13 @@ def one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ConfigError, RegistryError, UnknownStoreError, ValueError) as exc:
+        except (
+            ConfigError,
+            RegistryError,
+            UnknownStoreError,
+            DatabaseUnavailable,
+            ValueError,
+        ) as exc:
             fail(str(exc))
 
     return wrapper  # type: ignore[return-value]

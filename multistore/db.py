@@ -8,12 +8,16 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from multistore.settings import get_settings
 
 _engines: dict[str, Engine] = {}
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The registry's database cannot be reached; the message names it (without a password)."""
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -44,7 +48,13 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.close()
 
     _import_models()
-    _create_tables(engine)
+    try:
+        _create_tables(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        where = parsed.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"registry database {where} is not reachable: {reason}") from None
     _engines[url] = engine
     return engine
 
@@ -55,9 +65,9 @@ def _create_tables(engine: Engine) -> None:
         try:
             SQLModel.metadata.create_all(engine)
             return
-        except DBAPIError:
+        except DBAPIError as exc:
             # The loser of the race sees "already exists"; the next pass finds the tables.
-            if attempt == 2:
+            if attempt == 2 or "already exists" not in str(exc.orig):
                 raise
 
 

@@ -428,3 +428,20 @@ def test_set_schedule_prompts_in_a_terminal(registry_url: str) -> None:
         "23:00",
         "04:00",
     )
+
+
+def test_an_unreachable_registry_is_one_line_naming_it_without_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "MULTISTORE_DATABASE_URL", "postgresql+psycopg://postgres:s3cret@127.0.0.1:1/x"
+    )
+    reset_settings()
+    result = CliRunner().invoke(cli.app, ["list"])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        "error: registry database postgresql+psycopg://postgres:***@127.0.0.1:1/x is not reachable"
+    )
+    assert "s3cret" not in result.stderr
