@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from multistore.jobgraph import DEFAULT_JOBS, GraphError, build_graph
 from multistore.settings import get_settings
 from multistore.windows import parse_hhmm, parse_window, zone
 
@@ -24,14 +25,6 @@ STORE_ID = re.compile(r"^[a-z0-9-]{1,64}$")
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 BLOCK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
-# The jobs every store runs unless its configuration lists others (flows/jobs.py implements them).
-DEFAULT_JOBS: tuple[str, ...] = (
-    "homenet_feed",
-    "dealercom_feed",
-    "vdp_scrape",
-    "url_shorten",
-    "dnc_compliance",
-)
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -177,6 +170,12 @@ class StoreConfig(BaseModel):
             self.name = self.id
         if self.blocks is None:
             self.blocks = default_blocks(self.id)
+        # A graph that can never run (unknown job, a cycle, a dependency on a job turned off)
+        # is refused when it is configured, not found out at every night's run.
+        try:
+            build_graph(self.jobs, self.dependencies)
+        except GraphError as exc:
+            raise ValueError(f"jobs: {exc}") from None
         return self
 
     @property
@@ -204,13 +203,14 @@ def parse_store(data: Mapping[str, Any], *, where: str = "") -> StoreConfig:
 
 def _one_line(exc: ValidationError, where: str, data: Mapping[str, Any]) -> str:
     err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "store"
+    # A whole-store check (empty loc) names its own field in the message.
+    field = ".".join(str(p) for p in err["loc"])
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown field"
     store = data.get("id") if isinstance(data.get("id"), str) else None
     prefix = ", ".join(p for p in (where, f"store {store!r}" if store else "") if p)
-    return f"{prefix + ': ' if prefix else ''}{field}: {message}"
+    return f"{prefix + ': ' if prefix else ''}{field + ': ' if field else ''}{message}"
 
 
 def parse_window_option(value: str | None) -> tuple[str | None, str | None]:

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from multistore.breaker import BreakerPolicy, CircuitBreaker
 from multistore.cli import app
 from multistore.registry import Registry
+from tests.fixtures.registry import store_with_raw_dependencies
 
 runner = CliRunner()
 
@@ -23,7 +24,7 @@ def test_graph_prints_levels_and_mermaid():
 
 
 def test_graph_refuses_a_cycle_in_one_line():
-    Registry().add("loop", dependencies={"homenet_feed": ["url_shorten"]})
+    store_with_raw_dependencies("loop", {"homenet_feed": ["url_shorten"]})
     result = runner.invoke(app, ["graph", "loop"])
     assert result.exit_code == 1
     assert result.output.strip() == (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,22 @@ def test_store_ids_from_env() -> None:
     assert store_ids_from_env("") == []
     with pytest.raises(ConfigError, match=r"^STORE_IDS entry 2: 'C' is not a store id"):
         store_ids_from_env("a,b,C")
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"jobs": ["homenet_fed"]}, "unknown job 'homenet_fed'"),
+        (
+            {"jobs": ["dealercom_feed"]},
+            "'dealercom_feed' depends on 'homenet_feed', which is turned",
+        ),
+        (
+            {"dependencies": {"homenet_feed": ["url_shorten"]}},
+            "dependency cycle homenet_feed -> vdp_scrape -> url_shorten -> homenet_feed",
+        ),
+    ],
+)
+def test_a_job_graph_that_can_never_run_is_refused_when_configured(fields, expected) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        parse_store({"id": "a", **fields})
