@@ -1,18 +1,19 @@
 """Parquet outputs under the data directory: Hive-style partitions, written all or nothing.
 
 A reader (or a crashed run) never sees half a file: the table is written to a temporary file in the
-target directory, flushed to disk, then renamed over the final name (atomic on one filesystem).
+target directory, flushed to disk, then renamed over the final name (atomic on one filesystem);
+see `multistore.atomic`, which the run reports share.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from multistore.atomic import atomic_open
 
 
 def partition_path(
@@ -32,16 +33,7 @@ def partition_path(
 def write_atomic(frame: pd.DataFrame, path: Path) -> Path:
     """Write `frame` (without its index) to `path` through a temporary file and a rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    try:
-        with temporary.open("wb") as handle:
-            pq.write_table(table, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as handle:
+        pq.write_table(table, handle)
     return path

@@ -8,12 +8,13 @@ run in progress) and publishes the same content as Prefect artifacts at the end.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from multistore.atomic import atomic_open
 
 # A store's place in the run, in the order a run moves through them.
 QUEUED, RUNNING, RETRY_WAIT, COMPLETED, FAILED, NOT_STARTED = (
@@ -271,11 +272,8 @@ def _one_line(text: str | None, limit: int = 200) -> str:
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically: a reader (`status --watch`) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as out:
+    with atomic_open(path, "w") as out:
         json.dump(payload, out, indent=2, default=str)
-    os.replace(tmp, path)
 
 
 def save_progress(report: RunReport, data_dir: Path) -> Path:
@@ -288,8 +286,9 @@ def save_progress(report: RunReport, data_dir: Path) -> Path:
 def save_final(report: RunReport, data_dir: Path) -> Path:
     """The finished report under its own name, and as `latest.json`."""
     payload = report.to_dict()
-    stamp = _now().strftime("%Y%m%dT%H%M%SZ")
-    suffix = (report.flow_run_id or "local")[:8]
+    stamp = _now().strftime("%Y%m%dT%H%M%S.%fZ")
+    # Microseconds, and for a local run a short random tag, keep two saves in one second apart.
+    suffix = report.flow_run_id[:8] if report.flow_run_id else f"local-{uuid.uuid4().hex[:8]}"
     path = reports_dir(data_dir) / f"{stamp}-{suffix}.json"
     _write_json(path, payload)
     _write_json(reports_dir(data_dir) / LATEST, payload)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from multistore.atomic import atomic_open, write_bytes_atomic
 from multistore.parquet import partition_path, write_atomic
 
 
@@ -44,3 +45,15 @@ def test_same_frame_writes_the_same_bytes(tmp_path: Path) -> None:
     one = write_atomic(frame, tmp_path / "1.parquet").read_bytes()
     two = write_atomic(frame, tmp_path / "2.parquet").read_bytes()
     assert one == two
+
+
+def test_atomic_write_error_removes_the_temporary_and_keeps_the_old_file(tmp_path: Path) -> None:
+    path = write_bytes_atomic(tmp_path / "out.bin", b"old")
+    with pytest.raises(RuntimeError, match="midway"), atomic_open(path, "wb") as handle:
+        handle.write(b"half")
+        raise RuntimeError("midway")
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+    write_bytes_atomic(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]

@@ -115,3 +115,30 @@ def test_saved_reports_and_a_damaged_file(tmp_path: Path) -> None:
     (tmp_path / "reports" / "latest.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"latest.json: not a report \(.* at line 1\)"):
         reports.load_report(tmp_path)
+
+
+def test_two_local_saves_in_the_same_second_keep_both_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen = reports._now()
+    monkeypatch.setattr(reports, "_now", lambda: frozen)  # same second, same microsecond
+    run = _report()
+    run.flow_run_id = None
+    first = reports.save_final(run, tmp_path)
+    second = reports.save_final(run, tmp_path)
+    assert first != second
+    assert first.exists() and second.exists()
+    assert "-local" in first.name and "-local" in second.name
+
+
+def test_a_failing_report_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    run = _report()
+    path = reports.save_progress(run, tmp_path)
+    before = path.read_text()
+    loop: list = []
+    loop.append(loop)
+    run.parameters = {"loop": loop}  # json.dump writes part of the file, then fails
+    with pytest.raises(ValueError, match="Circular"):
+        reports.save_progress(run, tmp_path)
+    assert path.read_text() == before
+    assert [p.name for p in path.parent.iterdir()] == [reports.CURRENT]
