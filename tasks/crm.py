@@ -19,6 +19,8 @@ from tasks.pools import pool_slot
 
 SERVICE = "crm"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# A server whose `next` never ends (a repeating link, a bug) must not keep a worker for ever.
+MAX_PAGES = 10_000
 
 
 class CRMClient:
@@ -44,14 +46,31 @@ class CRMClient:
         url: str | None = f"{self.base_url}/dealers/{dealer}/contacts"
         params: dict[str, Any] | None = {"page": 1, "pageSize": page_size}
         contacts: list[dict[str, Any]] = []
+        pages = 0
         while url:
+            if pages >= MAX_PAGES:
+                raise RuntimeError(
+                    f"{SERVICE} for store {self.store_id}: more than {MAX_PAGES} pages "
+                    f"of contacts, stopped before {url}"
+                )
             body = self._get(url, params)
+            pages += 1
             items = body.get("items")
             if not isinstance(items, list):
                 raise ValueError(f"{SERVICE} for store {self.store_id}: {url}: no 'items' list")
             contacts.extend(items)
             url, params = body.get("next"), None  # `next` is absolute and carries its query
+            if url and not self._on_base(url):
+                # The token and api_key go with every request: never to a host the CRM names.
+                raise ValueError(
+                    f"{SERVICE} for store {self.store_id}: refusing 'next' {url!r} "
+                    f"outside {self.base_url}"
+                )
         return contacts
+
+    def _on_base(self, url: str) -> bool:
+        """True when `url` is the base URL or below it (not merely a longer host name)."""
+        return url == self.base_url or url.startswith((f"{self.base_url}/", f"{self.base_url}?"))
 
     def _get(self, url: str, params: dict[str, Any] | None) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:

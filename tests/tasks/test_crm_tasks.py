@@ -74,3 +74,56 @@ def test_the_probe_after_the_cooldown_really_asks_the_crm(sandbox, isolated_sett
     fetch()
     assert sandbox.admin.vendor_counts("crm")["requests"] >= 1  # the probe went out
     assert breaker("crm").status().state == "open"  # and its failure reopened the circuit
+
+
+def _mock_crm(next_link) -> tuple[CRMClient, list[str]]:
+    """A client whose CRM answers every contacts page with one item and `next_link(url)`."""
+    import httpx
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path.endswith("/oauth/token"):
+            return httpx.Response(200, json={"access_token": "t"})
+        return httpx.Response(200, json={"items": [{"ContactId": 1}], "next": next_link(request)})
+
+    credentials = store_block("crm", "crm-mock", "https://crm.example.test")
+    client = CRMClient(
+        credentials, store_id="crm-mock", http=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    return client, seen
+
+
+def test_a_next_link_to_another_host_is_refused_before_any_request_goes_there() -> None:
+    client, seen = _mock_crm(lambda request: "https://evil.example.test/crm/steal?page=2")
+    with pytest.raises(ValueError) as info:
+        client.contacts()
+    client.close()
+    assert str(info.value) == (
+        "crm for store crm-mock: refusing 'next' 'https://evil.example.test/crm/steal?page=2' "
+        "outside https://crm.example.test/crm"
+    )
+    assert "\n" not in str(info.value)
+    assert not [url for url in seen if "evil" in url]
+    # A URL that merely begins with the base URL's text (a sibling path) is outside it too.
+    client, seen = _mock_crm(lambda request: "https://crm.example.test/crmx/contacts?page=2")
+    with pytest.raises(ValueError, match=r"^crm for store crm-mock: refusing 'next'"):
+        client.contacts()
+    client.close()
+    assert not [url for url in seen if "crmx" in url]
+
+
+def test_a_next_link_that_never_ends_stops_at_max_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.crm
+
+    monkeypatch.setattr(tasks.crm, "MAX_PAGES", 5)
+    repeating = "https://crm.example.test/crm/dealers/crm-mock/contacts?page=2"
+    client, seen = _mock_crm(lambda request: repeating)
+    with pytest.raises(RuntimeError) as info:
+        client.contacts()
+    client.close()
+    assert str(info.value) == (
+        f"crm for store crm-mock: more than 5 pages of contacts, stopped before {repeating}"
+    )
+    assert len([url for url in seen if "/contacts" in url]) == 5
