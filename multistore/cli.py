@@ -28,7 +28,7 @@ from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Registry, RegistryError, UnknownStoreError
 from multistore.status import run_row, status, store_row
-from multistore.windows import format_window, is_open
+from multistore.windows import format_window
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,13 +128,11 @@ def list_stores(
     registry = Registry()
     now = _now()
     stores = registry.list(
-        quarantined=True if quarantined else (False if active else None),
-        enabled=True if active else None,
-        priority=priority,
-        region=region,
+        quarantined=True if quarantined else None, priority=priority, region=region
     )
-    if active:
-        stores = [s for s in stores if is_open(s.window_start, s.window_end, s.timezone, now)]
+    if active:  # the parent flow's own rule: enabled, not quarantined, window open
+        due = set(plan(stores, now).selected_ids)
+        stores = [s for s in stores if s.id in due]
     last_runs = registry.last_runs()
     rows = [store_row(s, now, last_runs.get(s.id)) for s in stores]
     if as_json:

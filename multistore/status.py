@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from multistore.models import Store, StoreRun
+from multistore.planning import plan
 from multistore.registry import Registry
 from multistore.windows import format_window, is_open
 
@@ -70,7 +71,8 @@ def status(registry: Registry, now: datetime) -> dict[str, Any]:
         "disabled": sum(1 for s in stores if not s.enabled),
         "quarantined": sum(1 for s in stores if s.quarantined_at is not None),
         "window_open": sum(1 for r in rows if r["window_open"]),
-        "due_now": sum(1 for r in rows if r["state"] == "enabled" and r["window_open"]),
+        # The parent flow's own rule: enabled, not quarantined, window open.
+        "due_now": len(plan(stores, now).selected_ids),
     }
     quarantined = [
         {"id": r["id"], "reason": r["quarantine_reason"], "since": r["quarantined_at"]}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import types
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,26 @@ def test_status_and_history(invoke) -> None:  # type: ignore[no-untyped-def]
     assert code == 0
     assert "3 stores: 2 enabled, 1 disabled, 1 quarantined" in out
     assert "DNC 503" in out
+
+
+def test_due_now_is_the_plan_a_quarantined_open_store_is_not_due(  # type: ignore[no-untyped-def]
+    invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_now", lambda: datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    ok_json(invoke, "add", "--id", "due", "--window", "10:00-14:00", "--timezone", "UTC")
+    ok_json(invoke, "add", "--id", "held", "--window", "10:00-14:00", "--timezone", "UTC")
+    ok_json(invoke, "add", "--id", "closed", "--window", "20:00-22:00", "--timezone", "UTC")
+    ok_json(invoke, "add", "--id", "off", "--disabled")
+    Registry().record_outcome("held", False, "boom", threshold=1)
+
+    data = ok_json(invoke, "status")
+    held = next(r for r in data["stores"] if r["id"] == "held")
+    assert held["window_open"] is True and held["state"] == "quarantined"
+    assert data["counts"]["window_open"] == 3  # due, held, off (always open)
+    assert data["counts"]["due_now"] == 1
+    assert [r["id"] for r in ok_json(invoke, "list", "--active")] == ["due"]
+    code, out, _ = invoke("status")
+    assert code == 0 and "3 with the window open now, 1 due now" in out
 
 
 def test_run_dry_run_prints_the_plan(invoke) -> None:  # type: ignore[no-untyped-def]
