@@ -1,19 +1,23 @@
-"""The registry's database: one engine per URL, schema created on first use."""
+"""The registry's database: one engine per URL, schema created and upgraded on first use."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from threading import Lock
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
+from multistore.schema import ensure_schema
 from multistore.settings import get_settings
 
 _engines: dict[str, Engine] = {}
+# Two threads asking for the same URL at once must not build (and upgrade with) two engines.
+_engines_lock = Lock()
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -21,13 +25,26 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """The engine for `url` (default: the configured registry), with every table created.
+    """The engine for `url` (default: the configured registry), with every table created and
+    upgraded.
 
-    `create_all` only adds missing tables, so it is safe to repeat; see the README on upgrades.
+    `create_all` only adds missing tables, and `schema.ensure_schema` then adds the columns an
+    older database lacks, for every table; both are safe to repeat; see the README on upgrades.
     """
     url = url or get_settings().registry_url
-    if url in _engines:
-        return _engines[url]
+    engine = _engines.get(url)
+    if engine is not None:
+        return engine
+    _import_models()  # outside the lock: importing a module may itself open the registry
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _build_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _build_engine(url: str) -> Engine:
     parsed = make_url(url)
     kwargs: dict = {}
     if parsed.get_backend_name() == "sqlite":
@@ -47,7 +64,6 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-    _import_models()
     try:
         _create_tables(engine)
     except OperationalError as exc:
@@ -55,7 +71,12 @@ def get_engine(url: str | None = None) -> Engine:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         where = parsed.render_as_string(hide_password=True)
         raise DatabaseUnavailable(f"registry database {where} is not reachable: {reason}") from None
-    _engines[url] = engine
+    try:
+        # Every table, not only the registry's: circuit_breakers gets its new columns too.
+        ensure_schema(engine, SQLModel.metadata.sorted_tables)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -72,15 +93,12 @@ def _create_tables(engine: Engine) -> None:
 
 
 def _import_models() -> None:
-    """Import every module that defines tables, so `create_all` sees them all."""
+    """Import every module that defines tables, so `create_all` and `ensure_schema` see them
+    all."""
     import importlib
 
-    for module in ("multistore.registry", "multistore.breaker", "multistore.claims"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    for module in ("multistore.registry", "multistore.breaker"):
+        importlib.import_module(module)
 
 
 @contextmanager

@@ -28,7 +28,6 @@ from multistore.config import (
 )
 from multistore.db import get_engine
 from multistore.models import Store, StoreRun, utcnow
-from multistore.schema import ensure_schema
 from multistore.settings import get_settings
 from multistore.windows import zone
 
@@ -75,8 +74,7 @@ class Registry:
 
     def __init__(self, url: str | None = None, *, from_env: bool = True) -> None:
         self.url = url or get_settings().registry_url
-        self.engine = get_engine(self.url)
-        ensure_schema(self.engine, [Store.__table__, StoreRun.__table__])
+        self.engine = get_engine(self.url)  # creates and upgrades every table
         if from_env:
             self._add_env_stores()
 

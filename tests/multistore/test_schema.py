@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
+from multistore import db
+from multistore.breaker import BreakerRow
 from multistore.config import DEFAULT_JOBS
+from multistore.db import dispose_engines, get_engine, session_scope
 from multistore.models import Store, StoreRun
 from multistore.registry import Priority, Registry
 from multistore.schema import ensure_schema, forget_schema_checks
@@ -100,3 +106,67 @@ def test_workers_upgrading_at_once_all_succeed(registry_url: str) -> None:
         _, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err
     assert Registry(registry_url).get("harbor-nissan").jobs == list(DEFAULT_JOBS)
+
+
+def test_an_old_circuit_breakers_table_gets_its_missing_columns(registry_url: str) -> None:
+    """get_engine upgrades every table, not only the registry's own two."""
+    dispose_engines()
+    database = make_url(registry_url).database
+    if registry_url.startswith("sqlite") and database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    old = create_engine(registry_url)
+    with old.begin() as conn:
+        conn.execute(
+            text(
+                """CREATE TABLE circuit_breakers (
+                    service VARCHAR(64) PRIMARY KEY,
+                    state VARCHAR NOT NULL,
+                    failures INTEGER NOT NULL,
+                    opened_until TIMESTAMP,
+                    probe_started_at TIMESTAMP,
+                    last_error VARCHAR
+                )"""
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO circuit_breakers (service, state, failures)"
+                " VALUES ('crm', 'closed', 2)"
+            )
+        )
+    old.dispose()
+
+    engine = get_engine(registry_url)
+
+    columns = {c["name"] for c in inspect(engine).get_columns("circuit_breakers")}
+    assert "times_opened" in columns
+    with session_scope(registry_url) as session:
+        row = session.get(BreakerRow, "crm")
+        assert (row.state, row.failures, row.times_opened) == ("closed", 2, 0)
+
+
+def test_threads_opening_one_registry_share_one_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_create = db._create_tables
+
+    def slow(engine):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)  # wide enough for every thread to arrive while the first one builds
+        slow_create(engine)
+
+    monkeypatch.setattr(db, "_create_tables", slow)
+    url = f"sqlite:///{tmp_path / 'threads.db'}"
+    start = threading.Barrier(6)
+    engines = []
+
+    def open_registry() -> None:
+        start.wait()
+        engines.append(get_engine(url))
+
+    threads = [threading.Thread(target=open_registry) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(engines) == 6 and len({id(e) for e in engines}) == 1
+    dispose_engines()
