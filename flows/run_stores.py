@@ -42,7 +42,7 @@ from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
-from prefect.states import Completed, Failed, State
+from prefect.states import Cancelled, Cancelling, Completed, Failed, State
 from sqlalchemy.exc import OperationalError
 
 from multistore import report as reports
@@ -83,6 +83,7 @@ async def run_stores(
     backoff_multiplier: float = 2.0,
     quarantine_threshold: int = 3,
     store_deployment: str | None = None,
+    store_timeout_seconds: float = 4 * 3600,
 ) -> State:
     """Run the due stores' pipelines and publish one report.
 
@@ -90,10 +91,15 @@ async def run_stores(
     overrides each store's job list. `ignore_windows` runs stores whose processing window is closed
     (an ad hoc re-run); disabled and quarantined stores stay skipped. `store_deployment` (e.g.
     "store-pipeline/default") runs each store as a run of that deployment on its work pool; None
-    runs them as subflows in this process.
+    runs them as subflows in this process. `store_timeout_seconds` (deployment path) bounds the wait
+    for each store run to reach a final state: a run still not final then (a worker killed with
+    -9 leaves its run RUNNING for ever) is set CANCELLING (CANCELLED if it never started) and the
+    attempt counts as failed, so the parent does not hold its slot for ever.
     The n-th retry of a store waits `backoff_seconds * backoff_multiplier ** (n - 1)`.
     """
     _check_parameters(max_concurrent_stores, max_retries, backoff_multiplier, quarantine_threshold)
+    if not store_timeout_seconds > 0:
+        raise ValueError(f"store_timeout_seconds must be more than 0, got {store_timeout_seconds}")
     logger = get_run_logger()
     settings = get_settings()
     context = FlowRunContext.get()
@@ -116,6 +122,7 @@ async def run_stores(
             "backoff_multiplier": backoff_multiplier,
             "quarantine_threshold": quarantine_threshold,
             "store_deployment": store_deployment,
+            "store_timeout_seconds": store_timeout_seconds,
         },
         stores=[
             reports.StoreEntry(store.id, getattr(store.priority, "value", str(store.priority)))
@@ -143,7 +150,9 @@ async def run_stores(
     )
     runner: Callable[[Store, int], Awaitable[StoreAttempt]]
     if store_deployment:
-        runner = _DeploymentRunner(store_deployment, jobs, flow_run_id).run
+        runner = _DeploymentRunner(
+            store_deployment, jobs, flow_run_id, timeout_seconds=store_timeout_seconds
+        ).run
     else:
         runner = _SubflowRunner(jobs).run
 
@@ -371,16 +380,29 @@ class _DeploymentRunner:
     idempotency key, so a creation retried after a 503 never makes a second run.
     """
 
-    def __init__(self, deployment: str, jobs: list[str] | None, parent_id: str | None) -> None:
+    def __init__(
+        self,
+        deployment: str,
+        jobs: list[str] | None,
+        parent_id: str | None,
+        *,
+        timeout_seconds: float = 4 * 3600,
+    ) -> None:
         self.deployment = deployment
         self.jobs = jobs
         self.parent_id = parent_id or "local"
+        self.timeout_seconds = timeout_seconds
         self._create_lock = asyncio.Lock()
 
     async def run(self, store: Store, attempt: int) -> StoreAttempt:
         async with self._create_lock:
             flow_run = await self._create(store, attempt)
-        state = await _wait_final(flow_run.id)
+        state = await _wait_final(flow_run.id, self.timeout_seconds)
+        if state is None:
+            error = f"store {store.id}: no final state after {self.timeout_seconds:g} s"
+            get_run_logger().warning("%s; stopping flow run %s", error, flow_run.id)
+            await _stop_run(flow_run.id, error)
+            return StoreAttempt(ok=False, flow_run_id=str(flow_run.id), error=error, stats=None)
         return await asyncio.to_thread(_attempt, store.id, state, str(flow_run.id), None)
 
     async def _create(self, store: Store, attempt: int) -> Any:
@@ -427,10 +449,14 @@ def _transient(exc: Exception) -> bool:
     return True
 
 
-async def _wait_final(flow_run_id: UUID) -> State:
-    """Poll the run until it reaches a final state; a failed poll (a 503) is just tried again."""
+async def _wait_final(flow_run_id: UUID, timeout_seconds: float) -> State | None:
+    """Poll the run until it reaches a final state; a failed poll (a 503) is just tried again.
+
+    None when it is still not final after `timeout_seconds`.
+    """
+    deadline = time.monotonic() + timeout_seconds
     async with get_client() as client:
-        while True:
+        while time.monotonic() < deadline:
             try:
                 run = await client.read_flow_run(flow_run_id)
                 if run.state is not None and run.state.is_final():
@@ -438,7 +464,30 @@ async def _wait_final(flow_run_id: UUID) -> State:
             except (PrefectHTTPStatusError, httpx.TransportError) as exc:
                 if not _transient(exc):
                     raise
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(max(0.0, min(POLL_SECONDS, deadline - time.monotonic())))
+    return None
+
+
+async def _stop_run(flow_run_id: UUID, message: str) -> None:
+    """Stop a run that overran: CANCELLING (its worker kills it), CANCELLED if it never started.
+
+    Best effort: a failure is logged, the attempt is failed either way.
+    """
+    try:
+        async with get_client() as client:
+            run = await client.read_flow_run(flow_run_id)
+            if run.state is not None and run.state.is_final():
+                return
+            started = run.state is not None and (run.state.is_running() or run.state.is_paused())
+            new_state = Cancelling(message=message) if started else Cancelled(message=message)
+            await client.set_flow_run_state(flow_run_id, new_state, force=True)
+    except Exception as exc:
+        get_run_logger().warning(
+            "flow run %s: could not be stopped: %s: %s",
+            flow_run_id,
+            type(exc).__name__,
+            " ".join(str(exc).split()),
+        )
 
 
 async def _monitor(

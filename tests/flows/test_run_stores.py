@@ -272,6 +272,9 @@ async def test_bad_parameters_are_refused_before_anything_runs(prefect_server) -
     state = await run_stores(max_concurrent_stores=0, return_state=True)
     assert state.is_failed()
     assert "max_concurrent_stores must be at least 1, got 0" in state.message
+    state = await run_stores(store_timeout_seconds=0, return_state=True)
+    assert state.is_failed()
+    assert "store_timeout_seconds must be more than 0, got 0" in state.message
     assert Registry().history("p-1") == []
 
 
@@ -493,3 +496,38 @@ async def test_selection_retries_an_unreachable_registry(prefect_server, monkeyp
             if t.flow_run_id == state.state_details.flow_run_id
         ]
     assert selection.run_count == 3  # the first try and two retries
+
+
+async def test_a_store_run_that_never_ends_fails_after_store_timeout_seconds(
+    prefect_server, tmp_path
+) -> None:
+    """No worker picks the store's deployment run up: it stays SCHEDULED, as a run whose worker
+    was killed stays RUNNING. The parent gives up after the timeout, cancels it and goes on."""
+    from flows.work_pools import ensure_process_pool
+
+    await ensure_process_pool()
+    env = prefect_env(Path(tmp_path) / "deploy-home", prefect_server.url)
+    prefect_deploy(env, "--name", "store-pipeline/default", timeout=120)
+    Registry().add("stuck-1", jobs=[])
+    state = await asyncio.wait_for(
+        run_stores(
+            stores=["stuck-1"],
+            store_deployment="store-pipeline/default",
+            store_timeout_seconds=2,
+            max_retries=1,
+            backoff_seconds=0,
+            return_state=True,
+        ),
+        timeout=120,
+    )
+    report = await _report(state)
+    assert state.is_failed()
+    (entry,) = report["stores"]
+    assert entry["status"] == "failed"
+    assert entry["attempts"] == 2  # the timed-out attempt was retried: the run went on
+    assert entry["error"] == "store stuck-1: no final state after 2 s"
+    assert len(entry["flow_run_ids"]) == 2
+    async with get_client() as client:
+        for run_id in entry["flow_run_ids"]:
+            run = await client.read_flow_run(run_id)
+            assert run.state.type.value == "CANCELLED", run.state
