@@ -74,8 +74,10 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
 async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[str, Any]:
     """Run the store's validated job graph (or just `jobs`) and return the run's statistics."""
     logger = get_run_logger()
-    registry = Registry()
-    store = registry.get(store_id)
+    # The registry is plain (blocking) SQL: off the event loop, so that in subflow mode the
+    # parent's other stores go on while SQLite waits on a lock.
+    registry = await asyncio.to_thread(Registry)
+    store = await asyncio.to_thread(registry.get, store_id)
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
     try:
@@ -88,11 +90,11 @@ async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[s
                 f"store {store_id}: job(s) {', '.join(unimplemented)} have no implementation"
             )
     except GraphError as exc:
-        run_id = registry.start_run(store_id, flow_run_id)
-        registry.finish_run(run_id, "failed", error=str(exc))
+        run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
+        await asyncio.to_thread(registry.finish_run, run_id, "failed", error=str(exc))
         raise
 
-    run_id = registry.start_run(store_id, flow_run_id)
+    run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
     settings = get_settings()
     started = time.time()
     run_date = datetime.now(UTC).date()
@@ -112,10 +114,19 @@ async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[s
             description=f"Job graph run of store {store_id}",
         )
     except BaseException as exc:  # cancelled or crashed: the run must not stay "running"
-        registry.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        # A second cancellation may interrupt this await, but not the thread: the row is written.
+        await asyncio.to_thread(
+            registry.finish_run, run_id, "failed", error=f"{type(exc).__name__}: {exc}"
+        )
         raise
     problem = _problem(store_id, records)
-    registry.finish_run(run_id, "failed" if problem else "completed", error=problem, metrics=stats)
+    await asyncio.to_thread(
+        registry.finish_run,
+        run_id,
+        "failed" if problem else "completed",
+        error=problem,
+        metrics=stats,
+    )
     logger.info(
         "store %s: %d completed, %d failed, %d blocked in %.1f s",
         store_id,

@@ -177,3 +177,27 @@ async def test_the_jobs_parameter_runs_a_subgraph(prefect_server, recorder):
     stats = await store_pipeline("partial-store", jobs=["homenet_feed", "dealercom_feed"])
     assert list(stats["jobs"]) == ["homenet_feed", "dealercom_feed"]
     assert set(rec.spans) == {"homenet_feed", "dealercom_feed"}
+
+
+async def test_registry_calls_run_off_the_event_loop(prefect_server, recorder, monkeypatch):
+    """The registry is blocking SQL: in subflow mode a call on the loop would stall every store."""
+    import asyncio
+
+    recorder(seconds=0.01)
+    Registry().add("offloop-store")
+    on_a_loop: dict[str, list[bool]] = {}
+    for name in ("get", "start_run", "finish_run"):
+        original = getattr(Registry, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):
+            try:
+                asyncio.get_running_loop()
+                running = True
+            except RuntimeError:
+                running = False
+            on_a_loop.setdefault(_name, []).append(running)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Registry, name, spy)
+    await store_pipeline("offloop-store", jobs=["homenet_feed"])
+    assert on_a_loop == {"get": [False], "start_run": [False], "finish_run": [False]}
