@@ -46,6 +46,7 @@ from prefect.states import Cancelled, Cancelling, Completed, Failed, State
 from sqlalchemy.exc import OperationalError
 
 from multistore import report as reports
+from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.settings import get_settings
@@ -215,7 +216,9 @@ async def run_stores(
 
 def _database_hiccup(task: Any, task_run: Any, state: State) -> bool:
     """Retry when the registry's database was unreachable, not for an unknown store id."""
-    return isinstance(state.result(raise_on_failure=False), OperationalError)
+    # multistore.db reports an unreachable database as DatabaseUnavailable (one line), not as
+    # the driver's OperationalError: both are a hiccup worth retrying.
+    return isinstance(state.result(raise_on_failure=False), (OperationalError, DatabaseUnavailable))
 
 
 @task(
