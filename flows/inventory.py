@@ -6,6 +6,7 @@ Parquet under data/inventory/store_id=…/date=…/, and each job returns its me
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -15,7 +16,7 @@ from multistore.inventory import parse_price, reconcile, validate_homenet
 from multistore.parquet import partition_path, write_atomic
 from tasks.dealercom import fetch_listing
 from tasks.homenet import download_homenet
-from tasks.shortener import shorten_urls
+from tasks.shortener import IncompleteShortening, shorten_urls
 from tasks.vdp import scrape_pages
 
 if TYPE_CHECKING:  # flows.jobs imports this module to register the jobs
@@ -85,11 +86,12 @@ def url_shorten(ctx: JobContext) -> dict[str, Any]:
     seen = set(known["url"])
     new_urls = [u for u in urls if u not in seen]
     service = load_store_block(ctx.store, "shortener")
-    made = shorten_urls(service, new_urls, ctx.store.id)
-    if made:
-        fresh = pd.DataFrame([{"url": url, **link} for url, link in made.items()])
-        known = pd.concat([known, fresh], ignore_index=True)
-        write_atomic(known, known_path)
+    try:
+        made = shorten_urls(service, new_urls, ctx.store.id)
+    except IncompleteShortening as exc:
+        _remember_links(known, exc.links, known_path)
+        raise
+    known = _remember_links(known, made, known_path)
     links = known[known["url"].isin(urls)]
     path = write_atomic(
         pages[["vin", "url"]].merge(links, on="url", how="left"),
@@ -101,6 +103,16 @@ def url_shorten(ctx: JobContext) -> dict[str, Any]:
         "reused": len(urls) - len(new_urls),
         "short_links_path": str(path),
     }
+
+
+def _remember_links(known: pd.DataFrame, made: dict[str, dict], path: Path) -> pd.DataFrame:
+    """`known` plus the links just `made`, written back when there are any."""
+    if not made:
+        return known
+    fresh = pd.DataFrame([{"url": url, **link} for url, link in made.items()])
+    known = pd.concat([known, fresh], ignore_index=True)
+    write_atomic(known, path)
+    return known
 
 
 def _price_or_none(text: str | None) -> float | None:

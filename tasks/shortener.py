@@ -13,6 +13,15 @@ from tasks.pools import pool_slot, throttle
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
+class IncompleteShortening(Exception):
+    """A URL could not be shortened; `links` are those made before it (they exist at the vendor
+    and must be kept, or the next run would pay for them again)."""
+
+    def __init__(self, links: dict[str, dict], cause: Exception) -> None:
+        super().__init__(f"{cause} ({len(links)} links made before it were kept)")
+        self.links = links
+
+
 @task(name="shorten-urls", tags=["api:shortener"], cache_policy=NONE)
 def shorten_urls(service: ShortenerService, urls: list[str], store_id: str) -> dict[str, dict]:
     """`{url: {"short_url", "code"}}` for every URL; each request waits for the rate limit and
@@ -31,6 +40,9 @@ def shorten_urls(service: ShortenerService, urls: list[str], store_id: str) -> d
                 response.raise_for_status()
                 return response.json()
 
-            body = guarded_call(post, service="shortener", store=store_id)
+            try:
+                body = guarded_call(post, service="shortener", store=store_id)
+            except Exception as exc:
+                raise IncompleteShortening(links, exc) from exc
             links[url] = {"short_url": body["short_url"], "code": body["code"]}
     return links
