@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -78,22 +80,28 @@ class VehiclePages:
         if not urls:  # no browser, no slot
             now = time.time()
             return _stats([], now, now)
-        with sync_playwright() as playwright:
-            browser = Browser(playwright, timeout_ms=NAVIGATION_TIMEOUT_MS)
-            try:
-                browser.launch()
-                with self.caller.session():
-                    slot_from = time.time()
-                    results = [self._scrape(browser, url) for url in urls]
-                    browser.close_page()
-                    slot_until = time.time()
-            finally:
-                browser.close()
+        with self.browser() as browser, self.caller.session():
+            slot_from = time.time()
+            results = [self.read(browser, url) for url in urls]
+            browser.close_page()
+            slot_until = time.time()
         stats = _stats(results, slot_from, slot_until)
         stats["browser_launches"] = browser.launches
         return stats
 
-    def _scrape(self, browser: Browser, url: str) -> PageResult:
+    @contextmanager
+    def browser(self) -> Iterator[Browser]:
+        """A launched browser (launching is CPU, not pool time: no slot here)."""
+        with sync_playwright() as playwright:
+            browser = Browser(playwright, timeout_ms=NAVIGATION_TIMEOUT_MS)
+            try:
+                browser.launch()
+                yield browser
+            finally:
+                browser.close()
+
+    def read(self, browser: Browser, url: str) -> PageResult:
+        """One vehicle's page, as one call of the policy (a crashed browser is replaced)."""
         began = time.monotonic()
 
         def attempt() -> tuple[str | None, list[str]]:

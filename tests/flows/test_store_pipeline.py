@@ -136,7 +136,7 @@ async def test_an_open_breaker_fails_the_next_stores_fast_and_recovers(
     ok, stats = await _run("store-c")
     assert not ok
     assert stats["jobs"]["homenet_feed"]["error"].startswith(
-        "CircuitOpenError: circuit open for homenet until"
+        "CircuitOpenError: homenet for store store-c: circuit open for homenet until"
     )
     assert stats["jobs"]["dealercom_feed"]["status"] == "blocked"
     assert sandbox.admin.vendor_counts("homenet")["requests"] == requests  # nothing was asked
