@@ -69,6 +69,8 @@ def prefect_stack(
         )
         if registry:
             os.environ["MULTISTORE_DATABASE_URL"] = database_url(databases[1], "psycopg")
+        else:  # the breakers' rows go to a SQLite file under the benchmark's data directory
+            os.environ.pop("MULTISTORE_DATABASE_URL", None)
         # Settings were read (and cached) to create the databases, before the environment
         # pointed at them: read them again, or the registry and blocks would be the user's.
         dispose_engines()
