@@ -45,6 +45,7 @@ from prefect.states import Cancelled, Cancelling, Completed, Failed, State
 from sqlalchemy.exc import OperationalError
 
 from flows.events import emit_store_event
+from multistore import logfields
 from multistore import report as reports
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
@@ -396,7 +397,9 @@ class _SubflowRunner:
         from flows.store_pipeline import store_pipeline
 
         pipeline = store_pipeline.with_options(flow_run_name=f"{store.id}-attempt-{attempt}")
-        state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
+        # The subflow's own engine records (its start, its final state) carry store_id too.
+        with logfields.bind(store.id, None):
+            state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
         flow_run_id = state.state_details.flow_run_id
         stats = None
         if state.is_completed():

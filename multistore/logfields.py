@@ -1,8 +1,10 @@
 """Every log record made during a store's run carries `store_id` and `flow_run_id` as fields.
 
 `bind(store_id, flow_run_id)` marks the current context (and the task threads it spawns, which
-copy it) as that store's run; a log record factory, installed once per process, copies the two
-values onto every record created there, whichever logger made it (ours, Prefect's, httpx's).
+copy it) as that store's run. A log record factory puts `store_id` on every record created there,
+whichever logger made it (ours, Prefect's, httpx's); a filter on the handlers adds `flow_run_id`
+where the record has none (Prefect's run loggers already pass it as `extra`, and a factory that
+set it too would make their `extra` collide).
 `MULTISTORE_LOG_FORMAT=json` makes the console handlers write one JSON object per line, with
 those fields, for log shippers.
 """
@@ -29,6 +31,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 def bind(store_id: str, flow_run_id: str | None) -> Iterator[None]:
     """Within this block, every log record carries `store_id` and `flow_run_id`."""
     install()
+    _filter_handlers()  # handlers added since the last run get the filter too
     token = _run.set((store_id, flow_run_id))
     try:
         yield
@@ -49,8 +52,6 @@ def install() -> None:
         current = _run.get()
         if current is not None:
             record.store_id = current[0]
-            if getattr(record, "flow_run_id", None) is None:
-                record.flow_run_id = current[1]
         return record
 
     logging.setLogRecordFactory(factory)
@@ -59,6 +60,31 @@ def install() -> None:
             for handler in logging.getLogger(name).handlers:
                 if isinstance(handler, logging.StreamHandler):
                     handler.setFormatter(JsonFormatter())
+
+
+class _FlowRunField(logging.Filter):
+    """Adds the bound run's `flow_run_id` to a record that has none (never drops a record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = _run.get()
+        if current is not None and getattr(record, "flow_run_id", None) is None:
+            record.flow_run_id = current[1]
+        return True
+
+
+_FIELD_FILTER = _FlowRunField()
+
+
+def _filter_handlers() -> None:
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if _FIELD_FILTER not in handler.filters:
+                handler.addFilter(_FIELD_FILTER)
 
 
 class JsonFormatter(logging.Formatter):
