@@ -207,7 +207,7 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
     # No parent flow installed: `import flows.cli_run` fails as a missing module would.
     monkeypatch.setitem(sys.modules, "flows.cli_run", None)
     code, _out, err = invoke("run")
-    assert code == 1 and err.strip() == "run: the parent flow is not installed yet"
+    assert code == 1 and err.strip() == "error: run: the parent flow is not installed yet"
 
     calls = []
 
@@ -218,6 +218,8 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
     monkeypatch.setitem(
         sys.modules, "flows.cli_run", types.SimpleNamespace(run_stores_cli=run_stores_cli)
     )
+    ok_json(invoke, "add", "--id", "a")
+    ok_json(invoke, "add", "--id", "b")
     code, _out, _err = invoke("run", "--stores", "a,b", "--priority", "high")
     assert code == 3
     assert calls == [
@@ -265,6 +267,41 @@ def test_bad_input_is_exit_1_and_one_line_naming_the_field(
 ) -> None:  # type: ignore[no-untyped-def]
     ok_json(invoke, "add", "--id", "dup")
     assert expected in one_line_error(invoke, *args)
+
+
+def test_run_refuses_an_unknown_store_before_any_flow_run(
+    invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    calls = []
+    monkeypatch.setitem(
+        sys.modules,
+        "flows.cli_run",
+        types.SimpleNamespace(run_stores_cli=lambda **kwargs: calls.append(kwargs)),
+    )
+    ok_json(invoke, "add", "--id", "real")
+    assert one_line_error(invoke, "run", "--stores", "real,does-not-exist") == (
+        "error: unknown store 'does-not-exist'"
+    )
+    assert calls == []  # the parent flow was never called: no flow run exists
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "--stores", "does-not-exist"),
+        ("run", "--dry-run", "--stores", "does-not-exist"),
+        ("history", "does-not-exist"),
+        ("add", "--id", "Bad_Id"),
+        ("list", "--priority", "urgent"),
+        ("frobnicate",),
+    ],
+)
+def test_with_json_errors_are_json_on_stderr(invoke, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = invoke(*args, "--json")
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert json.loads(lines[0])["error"]
 
 
 def test_import_is_all_or_nothing(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
