@@ -240,6 +240,8 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
     [
         (("add", "--id", "Bad_Id"), "error: store 'Bad_Id': id: 'Bad_Id' is not a store id"),
         (("add", "--id", "a", "--timezone", "Mars/Base"), "timezone: 'Mars/Base' is not an IANA"),
+        (("add", "--id", "a", "--timezone", "EST"), "use the IANA name America/New_York"),
+        (("set-schedule", "dup", "--timezone", "EST"), "use the IANA name America/New_York"),
         (("add", "--id", "a", "--window", "22-06"), "window: '22' is not a time HH:MM"),
         (("add", "--id", "a", "--priority", "urgent"), "priority: 'urgent' is not a priority"),
         (("add", "--id", "dup"), "error: id: store 'dup' already exists"),
@@ -313,10 +315,10 @@ def test_import_is_all_or_nothing(invoke, tmp_path: Path) -> None:  # type: igno
     )
     line = one_line_error(invoke, "import", str(bad), "--merge")
     assert line == (
-        f"error: {bad}: entry 2, store 'broken': window: '25:00' is not a time HH:MM (00:00–23:59)"
+        f"error: {bad}: entry 3, store 'broken': window: '25:00' is not a time HH:MM (00:00–23:59)"
     )
     line = one_line_error(invoke, "import", str(bad))
-    assert "entry 2" in line
+    assert "entry 3" in line
     assert [r["id"] for r in ok_json(invoke, "list")] == ["existing"]
 
 
@@ -438,7 +440,7 @@ def test_console_script_errors_are_one_line(registry_url: str) -> None:
         [str(MULTISTORE), "list"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("error: STORE_IDS entry 1: 'NOT OK' is not a store id")
+    assert done.stderr.startswith("error: STORE_IDS entry 2: 'NOT OK' is not a store id")
     assert done.stderr.count("\n") == 1
 
 
