@@ -1,19 +1,16 @@
-"""The network routes over HTTP (FastAPI's test client): the CLI's answers, 400 on bad input."""
+"""The network routes of `multistore serve` (its app, FastAPI's test client): the answers of
+the CLI, 400 on bad input."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from multistore import api_network
 from multistore.network.registry import Network
+from multistore.service import create_app
 
 
 def _client(network: Network) -> TestClient:
-    app = FastAPI()
-    app.state.registry_url = network.url
-    app.include_router(api_network.router)
-    return TestClient(app)
+    return TestClient(create_app(registry_url=network.url))
 
 
 def test_nearest_and_hub_over_http(network: Network) -> None:
