@@ -128,3 +128,53 @@ def _one(sku, product, policy: Policy, sales, forecast, tie, rank) -> list[int]:
         if not any(alloc[j] < caps[j] for j in range(m)):
             break
     return [*alloc, remaining, buffer, available]
+
+
+def detect_loop(
+    allocation: pd.DataFrame,
+    listings: pd.DataFrame,
+    *,
+    source: pd.DataFrame | None = None,
+    sales: pd.DataFrame | None = None,
+) -> list[tuple[str, Any, str]]:
+    """`conflicts.detect`'s rules one row at a time: the (kind, sku, channel) it finds."""
+    alloc = allocation.to_dict("index")
+    found = []
+    for row in listings.to_dict("records"):
+        own = alloc.get(row["sku"], {}).get(row["channel"])
+        quantity = row["quantity"]
+        if own is not None and quantity == quantity and quantity != own:
+            found.append(("stock_mismatch", row["sku"], row["channel"]))
+        if source is None or row["sku"] not in source.index:
+            continue
+        ours = source.loc[row["sku"]]
+        price = row.get("price")
+        if price is not None and abs(price - ours["price"]) > 0.01 + 1e-9:
+            found.append(("price_discrepancy", row["sku"], row["channel"]))
+        title = row.get("title")
+        if isinstance(title, str) and " ".join(title.casefold().split()) != " ".join(
+            str(ours["title"]).casefold().split()
+        ):
+            found.append(("product_info", row["sku"], row["channel"]))
+    if sales is not None:
+        seen: dict[tuple, int] = {}
+        sold: dict[tuple, float] = {}
+        total: dict[Any, float] = {}
+        for row in sales.to_dict("records"):
+            key = (row["channel"], row["order_id"], row["sku"])
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] == 1:
+                pair = (row["channel"], row["sku"])
+                sold[pair] = sold.get(pair, 0) + row["quantity"]
+                total[row["sku"]] = total.get(row["sku"], 0) + row["quantity"]
+        for (channel, sku), units in sold.items():
+            own = alloc.get(sku, {}).get(channel)
+            if own is not None and units > own:
+                found.append(("overselling", sku, channel))
+        for sku, units in total.items():
+            if source is not None and sku in source.index and units > source.at[sku, "on_hand"]:
+                found.append(("overselling", sku, "*"))
+        for (channel, _order, sku), count in seen.items():
+            if count > 1:
+                found.append(("duplicate_sale", sku, channel))
+    return found
