@@ -97,7 +97,7 @@ def _import_models() -> None:
     all."""
     import importlib
 
-    for module in ("multistore.registry", "multistore.breaker"):
+    for module in ("multistore.registry", "multistore.breaker", "multistore.channels.tables"):
         importlib.import_module(module)
 
 
