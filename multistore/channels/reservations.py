@@ -7,8 +7,9 @@ order system releases it), *released* when cancelled or done, or *expired* when 
 The invariant ``reserved ≤ on hand`` is kept by the database, not by a read-then-write: a
 reservation is one conditional
 ``UPDATE … SET reserved = reserved + q WHERE on_hand − reserved ≥ q``, so two order systems
-reserving the last unit at the same moment get one yes and one no, on SQLite and PostgreSQL alike. Reserving again for the same order and SKU returns the first reservation
-(nothing is reserved twice). Time comes from an injected clock.
+reserving the last unit at the same moment get one yes and one no, on SQLite and PostgreSQL alike.
+Reserving again for the same order and SKU returns the first reservation (nothing is reserved
+twice). Time comes from an injected clock.
 """
 
 from __future__ import annotations
