@@ -33,7 +33,13 @@ from multistore.windows import format_window
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Verbs other parts provide: each module, when it exists, has `register(app)`.
-PLUGINS = ("sandbox.cli", "flows.cli_setup", "multistore.cli_graph", "flows.cli_run")
+PLUGINS = (
+    "sandbox.cli",
+    "flows.cli_setup",
+    "multistore.cli_graph",
+    "flows.cli_run",
+    "multistore.cli_ops",
+)
 
 
 class _OneLineErrors(TyperGroup):

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     demo_once: bool = False
     # STORE_IDS=a,b,c adds those stores with defaults (the one variable without our prefix).
     store_ids: str = Field(default="", validation_alias="STORE_IDS")
+    # The Prefect server, for the parts that reach it over plain HTTP (health, metrics, logs):
+    # Prefect's own variable, so one setting points both Prefect and multistore at it.
+    prefect_api_url: str = Field(default="", validation_alias="PREFECT_API_URL")
 
     @property
     def registry_url(self) -> str:
