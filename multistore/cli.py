@@ -39,6 +39,7 @@ PLUGINS = (
     "multistore.cli_graph",
     "flows.cli_run",
     "multistore.cli_ops",
+    "multistore.cli_channels",
 )
 
 

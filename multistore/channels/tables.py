@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from multistore.models import UTCDateTime, utcnow
@@ -87,3 +87,34 @@ class WebhookDelivery(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
     synced_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class StoreChannel(SQLModel, table=True):
+    """A sales channel connected to a store: its type, the block with its credentials (a name,
+    never a secret) and its allocation settings."""
+
+    __tablename__ = "store_channels"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=32)
+    block: str = Field(max_length=200)
+    priority: int = 1
+    weight: float = 1.0
+    min_units: int = 0
+    max_units: int | None = None
+    enabled: bool = True
+    connected_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+class ChannelPolicyRow(SQLModel, table=True):
+    """A store's allocation strategy, buffer, custom rules and conflict policy."""
+
+    __tablename__ = "store_channel_policies"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    strategy: str = Field(default="equal", max_length=32)
+    buffer_units: int = 0
+    buffer_percent: float = 0.0
+    rules: list = Field(default_factory=list, sa_column=Column(JSON, default=list))
+    conflicts: dict = Field(default_factory=dict, sa_column=Column(JSON, default=dict))
