@@ -154,5 +154,7 @@ def test_health_json_and_exit_code() -> None:
     )
     assert result.returncode == 1
     assert json.loads(result.stdout)["stores"][0]["id"] == "north"
-    assert result.stderr == "error: Prefect server: PREFECT_API_URL is not set\n"
+    # With --json the error line on stderr is JSON too (the CLI's error contract).
+    assert result.stderr == '{"error": "Prefect server: PREFECT_API_URL is not set"}\n'
+
     assert datetime.fromisoformat(json.loads(result.stdout)["checked_at"]) <= datetime.now(UTC)
