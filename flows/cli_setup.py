@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
             return
         line = (
             f"setup: {len(summary['block_types'])} block types, "
-            f"{len(summary['documents'])} block documents, {len(summary['pools'])} pools"
+            f"{len(summary['documents'])} block documents, {len(summary['pools'])} pools, "
+            f"{len(summary['alerts'])} alerts"
         )
         if summary["sandbox_url"]:
             line += f"; {len(summary['created'])} created for the sandbox {summary['sandbox_url']}"

@@ -9,7 +9,9 @@
    tests' explicit step, `multistore setup --sandbox`) the missing ones are created pointing at
    the sandbox with its published test credentials;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
-   and the process work pool prefect.yaml deploys to.
+   and the process work pool prefect.yaml deploys to;
+4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
+   `multistore-alerts` webhook block, created when missing, never overwritten).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from prefect.client.orchestration import get_client
 
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
+from flows.alerts import ensure_alerts
 from flows.work_pools import ensure_process_pool
 from multistore.pools import load_pools
 from multistore.registry import Registry
@@ -55,6 +58,7 @@ async def setup(
 
     await ensure_pools(specs)
     await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
+    alerts = await ensure_alerts()
     return {
         "block_types": sorted(t.get_block_type_slug() for t in BLOCK_TYPES.values()),
         "documents": sorted(name for name, _, _ in wanted),
@@ -62,6 +66,7 @@ async def setup(
         "missing": sorted(name for name, _, _ in missing if name not in created),
         "pools": [spec.name for spec in specs],
         "sandbox_url": base_url if seed_sandbox else None,
+        "alerts": alerts,
     }
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel, select
 
+from multistore import store_events
 from multistore.db import get_engine, session_scope
 from multistore.retry import Kind, ServiceError
 from multistore.settings import get_settings
@@ -190,9 +191,11 @@ class CircuitBreaker:
 
     def record_success(self, *, probe: bool = False) -> None:
         if probe:
-            self._transition(
+            closed = self._transition(
                 {"state": CLOSED, "failures": 0, "probe_started_at": None}, state=HALF_OPEN
             )
+            if closed:
+                _announce(store_events.circuit_event(self.service, opened=False))
         elif self._failures_seen:
             self._transition({"failures": 0}, state=CLOSED)
             self._failures_seen = 0
@@ -210,9 +213,21 @@ class CircuitBreaker:
             "times_opened": BreakerRow.times_opened + 1,
         }
         if probe:
-            return self._transition(opening, state=HALF_OPEN)
-        # One statement counts the failure and, at the threshold, opens the circuit: only the
-        # failure that crosses it finds the row closed, so exactly one caller opens it.
+            opened = self._transition(opening, state=HALF_OPEN)
+        else:
+            opened = self._count_failure(error, until)
+        if opened:
+            payload = {
+                "error": error,
+                "until": until.isoformat(),
+                "cooldown_seconds": self.policy.cooldown_seconds,
+            }
+            _announce(store_events.circuit_event(self.service, opened=True, payload=payload))
+        return opened
+
+    def _count_failure(self, error: str, until: datetime) -> bool:
+        """One statement counts the failure and, at the threshold, opens the circuit: only the
+        failure that crosses it finds the row closed, so exactly one caller opens it."""
         opens = BreakerRow.failures + 1 >= self.policy.threshold
         statement = (
             update(BreakerRow)
@@ -231,9 +246,7 @@ class CircuitBreaker:
         with get_engine(self.url).begin() as connection:
             state = connection.execute(statement).scalar_one_or_none()
         if state is None:  # the row is missing (never called) or not closed: nothing counted
-            if self._ensure_row():
-                return self.record_failure(error)
-            return False
+            return self._ensure_row() and self._count_failure(error, until)
         return state == OPEN
 
     @contextmanager
@@ -314,6 +327,11 @@ class CircuitBreaker:
             statement = statement.where(extra)
         with get_engine(self.url).begin() as connection:
             return connection.execute(statement.values(**values)).rowcount == 1
+
+
+def _announce(event: dict) -> None:
+    """Tell the Prefect server (for the circuit alerts); never fails or delays a call for long."""
+    store_events.post([event])
 
 
 def breaker(service: str) -> CircuitBreaker:

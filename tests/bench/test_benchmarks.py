@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
-# (script, small arguments, a line the script always prints, needs PostgreSQL)
+# (script, small arguments, a line the script always prints, needs PostgreSQL); nearest.py has
+# its own test (test_network_benches.py).
 SMOKE = [
+    ("allocation.py", ["--products", "500", "--loop-sample", "100", "--repeat", "1"],
+     "allocation ratio vs loop: ", False),
     ("normalise.py", ["--numbers", "2000", "--loop-sample", "200", "--repeat", "1"],
      "ratio vectorised / loop:", False),
     ("sandbox_service.py", ["--stores", "5", "--contacts", "1000", "--pages", "5",
