@@ -7,7 +7,9 @@
    at the sandbox (settings.sandbox_url), overwriting what was there;
    and the store-node health settings (`store-nodes`) when there is none yet;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
-   and the process work pool prefect.yaml deploys to.
+   and the process work pool prefect.yaml deploys to;
+4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
+   `multistore-alerts` webhook block, created when missing, never overwritten).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
 from blocks.store_node import StoreNodeService
+from flows.alerts import ensure_alerts
 from flows.work_pools import ensure_process_pool
 from multistore.pools import load_pools
 from multistore.registry import Registry
@@ -58,6 +61,7 @@ async def setup(
 
     await ensure_pools(specs)
     await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
+    alerts = await ensure_alerts()
     return {
         "block_types": sorted(
             t.get_block_type_slug() for t in (*BLOCK_TYPES.values(), StoreNodeService)
@@ -65,6 +69,7 @@ async def setup(
         "documents": saved,
         "pools": [spec.name for spec in specs],
         "sandbox_url": base_url,
+        "alerts": alerts,
     }
 
 
