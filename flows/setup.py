@@ -7,7 +7,8 @@
    that exists is never touched: real credentials entered in the UI survive any number of runs
    (to resize a pool, say). Missing ones are reported; with `seed_sandbox` (the demo's and the
    tests' explicit step, `multistore setup --sandbox`) the missing ones are created pointing at
-   the sandbox with its published test credentials;
+   the sandbox with its published test credentials. The store-node health settings
+   (`store-nodes`, no secret) are created with their defaults when missing;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
    and the process work pool prefect.yaml deploys to;
 4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
@@ -23,6 +24,7 @@ from prefect.client.orchestration import get_client
 
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
+from blocks.store_node import StoreNodeService
 from flows.alerts import ensure_alerts
 from flows.work_pools import ensure_process_pool
 from multistore.pools import load_pools
@@ -31,6 +33,7 @@ from multistore.settings import get_settings
 from tasks.pools import ensure_pools
 
 PAGE = 200
+STORE_NODES_BLOCK = "store-nodes"
 
 
 async def setup(
@@ -42,7 +45,7 @@ async def setup(
     """Do the three steps; what was registered, found, created, missing and sized."""
     specs = load_pools(pools_file)  # a bad pools file fails before anything is written
 
-    for block_type in BLOCK_TYPES.values():
+    for block_type in (*BLOCK_TYPES.values(), StoreNodeService):
         await block_type.aregister_type_and_schema()
 
     wanted = _documents_wanted()
@@ -56,12 +59,18 @@ async def setup(
             await document.asave(name)  # never overwrite: it was missing a moment ago
             created.append(name)
 
+    if await _missing(StoreNodeService, STORE_NODES_BLOCK):  # keep what a user edited
+        await StoreNodeService().asave(STORE_NODES_BLOCK)
+        created.append(STORE_NODES_BLOCK)
+
     await ensure_pools(specs)
     await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
     alerts = await ensure_alerts()
     return {
-        "block_types": sorted(t.get_block_type_slug() for t in BLOCK_TYPES.values()),
-        "documents": sorted(name for name, _, _ in wanted),
+        "block_types": sorted(
+            t.get_block_type_slug() for t in (*BLOCK_TYPES.values(), StoreNodeService)
+        ),
+        "documents": sorted([*(name for name, _, _ in wanted), STORE_NODES_BLOCK]),
         "created": sorted(created),
         "missing": sorted(name for name, _, _ in missing if name not in created),
         "pools": [spec.name for spec in specs],
@@ -101,3 +110,11 @@ async def _existing_documents() -> set[tuple[str, str]]:
                     break
                 offset += PAGE
     return found
+
+
+async def _missing(block_type: type, name: str) -> bool:
+    try:
+        await block_type.aload(name)
+    except ValueError:
+        return True
+    return False

@@ -14,10 +14,11 @@ vendor work in hand is worth more than the slot's exactness for the minute it ta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from prefect.client.orchestration import get_client
+from prefect.concurrency.asyncio import concurrency as aconcurrency
 from prefect.concurrency.sync import concurrency, rate_limit
 
 from multistore.pools import PoolSpec, rate_name
@@ -55,3 +56,12 @@ class PrefectPools:
 
 
 PREFECT_POOLS = PrefectPools()
+
+
+@asynccontextmanager
+async def apool_slot(
+    name: str, *, occupy: int = 1, lease_seconds: float = SLOT_LEASE_SECONDS
+) -> AsyncIterator[None]:
+    """A slot of pool `name` for async tasks, on the same short, renewed lease."""
+    async with aconcurrency(name, occupy=occupy, strict=True, lease_duration=lease_seconds):
+        yield

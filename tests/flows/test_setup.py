@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from blocks.crm import CRMCredentials
 from blocks.dnc import DNCService
 from blocks.inventory import InventorySources, ShortenerService
+from blocks.store_node import StoreNodeService
 from flows.alerts import load_alerts
 from multistore.pools import load_pools
 from multistore.registry import Registry
@@ -59,6 +60,7 @@ def test_setup_twice_seeds_every_missing_store_block_once_and_sizes_the_pools(
     first = _setup("--sandbox", "--json")
     assert first.returncode == 0, first.stderr
     documents_once = asyncio.run(_documents())
+    StoreNodeService(timeout_seconds=3).save("store-nodes", overwrite=True)  # a user's edit
     second = _setup("--sandbox", "--json")
     assert second.returncode == 0, second.stderr
     assert asyncio.run(_documents()) == documents_once  # not duplicated
@@ -82,6 +84,8 @@ def test_setup_twice_seeds_every_missing_store_block_once_and_sizes_the_pools(
     for name in twice["alerts"]:
         assert len(asyncio.run(_automations(name))) == 1, name
         assert name in listed.stdout, name
+    assert "store-nodes" in twice["documents"] and "store-nodes" not in twice["created"]
+    assert StoreNodeService.load("store-nodes").timeout_seconds == 3  # kept, not overwritten
 
     crm = CRMCredentials.load("crm-custom-b")
     assert crm.base_url == f"{sandbox.url}/crm" and crm.dealer_id == "setup-b"
