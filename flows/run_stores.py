@@ -49,6 +49,7 @@ from multistore import report as reports
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
+from multistore.revision import code_identity
 from multistore.settings import get_settings
 from multistore.windows import is_open, next_open
 
@@ -111,6 +112,7 @@ async def run_stores(
     report = reports.RunReport(
         flow_run_id=flow_run_id,
         dry_run=dry_run,
+        code=code_identity(),
         parameters={
             "stores": stores,
             "priority": priority,
