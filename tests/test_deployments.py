@@ -26,13 +26,14 @@ from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_w
 
 PREFECT_YAML = ROOT / "prefect.yaml"
 DOCKER_YAML = ROOT / "prefect.docker.yaml"
+GIT_YAML = ROOT / "prefect.git.yaml"
 
 
 def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML, GIT_YAML], ids=lambda p: p.name)
 def test_every_key_is_one_prefect_reads(path: Path) -> None:
     raw = _load(path)
     PrefectYamlModel.model_validate(raw)
@@ -47,7 +48,7 @@ def test_every_key_is_one_prefect_reads(path: Path) -> None:
             assert not unknown, f"{path.name}: {deployment['name']}: schedule keys {unknown}"
 
 
-@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML, GIT_YAML], ids=lambda p: p.name)
 def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
     for deployment in _load(path)["deployments"]:
         flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))

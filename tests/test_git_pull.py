@@ -94,3 +94,20 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
     for store_id in ("git-1", "git-2"):
         (history,) = registry.history(store_id)
         assert history.status == "completed"
+
+
+def test_deploying_an_unpushed_commit_fails_in_one_line(git_remote) -> None:
+    remote, deployer, head = git_remote
+    source = [str(deployer / "scripts" / "git-source.sh")]
+    pinned = subprocess.run([*source, "commit"], cwd=deployer, capture_output=True, text=True)
+    assert (pinned.returncode, pinned.stdout.strip()) == (0, head)
+    assert subprocess.run(
+        [*source, "url"], cwd=deployer, capture_output=True, text=True
+    ).stdout == (f"{remote}\n")
+
+    author = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
+    _git(*author, "commit", "--quiet", "--allow-empty", "-m", "local only", cwd=deployer)
+    refused = subprocess.run([*source, "commit"], cwd=deployer, capture_output=True, text=True)
+    assert refused.returncode == 1 and refused.stdout == ""
+    (line,) = refused.stderr.splitlines()
+    assert "is not on remote 'origin'" in line and "git push" in line
