@@ -47,6 +47,7 @@ from sqlalchemy.exc import OperationalError
 from flows.events import emit_store_event
 from multistore import logfields
 from multistore import report as reports
+from multistore.board import BOARD_KEY, board_rows
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
@@ -556,6 +557,18 @@ async def _monitor(
             await asyncio.sleep(MONITOR_SECONDS)
 
 
+async def publish_board() -> None:
+    """Every store's row on the store board (one key: the UI keeps its history)."""
+    registry = Registry()
+    stores, last_runs = await asyncio.gather(
+        asyncio.to_thread(registry.list), asyncio.to_thread(registry.last_runs)
+    )
+    rows = board_rows(stores, last_runs, datetime.now(UTC))
+    await acreate_table_artifact(
+        rows, key=BOARD_KEY, description="Every store: state, window, last outcome, next due"
+    )
+
+
 async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: type) -> State:
     """Save the report and attach it to the flow run; the run ends in `final_state`."""
     path = reports.save_final(report, data_dir)
@@ -566,6 +579,10 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
     await acreate_markdown_artifact(
         reports.render_markdown(payload), key="store-run-summary", description="Totals"
     )
+    try:
+        await publish_board()
+    except Exception as exc:  # the board is a view: its failure must not lose the report
+        get_run_logger().warning("store board not updated: %s: %s", type(exc).__name__, exc)
     totals = payload["totals"]
     message = (
         f"{totals['completed']} completed, {totals['failed']} failed, "
