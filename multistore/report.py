@@ -105,6 +105,8 @@ class RunReport:
     started_at: str = field(default_factory=lambda: _now().isoformat())
     finished_at: str | None = None
     dry_run: bool = False
+    # Where the code that ran came from (multistore.revision.code_identity).
+    code: dict[str, Any] = field(default_factory=dict)
 
     def entry(self, store_id: str) -> StoreEntry:
         for entry in self.stores:
@@ -179,6 +181,7 @@ class RunReport:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "parameters": self.parameters,
+            "code": self.code,
             "totals": self.totals(),
             "compliance": self.compliance(),
             "api": self.api_totals(),
