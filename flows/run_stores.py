@@ -51,6 +51,7 @@ from multistore.board import BOARD_KEY, board_rows
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
+from multistore.revision import code_identity
 from multistore.settings import get_settings
 from multistore.store_events import STORE_EVENT
 from multistore.windows import is_open, next_open
@@ -114,6 +115,7 @@ async def run_stores(
     report = reports.RunReport(
         flow_run_id=flow_run_id,
         dry_run=dry_run,
+        code=code_identity(),
         parameters={
             "stores": stores,
             "priority": priority,

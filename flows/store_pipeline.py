@@ -29,7 +29,7 @@ from prefect.futures import PrefectConcurrentFuture
 from prefect.states import State
 
 from flows.jobs import JOBS, JobContext
-from multistore import logfields
+from multistore import apicounts, logfields
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.registry import Registry
 from multistore.runstats import (
@@ -102,6 +102,7 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
         raise
 
     run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
+    api_before = apicounts.snapshot(store_id)
     settings = get_settings()
     started = time.time()
     run_date = datetime.now(UTC).date()
@@ -115,6 +116,7 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
         stats = run_statistics(
             store_id, graph, records, started_at=started, finished_at=time.time()
         )
+        stats["api"] = apicounts.since(api_before, store_id)  # calls, 429s, 5xx, retries
         await acreate_markdown_artifact(
             render_markdown(graph, stats),
             key=f"store-pipeline-{store_id}",

@@ -19,6 +19,7 @@ COUNTS = (
     "login_failures",
     "hangs",
     "delayed",
+    "saves_dropped",
 )
 
 
