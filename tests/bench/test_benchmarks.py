@@ -17,8 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# (script, small arguments, a line the script always prints, needs PostgreSQL); nearest.py has
-# its own test (test_network_benches.py).
+# (script, small arguments, a line the script always prints, needs PostgreSQL); nearest.py,
+# heartbeats.py and forecast.py have their own (test_network_benches.py).
 SMOKE = [
     ("allocation.py", ["--products", "500", "--loop-sample", "100", "--repeat", "1"],
      "allocation ratio vs loop: ", False),
