@@ -5,6 +5,7 @@ writes nothing). Plain functions over the clients; the Prefect flow composes the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -26,6 +27,7 @@ class ChannelReport:
     calls: int = 0
     rate_limited: int = 0
     negative: int = 0
+    seconds: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,6 +54,7 @@ def changes(target: pd.Series, levels: pd.DataFrame) -> dict[str, int]:
 def sync_channel(client: ChannelClient, target: pd.Series) -> ChannelReport:
     """Bring one channel to `target` (units per SKU) with as few writes as the batches allow."""
     before_calls, before_429 = client.calls, client.throttled
+    start = time.perf_counter()
     levels = client.read_levels()
     delta = changes(target, levels)
     result = client.write(delta)
@@ -64,6 +67,7 @@ def sync_channel(client: ChannelClient, target: pd.Series) -> ChannelReport:
         calls=client.calls - before_calls,
         rate_limited=client.throttled - before_429,
         negative=int((levels["quantity"] < 0).sum()),
+        seconds=time.perf_counter() - start,
     )
 
 

@@ -34,3 +34,17 @@ def test_webhooks_bench_stores_every_delivery_once() -> None:
     assert "webhooks sent: 40\n" in done.stdout
     assert "stored exactly once: 40\n" in done.stdout
     assert "lost: 0\n" in done.stdout
+
+
+def test_channel_sync_bench_meets_the_lower_bound_without_429s() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "channel_sync.py"), "--products", "300"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "calls / lower bound: 1.000\n" in done.stdout
+    assert "429s: 0\n" in done.stdout
+    assert "second sync writes: 0\n" in done.stdout
