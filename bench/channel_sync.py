@@ -4,8 +4,9 @@ calls made against the lower bound, 429s, and Shopify's achieved rate against it
     python bench/channel_sync.py [--products 10000]
 
 The lower bound per channel is ceil(listed / page size) reads + ceil(changes / batch size)
-writes. Shopify's bucket (40, leaking 2/s) binds once a sync needs more than 40 calls; the rate
-line is its calls per second over 2 from the first call past the burst. A second sync, with
+writes (five calls per Amazon feed: it is asynchronous). Shopify's bucket (40, leaking 2/s)
+binds once a sync needs more than 40 calls; the rate line is its calls past the burst per second
+over 2. A second sync, with
 nothing changed, must write nothing. `--products 300` is a smoke run.
 """
 
@@ -28,7 +29,9 @@ from sandbox.config import SandboxConfig
 from sandbox.server import serve_in_thread
 
 STORE = "store-0001"
-PAGES = {"shopify": 250, "square": 1000, "ebay": 200}
+PAGES = {"shopify": 250, "square": 1000, "ebay": 200, "amazon": 1000, "custom": 500}
+# An Amazon feed is at least: create document, upload, create feed, one poll, read the report.
+FEED_CALLS = 5
 SHOPIFY_BURST, SHOPIFY_LEAK = 40, 2.0
 
 
@@ -42,9 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = ChannelConfig(handle.url, credentials.CHANNEL_TOKEN, STORE)
         clients = {name: cls(config) for name, cls in CLIENTS.items()}
+        priorities = {"shopify": 3, "square": 2, "ebay": 1, "amazon": 1, "custom": 1}
         policy = Policy(
-            (Channel("shopify", priority=3), Channel("square", priority=2), Channel("ebay")),
-            buffer_percent=5,
+            tuple(Channel(n, priority=p) for n, p in priorities.items()), buffer_percent=5
         )
         book = Reservations()
         start = time.perf_counter()
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
 
     calls = bound = 0
     for name, r in reports.items():
-        low = math.ceil(r.listed / PAGES[name]) + math.ceil(r.changes / clients[name].batch_size)
+        writes = math.ceil(r.changes / clients[name].batch_size)
+        low = math.ceil(r.listed / PAGES[name]) + writes * (FEED_CALLS if name == "amazon" else 1)
         calls, bound = calls + r.calls, bound + low
         print(
             f"{name}: {r.changes} changes, {r.calls} calls (lower bound {low}), "

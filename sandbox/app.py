@@ -8,8 +8,10 @@ from sandbox import admin, channels, errors, pages
 from sandbox.config import SandboxConfig
 from sandbox.state import SandboxState
 from sandbox.vendors import (
+    amazon,
     crm,
     crm_ui,
+    custom,
     dealercom,
     dnc,
     ebay,
@@ -34,6 +36,8 @@ VENDOR_MODULES = (
     shopify,
     square,
     ebay,
+    amazon,
+    custom,
     stockroom,
 )
 

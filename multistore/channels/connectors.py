@@ -14,6 +14,7 @@ policy (slot → rate → breaker → retry) without their callers changing.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 import httpx
 import pandas as pd
 
+from multistore import retry
 from multistore.channels.webhooks import Delivery, WebhookSecret, verify
 from multistore.guarded import guarded_call
 
@@ -37,6 +39,8 @@ class ChannelConfig:
     store_id: str
     webhook_secret: str = ""
     notification_url: str = ""
+    # The custom REST channel's shape (CustomRestClient.DEFAULTS lists the keys).
+    custom: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -255,6 +259,144 @@ class EbayClient(ChannelClient):
         return result
 
 
+class AmazonClient(ChannelClient):
+    """SP-API: one JSON_LISTINGS_FEED per ≤ 25,000 changes (create document, upload, create feed,
+    poll, read the report); the report's issues are the SKUs that failed."""
+
+    service = "amazon"
+    batch_size = 25_000
+    poll_seconds = 1.0
+    max_polls = 600
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-amz-access-token": self.config.token}
+
+    def read_levels(self) -> pd.DataFrame:
+        rows: list[tuple[str, Any]] = []
+        token: int | None = 0
+        path = f"/amazon/{self.config.store_id}/listings/2021-08-01/items"
+        while token is not None:
+            answer = self._request("GET", path, params={"pageSize": 1000, "pageToken": token})
+            body = answer.json()
+            rows += [(i["sku"], i["fulfillmentAvailability"][0]["quantity"]) for i in body["items"]]
+            token = body.get("pagination", {}).get("nextToken")
+        return _levels(rows)
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        result = WriteResult()
+        for batch in self._batches(changes.items(), self.batch_size):
+            report = self._feed(batch)
+            bad = {str(i.get("sku")) for i in report.get("issues", [])}
+            for sku, _q in batch:
+                if sku in bad:
+                    result.failed[sku] = "amazon: rejected by the feed"
+                else:
+                    result.written += 1
+        return result
+
+    def _feed(self, batch: list[tuple[str, int]]) -> dict[str, Any]:
+        base = f"/amazon/{self.config.store_id}/feeds/2021-06-30"
+        doc = self._request("POST", f"{base}/documents", json={"contentType": "application/json"})
+        messages = [
+            {
+                "messageId": n,
+                "sku": sku,
+                "operationType": "PATCH",
+                "patches": [
+                    {
+                        "op": "replace",
+                        "path": "/attributes/fulfillment_availability",
+                        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": q}],
+                    }
+                ],
+            }
+            for n, (sku, q) in enumerate(batch, start=1)
+        ]
+        upload = httpx.URL(doc.json()["url"]).raw_path.decode()
+        self._request("PUT", upload, content=json.dumps({"messages": messages}).encode())
+        feed = self._request(
+            "POST",
+            f"{base}/feeds",
+            json={
+                "feedType": "JSON_LISTINGS_FEED",
+                "inputFeedDocumentId": doc.json()["feedDocumentId"],
+            },
+        ).json()["feedId"]
+        for _ in range(self.max_polls):
+            status = self._request("GET", f"{base}/feeds/{feed}").json()
+            if status["processingStatus"] == "DONE":
+                result = status["resultFeedDocumentId"]
+                return self._request("GET", f"{base}/documents/{result}").json()["report"]
+            if status["processingStatus"] in ("CANCELLED", "FATAL"):
+                raise retry.ServiceError(
+                    f"amazon for store {self.config.store_id}: feed {feed} "
+                    f"{status['processingStatus']}",
+                    service=self.service,
+                )
+            self.sleep(self.poll_seconds)
+        raise retry.ServiceError(
+            f"amazon for store {self.config.store_id}: feed {feed} not done after "
+            f"{self.max_polls} polls",
+            service=self.service,
+        )
+
+
+class CustomRestClient(ChannelClient):
+    """A REST channel described by its block: URL templates, auth header, field mapping."""
+
+    service = "custom"
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "read_path": "/custom/{store}/api/stock?page={page}",
+        "write_path": "/custom/{store}/api/stock/bulk",
+        "write_method": "PUT",
+        "auth_header": "X-Custom-Key",
+        "items_key": "data",
+        "next_key": "next_page",
+        "updates_key": "updates",
+        "sku_field": "item_code",
+        "quantity_field": "qty",
+        "rejected_key": "rejected",
+        "batch_size": 50,
+    }
+
+    def __init__(self, config: ChannelConfig, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.shape = {**self.DEFAULTS, **dict(config.custom)}
+        self.batch_size = int(self.shape["batch_size"])  # type: ignore[misc]
+
+    def _headers(self) -> dict[str, str]:
+        return {self.shape["auth_header"]: self.config.token}
+
+    def read_levels(self) -> pd.DataFrame:
+        rows: list[tuple[str, Any]] = []
+        page: Any = 0
+        shape = self.shape
+        while page is not None:
+            path = shape["read_path"].format(store=self.config.store_id, page=page)
+            body = self._request("GET", path).json()
+            rows += [
+                (i[shape["sku_field"]], i[shape["quantity_field"]])
+                for i in body[shape["items_key"]]
+            ]
+            page = body.get(shape["next_key"])
+        return _levels(rows)
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        result = WriteResult()
+        shape = self.shape
+        path = shape["write_path"].format(store=self.config.store_id)
+        for batch in self._batches(changes.items(), self.batch_size):
+            updates = [{shape["sku_field"]: s, shape["quantity_field"]: q} for s, q in batch]
+            body = self._request(shape["write_method"], path, json={shape["updates_key"]: updates})
+            rejected = {str(s) for s in body.json().get(shape["rejected_key"], [])}
+            for sku, _q in batch:
+                if sku in rejected:
+                    result.failed[sku] = "custom: rejected"
+                else:
+                    result.written += 1
+        return result
+
+
 class StockroomClient(ChannelClient):
     """The store's inventory system: on hand, price and title per SKU (read only)."""
 
@@ -283,4 +425,6 @@ CLIENTS: dict[str, type[ChannelClient]] = {
     "shopify": ShopifyClient,
     "square": SquareClient,
     "ebay": EbayClient,
+    "amazon": AmazonClient,
+    "custom": CustomRestClient,
 }
