@@ -24,6 +24,8 @@ class ChannelReport:
     changes: int = 0
     written: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    # What the channel still shows where a write failed: a stock mismatch to record.
+    stale: dict[str, float] = field(default_factory=dict)
     calls: int = 0
     rate_limited: int = 0
     negative: int = 0
@@ -64,6 +66,7 @@ def sync_channel(client: ChannelClient, target: pd.Series) -> ChannelReport:
         changes=len(delta),
         written=result.written,
         failed=result.failed,
+        stale=_shown(levels, result.failed),
         calls=client.calls - before_calls,
         rate_limited=client.throttled - before_429,
         negative=int((levels["quantity"] < 0).sum()),
@@ -90,3 +93,8 @@ def sync_store(
         reports[name] = sync_channel(clients[name], target)
         reports[name].channel = name
     return reports
+
+
+def _shown(levels: pd.DataFrame, skus: Mapping[str, str]) -> dict[str, float]:
+    shown = levels.drop_duplicates("sku", keep="last").set_index("sku")["quantity"]
+    return {s: float(shown[s]) for s in skus if s in shown.index}
