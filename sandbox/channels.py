@@ -83,8 +83,9 @@ def admin_router(state: SandboxState) -> APIRouter:
 
     @api.post("/{store}/sell")
     async def sell(store: str, request: Request) -> dict[str, Any]:
-        """A sale on a channel: the channel's count and the store's on hand both drop (refused
-        beyond what the channel shows, as a real channel refuses an order it has no stock for)."""
+        """A sale on a channel: the channel's count and the store's on hand both drop. Refused
+        only beyond what the channel shows (a channel knows nothing of the store's on hand), so
+        an oversold product shows as a negative on hand in the ground truth."""
         body = await request.json()
         vendor, sku, quantity = body.get("channel"), body.get("sku"), body.get("quantity", 1)
         cat = catalogue(state, store)
@@ -93,7 +94,7 @@ def admin_router(state: SandboxState) -> APIRouter:
         if not isinstance(quantity, int) or quantity <= 0:
             raise bad_request("quantity: a whole number > 0")
         shown = cat.levels[vendor][sku]
-        if quantity > shown or quantity > cat.on_hand[sku]:
+        if quantity > shown:
             return {"sold": False, "shown": shown, "on_hand": cat.on_hand[sku]}
         cat.levels[vendor][sku] = shown - quantity
         cat.on_hand[sku] -= quantity
