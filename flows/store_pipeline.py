@@ -5,8 +5,8 @@
 2. run the graph: every job whose dependencies completed starts at once (independent jobs run
    side by side); a failed job blocks its dependents, which are reported "blocked" and never run,
    while its siblings go on;
-3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact with the
-   graph in Mermaid and a table);
+3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact: the
+   jobs with their state and upstream jobs, and each job's metrics);
 4. end Failed, naming the failed and blocked jobs, when any job did not complete.
 
 `python -m flows.store_pipeline STORE [JOB ...]` runs one store by hand.
@@ -29,8 +29,10 @@ from prefect.futures import PrefectConcurrentFuture
 from prefect.states import State
 
 from flows.jobs import JOBS, JobContext
+from flows.run_names import store_run_name
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.registry import Registry
+from multistore.run_options import JobName
 from multistore.runstats import (
     BLOCKED,
     COMPLETED,
@@ -70,8 +72,8 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
     return {"metrics": dict(metrics or {}), "started_at": started, "finished_at": time.time()}
 
 
-@flow(name="store-pipeline")
-async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[str, Any]:
+@flow(name="store-pipeline", flow_run_name=store_run_name)
+async def store_pipeline(store_id: str, jobs: list[JobName] | None = None) -> dict[str, Any]:
     """Run the store's validated job graph (or just `jobs`) and return the run's statistics."""
     logger = get_run_logger()
     # The registry is plain (blocking) SQL: off the event loop, so that in subflow mode the
@@ -109,7 +111,7 @@ async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[s
             store_id, graph, records, started_at=started, finished_at=time.time()
         )
         await acreate_markdown_artifact(
-            render_markdown(graph, stats),
+            render_markdown(graph, stats, data_dir=settings.data_dir),
             key=f"store-pipeline-{store_id}",
             description=f"Job graph run of store {store_id}",
         )

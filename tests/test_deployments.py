@@ -23,6 +23,7 @@ from prefect.flows import load_flow_from_entrypoint
 from multistore.config import load_store_file
 from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
+from multistore.run_options import REGION_ZONES
 from multistore.windows import zone
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker
 
@@ -82,6 +83,8 @@ def test_nightly_schedules_cover_the_example_regions() -> None:
         assert schedule["timezone"] in zones_by_region[region], region
         scheduled[region] = schedule["timezone"]
     assert set(scheduled) == set(zones_by_region)
+    # The parent flow's region choices and the zones its run names use are these schedules.
+    assert scheduled == REGION_ZONES
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
