@@ -1,6 +1,7 @@
 """`make demo`: everything on this machine, then one real run of the stores.
 
-1. load the example stores into the registry (a merge: running it again changes nothing);
+1. add the example stores the registry lacks; stores already there keep the user's edits
+   (`--reset` puts the examples back as the file has them);
 2. a Prefect server (SQLite, 127.0.0.1:4200, PREFECT_HOME under the data directory) and the
    sandbox (127.0.0.1:8765): one already answering on its port is reused, a port taken by
    something else is replaced by a free one;
@@ -38,22 +39,34 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_STORES = ROOT / "data" / "stores.example.yaml"
 BIN = Path(sys.executable).parent
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+# What the Prefect server logs for each request it answers 503 (PREFECT_API_LOG_RETRYABLE_ERRORS).
+RETRYABLE_MARK = "Encountered retryable exception in request"
 
 
-def load_example_stores(path: Path = EXAMPLE_STORES) -> dict[str, list[str]]:
-    return Registry().import_stores(load_store_file(path), merge=True)
+def load_example_stores(
+    path: Path = EXAMPLE_STORES, *, reset: bool = False
+) -> dict[str, list[str]]:
+    """Add the example stores that are missing; with `reset`, also put the others back as the
+    file has them. Returns {"added", "updated", "kept"} (ids)."""
+    configs = load_store_file(path)
+    registry = Registry()
+    existing = {store.id for store in registry.list()}
+    kept = [] if reset else sorted(c.id for c in configs if c.id in existing)
+    summary = registry.import_stores([c for c in configs if c.id not in kept], merge=True)
+    return {**summary, "kept": kept}
 
 
-def main() -> int:
+def main(*, reset: bool = False) -> int:
     """Step 1 alone: the example stores, then `multistore status`."""
     try:
-        summary = load_example_stores()
+        summary = load_example_stores(reset=reset)
     except (ConfigError, RegistryError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     print(
         f"example stores from {EXAMPLE_STORES.name}: {len(summary['added'])} added, "
-        f"{len(summary['updated'])} refreshed"
+        f"{len(summary['updated'])} reset, {len(summary['kept'])} kept as they are"
+        + (" (--reset puts them back as the file has them)" if summary["kept"] else "")
     )
     from multistore.cli import app
 
@@ -79,12 +92,16 @@ class Demo:
         self.data_dir = data_dir
         self.logs = logs
         self.started: list[Managed] = []
+        self.server_log_from = 0
         self.env = dict(os.environ)
         self.env.update(PREFECT_SERVER_ENV)
         self.env.update(
             PREFECT_HOME=str(data_dir / "prefect"),
             MULTISTORE_DATA_DIR=str(data_dir),
             PREFECT_WORKER_QUERY_SECONDS="2",
+            # The server logs each request it answered 503 (e.g. "database is locked"), so the
+            # demo can count them: the orchestrator's own hiccups, not the vendors'.
+            PREFECT_API_LOG_RETRYABLE_ERRORS="true",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
 
@@ -119,6 +136,8 @@ class Demo:
         if to_start:
             self.say(f"starting a Prefect server at {api} (SQLite in {self.env['PREFECT_HOME']})")
             argv = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
+            log = self.logs / "prefect-server.log"
+            self.server_log_from = log.stat().st_size if log.exists() else 0  # this demo's part
             self.start("prefect-server", [*argv, "--port", str(port)], f"{api}/health")
         self.env["PREFECT_API_URL"] = api
         return api
@@ -142,6 +161,16 @@ class Demo:
             tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
             raise RuntimeError(f"{what} failed:\n" + "\n".join(tail))
         return done.stdout
+
+    def server_hiccups(self) -> str:
+        """How many requests the Prefect server this demo started answered 503 (busy database)."""
+        log = self.logs / "prefect-server.log"
+        if not any(m.name == "prefect-server" for m in self.started) or not log.exists():
+            return "Prefect server 503s: not counted (a server already running was reused)"
+        with log.open("rb") as text:
+            text.seek(self.server_log_from)
+            count = text.read().decode(errors="replace").count(RETRYABLE_MARK)
+        return f"Prefect server 503s (database busy) during this demo: {count}"
 
     def stop(self) -> None:
         for managed in reversed(self.started):
@@ -199,6 +228,12 @@ def run_demo(argv: list[str] | None = None) -> int:
         help="run only stores whose processing window is open now, as the nightly schedule does "
         "(by default the demo runs every enabled store whatever the hour)",
     )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="put the example stores back as data/stores.example.yaml has them (by default stores "
+        "already in the registry keep your edits; missing ones are added)",
+    )
     parser.add_argument("--contacts", type=int, default=60, help="sandbox CRM contacts per store")
     parser.add_argument("--vehicles", type=int, default=12, help="sandbox vehicles per store")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run")
@@ -210,7 +245,7 @@ def run_demo(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         demo.say(f"data directory {data_dir}")
-        if main() != 0:
+        if main(reset=args.reset) != 0:
             return 1
         api = demo.prefect_server(args.prefect_port)
         demo.sandbox(args.sandbox_port, args.contacts, args.vehicles)
@@ -246,6 +281,7 @@ def run_demo(argv: list[str] | None = None) -> int:
         from multistore.cli import app
 
         app(["status"], standalone_mode=False)
+        demo.say(demo.server_hiccups())
         demo.say(f"Prefect UI: {ui}  ·  report JSON: {data_dir / 'reports' / 'latest.json'}")
         if args.once:
             return 0

@@ -298,6 +298,58 @@ def _jobs_text(store: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def watch_rows(report: dict[str, Any], now: datetime) -> list[dict[str, str]]:
+    """The stores of a run as `status --watch` shows them: running and queued first, then the
+    finished ones (newest first) with how long they took and how they ended, skips last."""
+    order = {RUNNING: 0, RETRY_WAIT: 1, QUEUED: 2}
+    active = [s for s in report["stores"] if s["status"] not in FINAL]
+    done = [s for s in report["stores"] if s["status"] in FINAL]
+    active.sort(key=lambda s: order.get(s["status"], 3))
+    done.sort(key=lambda s: s.get("finished_at") or "", reverse=True)
+    rows = []
+    for s in active + done:
+        if s["status"] in FINAL:
+            elapsed = s["duration_seconds"]
+        elif s.get("started_at"):
+            elapsed = (now - datetime.fromisoformat(s["started_at"])).total_seconds()
+        else:
+            elapsed = None
+        outcome = (
+            attempts_text(s) if s["status"] == FAILED or len(s.get("attempt_log") or []) > 1 else ""
+        )
+        rows.append(
+            {
+                "store": s["store_id"],
+                "status": s["status"] + (" (quarantined)" if s["quarantined"] else ""),
+                "attempt": str(s["attempts"] or ""),
+                "elapsed": "" if elapsed is None else _duration(elapsed),
+                "outcome": _one_line(outcome, 120),
+            }
+        )
+    rows += [
+        {
+            "store": k["store_id"],
+            "status": "skipped",
+            "attempt": "",
+            "elapsed": "",
+            "outcome": _one_line(_skip_text(k), 120),
+        }
+        for k in report["skipped"]
+    ]
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    """'8.2 s', '3 min 05 s', '1 h 02 min'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 def run_url(ui_url: str | None, flow_run_id: str | None) -> str | None:
     """The Prefect UI page of a flow run."""
     if not ui_url or not flow_run_id:

@@ -216,3 +216,27 @@ def test_a_failing_report_write_leaves_the_old_file_and_no_temporary(tmp_path: P
         reports.save_progress(run, tmp_path)
     assert path.read_text() == before
     assert [p.name for p in path.parent.iterdir()] == [reports.CURRENT]
+
+
+def test_watch_rows_keep_finished_stores_with_elapsed_time_and_outcome() -> None:
+    now = datetime(2026, 11, 29, 14, 10, tzinfo=UTC)
+    run = reports.RunReport(flow_run_id="p", parameters={})
+    running = reports.StoreEntry("running-1", "HIGH", status=reports.RUNNING, attempts=1)
+    running.started_at = (now - timedelta(seconds=75)).isoformat()
+    done = reports.StoreEntry("done-1", "LOW", status=reports.COMPLETED, attempts=2)
+    done.duration_seconds = 8.25
+    done.record_attempt(1, flow_run_id="r1", ok=False, error="HTTP 503", started_at=None)
+    done.record_attempt(2, flow_run_id="r2", ok=True, error=None, started_at=None)
+    failed = reports.StoreEntry("failed-1", "LOW", status=reports.FAILED, attempts=1, error="boom")
+    failed.duration_seconds = 3725
+    run.stores = [done, failed, running]
+    run.skipped = [reports.SkipEntry("closed-1", "outside window")]
+    rows = reports.watch_rows(run.to_dict(), now)
+    assert [(r["store"], r["status"], r["elapsed"]) for r in rows] == [
+        ("running-1", "running", "1 min 15 s"),
+        ("done-1", "completed", "8.2 s"),
+        ("failed-1", "failed", "1 h 02 min"),
+        ("closed-1", "skipped", ""),
+    ]
+    assert rows[1]["outcome"] == "attempt 1: HTTP 503; attempt 2: completed"
+    assert rows[2]["outcome"] == "boom" and rows[3]["outcome"] == "outside window"
