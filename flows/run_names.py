@@ -73,9 +73,20 @@ def parent_run_name() -> str:
 
 
 def store_run_name() -> str:
-    """A store's run started on its own (not by a parent): `sunset-ford` or `sunset-ford: jobs`."""
+    """A store run's name: the one its parent gave (`sunset-ford attempt 2`), else, started on
+    its own, `sunset-ford` or `sunset-ford: homenet_feed`.
+
+    Prefect applies a flow's name template when the run starts, over the name it was created
+    with: a name the parent gave is kept here.
+    """
     from prefect.runtime import flow_run
 
-    parameters = flow_run.parameters
+    return store_name(flow_run.parameters, current=flow_run.name)
+
+
+def store_name(parameters: Mapping[str, Any], *, current: str | None) -> str:
+    store_id = parameters["store_id"]
+    if current and current.startswith(f"{store_id} attempt "):
+        return current
     jobs = parameters.get("jobs")
-    return f"{parameters['store_id']}" + (f": {', '.join(jobs)}" if jobs else "")
+    return store_id + (f": {', '.join(jobs)}" if jobs else "")

@@ -186,6 +186,10 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     parent_logs = await _info_logs(run_id, "stores selected")
     assert "2 stores selected, 0 skipped" in parent_logs
     store_run_id = report["stores"][0]["flow_run_ids"][0]
+    # Runs named for what they cover, in the runs list.
+    async with get_client() as client:
+        assert (await client.read_flow_run(run_id)).name == "adhoc: typed-1, typed-2"
+        assert (await client.read_flow_run(store_run_id)).name == "typed-1 attempt 1"
     store_logs = await _info_logs(store_run_id, "store typed-1")
     assert "store typed-1: 0 completed, 0 failed, 0 blocked" in store_logs
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from prefect.utilities.callables import parameter_schema
 
-from flows.run_names import parent_name, store_attempt_name
+from flows.run_names import parent_name, store_attempt_name, store_name
 from flows.run_stores import run_stores
 from flows.store_pipeline import store_pipeline
 from multistore.jobgraph import DEFAULT_JOBS
@@ -45,6 +45,12 @@ def test_a_parent_run_is_named_for_what_it_covers(parameters, deployment, expect
 
 def test_a_store_attempt_is_named_for_the_store_and_the_attempt() -> None:
     assert store_attempt_name("sunset-ford", 2) == "sunset-ford attempt 2"
+    # The parent's name survives the store flow's own template; a run of its own gets one.
+    given = {"store_id": "sunset-ford"}
+    assert store_name(given, current="sunset-ford attempt 2") == "sunset-ford attempt 2"
+    assert store_name(given, current="indefinable-ant") == "sunset-ford"
+    jobs = {"store_id": "sunset-ford", "jobs": ["homenet_feed"]}
+    assert store_name(jobs, current=None) == "sunset-ford: homenet_feed"
 
 
 def _enum(schema: dict, name: str) -> list:
