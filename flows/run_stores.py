@@ -41,23 +41,25 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
-from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_UI_URL
 from prefect.states import Cancelled, Cancelling, Completed, Failed, State
 from sqlalchemy.exc import OperationalError
 
+from flows.events import emit_store_event
 from flows.run_names import parent_run_name, store_attempt_name
+from multistore import logfields
 from multistore import report as reports
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.run_options import JobName, PriorityChoice, Region
 from multistore.settings import get_settings
+from multistore.store_events import STORE_EVENT
 from multistore.windows import is_open, next_open
 
 STORE_DEPLOYMENT = "store-pipeline/default"
-QUARANTINE_EVENT = "multistore.store.quarantined"
+QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
@@ -152,6 +154,11 @@ async def run_stores(
         report.finish()
         report.state = "dry-run"
         return await _publish(report, settings.data_dir, final_state=Completed)
+    if chosen.skipped:
+        ids = [skip.store_id for skip in chosen.skipped]
+        skipped_stores = {s.id: s for s in await asyncio.to_thread(registry.list, ids=ids)}
+        for skip in chosen.skipped:
+            _emit_skipped(skipped_stores.get(skip.store_id), skip.reason, skip.detail)
 
     reports.save_progress(report, settings.data_dir)
     progress = await acreate_progress_artifact(
@@ -190,12 +197,14 @@ async def run_stores(
             report.skipped.append(
                 reports.SkipEntry(store.id, entry.error or "window closed", _next_open(store))
             )
+            _emit_skipped(store, "window closed", entry.error)
         else:
             # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
             # A failure to record (a locked database, say) stays with this store: it must not
             # abandon the other stores or the report. No retry: the increment is not idempotent.
+            in_a_row = None
             try:
-                await asyncio.to_thread(
+                in_a_row = await asyncio.to_thread(
                     _record_outcome, registry, store, entry, quarantine_threshold, logger
                 )
             except Exception as exc:
@@ -203,6 +212,7 @@ async def run_stores(
                 problem = f"outcome not recorded in the registry: {why}"
                 logger.warning("store %s: %s", store.id, problem)
                 entry.error = f"{entry.error}; {problem}" if entry.error else problem
+            _emit_outcome(store, entry, in_a_row, quarantine_threshold)
         changed.set()
 
     monitor = asyncio.create_task(
@@ -295,6 +305,7 @@ async def _run_with_retries(
                     entry.error = f"{entry.error} (no retry: {closed})"
                 break
             entry.status, entry.attempts = reports.RUNNING, attempt
+            emit_store_event("started", store, {"attempt": attempt})
             if began is None:
                 began = time.monotonic()
                 entry.started_at = datetime.now(UTC).isoformat()
@@ -389,23 +400,43 @@ async def _with_server_retries(
 
 def _record_outcome(
     registry: Registry, store: Store, entry: reports.StoreEntry, threshold: int, logger: Any
-) -> None:
+) -> int:
+    """Count the outcome in the registry; the store's failed runs in a row now."""
     ok = entry.status == reports.COMPLETED
     quarantined = registry.record_outcome(store.id, ok, entry.error, threshold=threshold)
-    if not quarantined:
+    if quarantined:
+        entry.quarantined = True
+        logger.warning(
+            "store %s quarantined after %d failed runs in a row: %s",
+            store.id,
+            threshold,
+            entry.error,
+        )
+    return 0 if ok else registry.get(store.id).consecutive_failures
+
+
+def _emit_outcome(
+    store: Store, entry: reports.StoreEntry, in_a_row: int | None, threshold: int
+) -> None:
+    """completed, or failed (labelled with the failures in a row) and perhaps quarantined."""
+    payload = {
+        "attempts": entry.attempts,
+        "flow_run_ids": entry.flow_run_ids,
+        "error": entry.error,
+        "duration_seconds": entry.duration_seconds,
+    }
+    if entry.status == reports.COMPLETED:
+        emit_store_event("completed", store, payload)
         return
-    entry.quarantined = True
-    logger.warning(
-        "store %s quarantined after %d failed runs in a row: %s", store.id, threshold, entry.error
-    )
-    emit_event(
-        event=QUARANTINE_EVENT,
-        resource={
-            "prefect.resource.id": f"multistore.store.{store.id}",
-            "prefect.resource.name": store.name or store.id,
-        },
-        payload={"store_id": store.id, "threshold": threshold, "error": entry.error},
-    )
+    labels = {} if in_a_row is None else {"multistore.failures-in-a-row": in_a_row}
+    emit_store_event("failed", store, payload, **labels)
+    if entry.quarantined:
+        emit_store_event("quarantined", store, {**payload, "threshold": threshold})
+
+
+def _emit_skipped(store: Store | None, reason: str, detail: str | None) -> None:
+    if store is not None:
+        emit_store_event("skipped", store, {"detail": detail}, **{"multistore.reason": reason})
 
 
 def _window_open(store: Store) -> bool:
@@ -439,7 +470,9 @@ class _SubflowRunner:
         from flows.store_pipeline import store_pipeline
 
         pipeline = store_pipeline.with_options(flow_run_name=store_attempt_name(store.id, attempt))
-        state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
+        # The subflow's own engine records (its start, its final state) carry store_id too.
+        with logfields.bind(store.id, None):
+            state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
         flow_run_id = state.state_details.flow_run_id
         stats = None
         if state.is_completed():

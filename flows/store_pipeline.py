@@ -30,6 +30,7 @@ from prefect.states import State
 
 from flows.jobs import JOBS, JobContext
 from flows.run_names import store_run_name
+from multistore import logfields
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.registry import Registry
 from multistore.run_options import JobName
@@ -75,13 +76,19 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
 @flow(name="store-pipeline", flow_run_name=store_run_name)
 async def store_pipeline(store_id: str, jobs: list[JobName] | None = None) -> dict[str, Any]:
     """Run the store's validated job graph (or just `jobs`) and return the run's statistics."""
+    context = FlowRunContext.get()
+    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
+    # Every log record of the run (its task threads' too) carries store_id and flow_run_id.
+    with logfields.bind(store_id, flow_run_id):
+        return await _run_store(store_id, jobs, flow_run_id)
+
+
+async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | None) -> dict:
     logger = get_run_logger()
     # The registry is plain (blocking) SQL: off the event loop, so that in subflow mode the
     # parent's other stores go on while SQLite waits on a lock.
     registry = await asyncio.to_thread(Registry)
     store = await asyncio.to_thread(registry.get, store_id)
-    context = FlowRunContext.get()
-    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
     try:
         graph = build_graph(
             store.jobs if jobs is None else jobs, store.dependencies, owner=f"store {store_id}"

@@ -22,6 +22,7 @@ try:  # Typer ≥ 0.25 carries its own copy of click.
 except ImportError:  # pragma: no cover - older Typer on real click
     from click.exceptions import ClickException
 
+from multistore import store_events
 from multistore.cli_output import (
     console,
     emit_json,
@@ -49,6 +50,8 @@ PLUGINS = (
     "multistore.cli_graph",
     "flows.cli_run",
     "multistore.cli_ops",
+    "multistore.cli_network",
+    "multistore.cli_channels",
 )
 
 
@@ -224,7 +227,8 @@ def disable(store_id: StoreArg, as_json: JsonOption = False) -> None:
 @one_line_errors
 def release(store_id: StoreArg, as_json: JsonOption = False) -> None:
     """Take a store out of quarantine (and reset its failure count)."""
-    Registry().release(store_id)
+    store = Registry().release(store_id)
+    store_events.post([store_events.store_event("released", store)])  # best effort, for alerts
     _changed(store_id, as_json, f"released {store_id}")
 
 

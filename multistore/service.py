@@ -26,11 +26,12 @@ def create_app(
 ) -> FastAPI:
     """The app; `registry_url`, `prefect` and `clock` default to the configured ones (tests
     inject theirs)."""
-    from multistore import api_ops
+    from multistore import api_network, api_ops
 
     app = FastAPI(title="multistore", docs_url="/docs", redoc_url=None)
     app.state.registry_url = registry_url
     app.state.prefect = prefect
     app.state.clock = clock
     app.include_router(api_ops.router)  # /health, /metrics
+    app.include_router(api_network.router)  # /network/nearest, /network/hub
     return app

@@ -336,7 +336,7 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
             # The 503 came after the server had created the run: the retry got the same one.
             named = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
-                    name=FlowRunFilterName(any_=[f"{entry['store_id']}-attempt-1"])
+                    name=FlowRunFilterName(any_=[f"{entry['store_id']} attempt 1"])
                 )
             )
             assert [str(r.id) for r in named] == [run_id]
