@@ -50,9 +50,11 @@ from flows.events import emit_store_event
 from flows.run_names import parent_run_name, store_attempt_name
 from multistore import logfields
 from multistore import report as reports
+from multistore.board import BOARD_KEY, board_rows
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
+from multistore.revision import code_identity
 from multistore.run_options import JobName, PriorityChoice, Region
 from multistore.settings import get_settings
 from multistore.store_events import STORE_EVENT
@@ -117,6 +119,7 @@ async def run_stores(
     report = reports.RunReport(
         flow_run_id=flow_run_id,
         dry_run=dry_run,
+        code=code_identity(),
         parameters={
             "stores": stores,
             "priority": priority,
@@ -621,6 +624,18 @@ async def _monitor(
             await asyncio.sleep(MONITOR_SECONDS)
 
 
+async def publish_board() -> None:
+    """Every store's row on the store board (one key: the UI keeps its history)."""
+    registry = Registry()
+    stores, last_runs = await asyncio.gather(
+        asyncio.to_thread(registry.list), asyncio.to_thread(registry.last_runs)
+    )
+    rows = board_rows(stores, last_runs, datetime.now(UTC))
+    await acreate_table_artifact(
+        rows, key=BOARD_KEY, description="Every store: state, window, last outcome, next due"
+    )
+
+
 async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: type) -> State:
     """Save the report and attach it to the flow run; the run ends in `final_state`."""
     path = reports.save_final(report, data_dir)
@@ -638,6 +653,10 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
             description="The report: stores, attempts and errors, skips, compliance, pools",
         )
     )
+    try:
+        await publish_board()
+    except Exception as exc:  # the board is a view: its failure must not lose the report
+        get_run_logger().warning("store board not updated: %s: %s", type(exc).__name__, exc)
     totals = payload["totals"]
     message = (
         f"{totals['completed']} completed, {totals['failed']} failed, "

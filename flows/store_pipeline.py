@@ -30,7 +30,7 @@ from prefect.states import State
 
 from flows.jobs import JOBS, JobContext
 from flows.run_names import store_run_name
-from multistore import logfields
+from multistore import apicounts, logfields
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.registry import Registry
 from multistore.run_options import JobName
@@ -104,6 +104,7 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
         raise
 
     run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
+    api_before = apicounts.snapshot(store_id)
     settings = get_settings()
     started = time.time()
     run_date = datetime.now(UTC).date()
@@ -117,6 +118,7 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
         stats = run_statistics(
             store_id, graph, records, started_at=started, finished_at=time.time()
         )
+        stats["api"] = apicounts.since(api_before, store_id)  # calls, 429s, 5xx, retries
         await acreate_markdown_artifact(
             render_markdown(graph, stats, data_dir=settings.data_dir),
             key=f"store-pipeline-{store_id}",

@@ -58,6 +58,8 @@ class StoreEntry:
     jobs_failed: int = 0
     jobs_blocked: int = 0
     compliance: dict[str, Any] | None = None
+    # Per outside service: calls, 429s (rate_limited), 5xx (server_errors), retries.
+    api: dict[str, dict[str, int]] = field(default_factory=dict)
     error: str | None = None
     quarantined: bool = False
     flow_run_ids: list[str] = field(default_factory=list)
@@ -102,6 +104,11 @@ class StoreEntry:
         self.jobs_failed = statuses.count("failed")
         self.jobs_blocked = statuses.count("blocked")
         self.compliance = (stats or {}).get("compliance") or None
+        # Every attempt's calls count, so they add up over the store's retries.
+        for service, counts in ((stats or {}).get("api") or {}).items():
+            mine = self.api.setdefault(service, {})
+            for key, value in counts.items():
+                mine[key] = mine.get(key, 0) + int(value)
 
 
 @dataclass
@@ -127,6 +134,8 @@ class RunReport:
     started_at: str = field(default_factory=lambda: _now().isoformat())
     finished_at: str | None = None
     dry_run: bool = False
+    # Where the code that ran came from (multistore.revision.code_identity).
+    code: dict[str, Any] = field(default_factory=dict)
 
     def entry(self, store_id: str) -> StoreEntry:
         for entry in self.stores:
@@ -188,6 +197,16 @@ class RunReport:
             "compliance_rate": round(weighted / contacts, 4) if contacts else None,
         }
 
+    def api_totals(self) -> dict[str, dict[str, int]]:
+        """Calls, 429s, 5xx and retries per outside service, over every store of the run."""
+        totals: dict[str, dict[str, int]] = {}
+        for entry in self.stores:
+            for service, counts in entry.api.items():
+                mine = totals.setdefault(service, {})
+                for key, value in counts.items():
+                    mine[key] = mine.get(key, 0) + value
+        return dict(sorted(totals.items()))
+
     def finish(self) -> None:
         self.finished_at = _now().isoformat()
         ok = all(entry.status == COMPLETED for entry in self.stores)
@@ -201,8 +220,10 @@ class RunReport:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "parameters": self.parameters,
+            "code": self.code,
             "totals": self.totals(),
             "compliance": self.compliance(),
+            "api": self.api_totals(),
             "pools": self.pools,
             "pool_usage": self.pool_usage,
             "stores": [

@@ -15,6 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prefect import get_client
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from prefect.events.filters import (
     EventFilter,
     EventNameFilter,
@@ -25,6 +31,7 @@ from prefect.events.filters import (
 from blocks.inventory import InventorySources
 from flows.alerts import ALERT_BLOCK, ensure_alerts
 from flows.run_stores import run_stores
+from multistore.board import BOARD_KEY
 from multistore.breaker import BreakerPolicy, CircuitBreaker
 from multistore.registry import Registry
 
@@ -112,6 +119,19 @@ async def test_a_quarantined_store_is_notified_on_the_webhook(
     store = [r for r in failed.related if r.role == "store"]
     assert [r.id for r in store] == ["multistore.store.alert-down"]
     assert store[0]["multistore.priority"] == "HIGH"
+
+    # The run updated the store board (one key, on the parent's flow run).
+    report = await state.aresult(raise_on_failure=False)
+    async with get_client() as client:
+        boards = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[BOARD_KEY])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[report["flow_run_id"]])),
+        )
+    (board,) = boards
+    rows = board.data if isinstance(board.data, list) else json.loads(board.data)
+    row = next(r for r in rows if r["store"] == "alert-down")
+    assert row["state"] == "quarantined" and row["priority"] == "HIGH"
+    assert row["last_outcome"].startswith("failed ")
 
 
 async def test_a_circuit_opening_and_closing_are_events(prefect_server) -> None:
