@@ -22,6 +22,7 @@ try:  # Typer ≥ 0.25 carries its own copy of click.
 except ImportError:  # pragma: no cover - older Typer on real click
     from click.exceptions import ClickException
 
+from multistore import store_events
 from multistore.cli_output import (
     console,
     emit_json,
@@ -36,6 +37,7 @@ from multistore.config import ConfigError, Priority, dump_store_file, load_store
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Registry, RegistryError, UnknownStoreError
+from multistore.run_options import check_region
 from multistore.status import run_row, status, store_row
 from multistore.windows import format_window
 
@@ -226,7 +228,8 @@ def disable(store_id: StoreArg, as_json: JsonOption = False) -> None:
 @one_line_errors
 def release(store_id: StoreArg, as_json: JsonOption = False) -> None:
     """Take a store out of quarantine (and reset its failure count)."""
-    Registry().release(store_id)
+    store = Registry().release(store_id)
+    store_events.post([store_events.store_event("released", store)])  # best effort, for alerts
     _changed(store_id, as_json, f"released {store_id}")
 
 
@@ -402,6 +405,7 @@ def run(
     only_ids = None if stores is None else [s.strip() for s in stores.split(",") if s.strip()]
     if priority is not None:
         priority = _priority(priority)
+    check_region(region)  # the parent flow's choices (the nightly schedules' regions)
     registry = Registry()
     # The plan refuses an unknown store id here, before any flow run exists.
     the_plan = plan(

@@ -1,18 +1,41 @@
-"""`multistore health` and `multistore serve`: a plugin of multistore/cli.py; no Prefect here."""
+"""`multistore health`, `serve` and `logs`: a plugin of multistore/cli.py; no Prefect here."""
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
 import sys
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 import typer
 
 from multistore.cli_output import console, emit_json, fail, local_time, table
 from multistore.health import UNAVAILABLE, check_health
+from multistore.prefect_api import PrefectAPI, PrefectUnavailable
+from multistore.registry import Registry, UnknownStoreError
 
 DEFAULT_PORT = 8780
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str | None, now: datetime) -> datetime | None:
+    """'30m', '2h', '7d' before `now`, or an ISO date/time (UTC when it has no zone)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    match = _DURATION.match(text)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"--since: {value!r} is neither a duration (30m, 2h, 7d) nor an ISO date/time"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def health(
@@ -53,6 +76,59 @@ def serve(
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def logs(
+    store_id: Annotated[str, typer.Argument(metavar="STORE", help="The store's id.")],
+    since: Annotated[
+        str | None, typer.Option(help="Only from then: 30m, 2h, 7d or an ISO date/time.")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="From the store's last N runs.")] = 5,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="At most N lines.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """A store's recent log lines, from the Prefect server (its runs' flow runs)."""
+    try:
+        start = parse_since(since, datetime.now(UTC))
+        history = Registry().history(store_id, limit=runs)
+    except (ValueError, UnknownStoreError) as exc:
+        fail(str(exc))
+    flow_runs = {
+        r.flow_run_id: r.id
+        for r in history
+        if r.flow_run_id and (start is None or (r.finished_at or start) >= start)
+    }
+    records: list[dict[str, Any]] = []
+    if flow_runs:
+        try:
+            records = PrefectAPI().logs(list(flow_runs), since=start, limit=limit)
+        except PrefectUnavailable as exc:
+            fail(str(exc))
+    lines = [
+        {
+            "timestamp": r["timestamp"],
+            "level": logging.getLevelName(r["level"]),
+            "store_id": store_id,
+            "flow_run_id": r["flow_run_id"],
+            "task_run_id": r.get("task_run_id"),
+            "logger": r["name"],
+            "message": r["message"],
+        }
+        for r in records
+    ]
+    if as_json:
+        emit_json(lines)
+        return
+    if not lines:
+        when = f" since {start.isoformat()}" if start else ""
+        console.print(f"{store_id}: no log lines{when}")
+    for line in lines:
+        console.print(
+            f"{line['timestamp']} {line['level']:<7} {store_id} {line['flow_run_id'][:8]} "
+            f"{line['message']}",
+            markup=False,
+            highlight=False,
+        )
+
+
 def _print_health(data: dict) -> None:
     console.print(f"status: {data['status']}")
     for reason in data["reasons"]:
@@ -88,3 +164,4 @@ def _print_health(data: dict) -> None:
 def register(app: typer.Typer) -> None:
     app.command("health")(health)
     app.command("serve")(serve)
+    app.command("logs")(logs)

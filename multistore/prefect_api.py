@@ -7,6 +7,7 @@ limits, log records) is a few documented REST calls. `PREFECT_API_URL` says wher
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -47,14 +48,19 @@ class PrefectAPI:
             if not row["name"].startswith("deployment:")  # Prefect's own, not a pool
         ]
 
-    def logs(self, flow_run_ids: list[str], *, limit: int = 200) -> list[dict[str, Any]]:
-        """Log records of these flow runs, oldest first."""
-        body = {
-            "logs": {"flow_run_id": {"any_": flow_run_ids}},
-            "sort": "TIMESTAMP_ASC",
-            "limit": limit,
-        }
-        return self._request("POST", "/logs/filter", json=body)
+    def logs(
+        self, flow_run_ids: list[str], *, since: datetime | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Log records of these flow runs (from `since`), the newest `limit`, oldest first."""
+        logs: dict[str, Any] = {"flow_run_id": {"any_": flow_run_ids}}
+        if since is not None:
+            logs["timestamp"] = {"after_": since.isoformat()}
+        body = {"logs": logs, "sort": "TIMESTAMP_DESC", "limit": limit}
+        return list(reversed(self._request("POST", "/logs/filter", json=body)))
+
+    def send_events(self, events: list[dict[str, Any]]) -> None:
+        """Record events (Prefect's event schema) on the server."""
+        self._request("POST", "/events", json=events, timeout=2.0)
 
     def block_document(self, block_type_slug: str, name: str) -> dict[str, Any]:
         """A block document's fields, secrets included (for the service's webhook checks)."""
@@ -81,4 +87,4 @@ class PrefectAPI:
             raise PrefectUnavailable(
                 f"Prefect server {self.url} is not reachable: {type(exc).__name__}: {reason}"
             ) from None
-        return response.json()
+        return response.json() if response.content else None

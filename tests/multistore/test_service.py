@@ -158,3 +158,36 @@ def test_health_json_and_exit_code() -> None:
     assert result.stderr == '{"error": "Prefect server: PREFECT_API_URL is not set"}\n'
 
     assert datetime.fromisoformat(json.loads(result.stdout)["checked_at"]) <= datetime.now(UTC)
+
+
+def test_logs_bad_input_is_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from multistore import cli
+
+    Registry().add("north")
+    runner = CliRunner()
+    unknown = runner.invoke(cli.app, ["logs", "nowhere"])
+    assert unknown.exit_code == 1
+    assert unknown.stderr == "error: unknown store 'nowhere'\n"
+    malformed = runner.invoke(cli.app, ["logs", "north", "--since", "yesterday"])
+    assert malformed.exit_code == 1
+    assert malformed.stderr == (
+        "error: --since: 'yesterday' is neither a duration (30m, 2h, 7d) nor an ISO date/time\n"
+    )
+    # A store without runs has no lines (and needs no server to say so).
+    empty = runner.invoke(cli.app, ["logs", "north", "--json"])
+    assert empty.exit_code == 0 and json.loads(empty.stdout) == []
+
+
+def test_since_takes_durations_and_iso_times() -> None:
+    from datetime import timedelta
+
+    from multistore.cli_ops import parse_since
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    assert parse_since("30m", now) == now - timedelta(minutes=30)
+    assert parse_since("2h", now) == now - timedelta(hours=2)
+    assert parse_since("7d", now) == now - timedelta(days=7)
+    assert parse_since("2026-03-01T08:00", now) == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert parse_since(None, now) is None
