@@ -30,7 +30,7 @@ async def heartbeats(block: str = STORE_NODES_BLOCK) -> dict[str, Any]:
     """One pass over every store node; returns counts and the pass's duration."""
     started = time.perf_counter()
     at = datetime.now(UTC)
-    service = await _service(block)
+    service = await load_service(block)
     nodes = node_targets()
     checks = await check_nodes(nodes, service, at)
     transitions = record_checks(checks)
@@ -57,7 +57,7 @@ async def heartbeats(block: str = STORE_NODES_BLOCK) -> dict[str, Any]:
     return summary
 
 
-async def _service(name: str) -> StoreNodeService:
+async def load_service(name: str) -> StoreNodeService:
     """The block document, or the defaults when none was saved (it holds no secret)."""
     try:
         return await StoreNodeService.aload(name)

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -58,6 +59,25 @@ class Step:
     @property
     def event(self) -> str:
         return f"multistore.supply.{self.kind}"
+
+    def as_event(self) -> dict[str, Any]:
+        """`emit_event`'s arguments: the request (or delivery) as the resource."""
+        if self.request_id is not None:
+            resource_id, name = f"multistore.supply.request.{self.request_id}", "request"
+        else:
+            resource_id, name = f"multistore.supply.delivery.{self.delivery_id}", "delivery"
+        return {
+            "event": self.event,
+            "resource": {
+                "prefect.resource.id": resource_id,
+                "prefect.resource.name": f"supply {name} {self.request_id or self.delivery_id}",
+            },
+            "payload": {
+                "request_id": self.request_id,
+                "delivery_id": self.delivery_id,
+                "detail": self.detail,
+            },
+        }
 
 
 def submit(
