@@ -50,6 +50,7 @@ PLUGINS = (
     "flows.cli_run",
     "multistore.cli_ops",
     "multistore.cli_network",
+    "multistore.cli_supply",
     "multistore.cli_channels",
 )
 
