@@ -23,18 +23,20 @@ from prefect.flows import load_flow_from_entrypoint
 from multistore.config import load_store_file
 from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
+from multistore.run_options import REGION_ZONES
 from multistore.windows import zone
-from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker
+from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final
 
 PREFECT_YAML = ROOT / "prefect.yaml"
 DOCKER_YAML = ROOT / "prefect.docker.yaml"
+GIT_YAML = ROOT / "prefect.git.yaml"
 
 
 def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML, GIT_YAML], ids=lambda p: p.name)
 def test_every_key_is_one_prefect_reads(path: Path) -> None:
     raw = _load(path)
     PrefectYamlModel.model_validate(raw)
@@ -49,7 +51,7 @@ def test_every_key_is_one_prefect_reads(path: Path) -> None:
             assert not unknown, f"{path.name}: {deployment['name']}: schedule keys {unknown}"
 
 
-@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML, GIT_YAML], ids=lambda p: p.name)
 def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
     for deployment in _load(path)["deployments"]:
         flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
@@ -82,6 +84,8 @@ def test_nightly_schedules_cover_the_example_regions() -> None:
         assert schedule["timezone"] in zones_by_region[region], region
         scheduled[region] = schedule["timezone"]
     assert set(scheduled) == set(zones_by_region)
+    # The parent flow's region choices and the zones its run names use are these schedules.
+    assert scheduled == REGION_ZONES
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
@@ -168,7 +172,7 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
         )
         assert typed.returncode == 0, typed.stdout + typed.stderr
         run_id = re.search(r"UUID: ([0-9a-f-]{36})", typed.stdout).group(1)
-        run = await _wait_final(run_id, timeout=300)
+        run = await wait_final(run_id, timeout=300)
     finally:
         worker.stop()
     assert run.state.is_completed(), (tmp_path / "worker.log").read_text()[-3000:]
@@ -183,6 +187,10 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     parent_logs = await _info_logs(run_id, "stores selected")
     assert "2 stores selected, 0 skipped" in parent_logs
     store_run_id = report["stores"][0]["flow_run_ids"][0]
+    # Runs named for what they cover, in the runs list.
+    async with get_client() as client:
+        assert (await client.read_flow_run(run_id)).name == "adhoc: typed-1, typed-2"
+        assert (await client.read_flow_run(store_run_id)).name == "typed-1 attempt 1"
     store_logs = await _info_logs(store_run_id, "store typed-1")
     assert "store typed-1: 0 completed, 0 failed, 0 blocked" in store_logs
 
@@ -211,16 +219,3 @@ def registry_data_dir() -> Path:
     from multistore.settings import get_settings
 
     return get_settings().data_dir
-
-
-async def _wait_final(run_id: str, *, timeout: float):
-    from prefect import get_client
-
-    deadline = time.monotonic() + timeout
-    async with get_client() as client:
-        while True:
-            run = await client.read_flow_run(run_id)
-            if run.state and run.state.is_final():
-                return run
-            assert time.monotonic() < deadline, f"flow run {run_id} still {run.state.name}"
-            await asyncio.sleep(1.0)
