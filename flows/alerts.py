@@ -12,19 +12,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import get_client
 from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.exceptions import ObjectNotFound
 
+from multistore import datafiles
 from multistore.breaker import load_policies
 from multistore.health import JOB_SERVICES
 from multistore.settings import get_settings
 from multistore.store_events import CIRCUIT_CLOSED, CIRCUIT_OPENED
 
-ALERTS_FILE = Path(__file__).resolve().parent.parent / "data" / "alerts.yaml"
+ALERTS_FILE = "alerts.yaml"
 ALERT_BLOCK = "multistore-alerts"
 # Where the webhook points until the user configures it (nothing listens on the discard port).
 UNCONFIGURED_URL = "http://127.0.0.1:9/multistore-alerts-not-configured"
@@ -32,7 +32,7 @@ UNCONFIGURED_URL = "http://127.0.0.1:9/multistore-alerts-not-configured"
 
 def load_alerts(path: Path | None = None) -> list[dict[str, Any]]:
     """The alerts of the file, then one "circuit open longer than its cool-down" per service."""
-    raw = yaml.safe_load((path or ALERTS_FILE).read_text()) or {}
+    raw = datafiles.read(datafiles.find(ALERTS_FILE, path))
     alerts = list(raw.get("alerts") or [])
     policies = load_policies()
     services = sorted({s for group in JOB_SERVICES.values() for s in group})

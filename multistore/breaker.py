@@ -18,20 +18,17 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel, select
 
-from multistore import store_events
+from multistore import datafiles, store_events
 from multistore.db import get_engine, session_scope
 from multistore.retry import Kind, ServiceError
-from multistore.settings import get_settings
 
-DEFAULT_BREAKERS_FILE = Path(__file__).resolve().parent.parent / "data" / "breakers.yaml"
-BREAKERS_FILE_NAME = "breakers.yaml"
+BREAKERS_FILE = "breakers.yaml"
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
@@ -108,24 +105,21 @@ def load_policies(path: Path | None = None) -> dict[str, BreakerPolicy]:
 
     Looked up in `$MULTISTORE_DATA_DIR/breakers.yaml`, then the project's data/breakers.yaml.
     """
-    if path is None:
-        local = get_settings().data_dir / BREAKERS_FILE_NAME
-        path = local if local.exists() else DEFAULT_BREAKERS_FILE
-    # Every guarded call asks; parse a file again only when it changed.
+    path = datafiles.find(BREAKERS_FILE, path)
+    # Each client's breaker asks once; parse a file again only when it changed.
     stamp = path.stat().st_mtime_ns if path.exists() else None
     return dict(_parse_policies(path, stamp))
 
 
 @lru_cache(maxsize=16)
 def _parse_policies(path: Path, stamp: int | None) -> tuple[tuple[str, BreakerPolicy], ...]:
-    raw = (yaml.safe_load(path.read_text()) if stamp is not None else None) or {}
+    raw = datafiles.read(path) if stamp is not None else {}
     policies: dict[str, BreakerPolicy] = {"default": BreakerPolicy()}
     for service, body in (raw.get("breakers") or {}).items():
         try:
             policies[service] = BreakerPolicy(**(body or {}))
         except (ValidationError, TypeError) as exc:
-            first = exc.errors()[0] if isinstance(exc, ValidationError) else None
-            reason = f"{first['loc'][0]}: {first['msg']}" if first else str(exc)
+            reason = datafiles.first_error(exc)
             raise ValueError(f"{path}: breaker {service!r}: {reason}") from None
     return tuple(policies.items())
 

@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from multistore import phones
+from multistore import datafiles, phones
 
-DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "data" / "compliance.yaml"
+RULES_FILE = "compliance.yaml"
 
 REQUEST = "request"
 NO_VALID_PHONE = "no valid phone"
@@ -83,19 +82,14 @@ class ComplianceRules(BaseModel):
 
 
 def load_rules(path: Path | None = None) -> ComplianceRules:
-    """The rules file (data/compliance.yaml by default); federal defaults when it is absent."""
-    path = path or DEFAULT_RULES_FILE
-    if not path.exists():
-        return ComplianceRules()
-    raw = yaml.safe_load(path.read_text()) or {}
+    """The rules file (the data directory's compliance.yaml, else the project's); federal
+    defaults when there is none."""
+    path = datafiles.find(RULES_FILE, path)
+    raw = datafiles.read(path)
     try:
         return ComplianceRules(**raw.get("ebr", {}))
     except (ValidationError, TypeError) as exc:
-        if isinstance(exc, ValidationError):
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ValueError(f"{path}: ebr.{where}: {err['msg']}") from None
-        raise ValueError(f"{path}: ebr: {exc}") from None
+        raise ValueError(f"{path}: ebr.{datafiles.first_error(exc)}") from None
 
 
 def phone_rows(contacts: list[dict[str, Any]]) -> pd.DataFrame:

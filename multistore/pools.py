@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-DEFAULT_POOLS_FILE = Path(__file__).resolve().parent.parent / "data" / "pools.yaml"
+from multistore import datafiles
+
+POOLS_FILE = "pools.yaml"
 
 # The pools the code holds, named once (data/pools.yaml sizes them; a test checks it has each).
 BROWSER = "browser"
@@ -46,19 +47,12 @@ class PoolSpec(BaseModel):
 
 def load_pools(path: Path | None = None) -> list[PoolSpec]:
     """Read the pools file; a bad entry is one error naming the pool and the field."""
-    path = path or DEFAULT_POOLS_FILE
-    raw = yaml.safe_load(path.read_text()) or {}
+    path = datafiles.find(POOLS_FILE, path)
+    raw = datafiles.read(path)
     pools = []
     for name, body in (raw.get("pools") or {}).items():
         try:
             pools.append(PoolSpec(name=name, **(body or {})))
         except (ValidationError, TypeError) as exc:
-            raise ValueError(f"{path}: pool {name!r}: {_first_error(exc)}") from None
+            raise ValueError(f"{path}: pool {name!r}: {datafiles.first_error(exc)}") from None
     return pools
-
-
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-    return str(exc)
