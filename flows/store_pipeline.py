@@ -5,8 +5,8 @@
 2. run the graph: every job whose dependencies completed starts at once (independent jobs run
    side by side); a failed job blocks its dependents, which are reported "blocked" and never run,
    while its siblings go on;
-3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact with the
-   graph in Mermaid and a table);
+3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact: the
+   jobs with their state and upstream jobs, and each job's metrics);
 4. end Failed, naming the failed and blocked jobs, when any job did not complete.
 
 `python -m flows.store_pipeline STORE [JOB ...]` runs one store by hand.
@@ -29,9 +29,11 @@ from prefect.futures import PrefectConcurrentFuture
 from prefect.states import State
 
 from flows.jobs import JOBS, JobContext
+from flows.run_names import store_run_name
 from multistore import apicounts, logfields
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.registry import Registry
+from multistore.run_options import JobName
 from multistore.runstats import (
     BLOCKED,
     COMPLETED,
@@ -71,8 +73,8 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
     return {"metrics": dict(metrics or {}), "started_at": started, "finished_at": time.time()}
 
 
-@flow(name="store-pipeline")
-async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[str, Any]:
+@flow(name="store-pipeline", flow_run_name=store_run_name)
+async def store_pipeline(store_id: str, jobs: list[JobName] | None = None) -> dict[str, Any]:
     """Run the store's validated job graph (or just `jobs`) and return the run's statistics."""
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
@@ -118,7 +120,7 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
         )
         stats["api"] = apicounts.since(api_before, store_id)  # calls, 429s, 5xx, retries
         await acreate_markdown_artifact(
-            render_markdown(graph, stats),
+            render_markdown(graph, stats, data_dir=settings.data_dir),
             key=f"store-pipeline-{store_id}",
             description=f"Job graph run of store {store_id}",
         )

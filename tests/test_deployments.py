@@ -7,10 +7,12 @@ between a typo and a silently missing feature.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from prefect.flows import load_flow_from_entrypoint
 from multistore.config import load_store_file
 from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
+from multistore.run_options import REGION_ZONES
 from multistore.windows import zone
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final
 
@@ -81,6 +84,8 @@ def test_nightly_schedules_cover_the_example_regions() -> None:
         assert schedule["timezone"] in zones_by_region[region], region
         scheduled[region] = schedule["timezone"]
     assert set(scheduled) == set(zones_by_region)
+    # The parent flow's region choices and the zones its run names use are these schedules.
+    assert scheduled == REGION_ZONES
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
@@ -182,6 +187,10 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     parent_logs = await _info_logs(run_id, "stores selected")
     assert "2 stores selected, 0 skipped" in parent_logs
     store_run_id = report["stores"][0]["flow_run_ids"][0]
+    # Runs named for what they cover, in the runs list.
+    async with get_client() as client:
+        assert (await client.read_flow_run(run_id)).name == "adhoc: typed-1, typed-2"
+        assert (await client.read_flow_run(store_run_id)).name == "typed-1 attempt 1"
     store_logs = await _info_logs(store_run_id, "store typed-1")
     assert "store typed-1: 0 completed, 0 failed, 0 blocked" in store_logs
 
