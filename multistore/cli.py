@@ -51,7 +51,9 @@ PLUGINS = (
     "flows.cli_run",
     "multistore.cli_ops",
     "multistore.cli_network",
+    "multistore.cli_supply",
     "multistore.cli_channels",
+    "flows.cli_channels",
 )
 
 
