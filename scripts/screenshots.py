@@ -17,7 +17,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from multistore.settings import get_settings
 
-SETTLE_MS = 4000  # the UI draws its tables and logs after the page's load event
+SETTLE_MS = 4000
+REPORT_KEY = "store-run-summary"  # the UI draws its tables and logs after the page's load event
 
 
 def _post(api: str, path: str, body: dict) -> list[dict]:
@@ -27,16 +28,15 @@ def _post(api: str, path: str, body: dict) -> list[dict]:
 
 
 def newest_parent(api: str) -> str:
-    runs = _post(
+    """The newest parent run with a report (scheduled nightly runs have none yet)."""
+    artifacts = _post(
         api,
-        "/flow_runs/filter",
-        {"flow_runs": {"name": {"like_": "%"}}, "sort": "START_TIME_DESC", "limit": 50},
+        "/artifacts/filter",
+        {"artifacts": {"key": {"any_": [REPORT_KEY]}}, "sort": "CREATED_DESC", "limit": 1},
     )
-    flows = {f["id"]: f["name"] for f in _post(api, "/flows/filter", {"limit": 200})}
-    for run in runs:
-        if flows.get(run["flow_id"]) == "run-stores":
-            return run["id"]
-    raise SystemExit("no run-stores flow run on this server")
+    if not artifacts:
+        raise SystemExit("no run-stores run with a report on this server")
+    return artifacts[0]["flow_run_id"]
 
 
 def artifact_id(api: str, flow_run_id: str, key: str) -> str:
@@ -76,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     ui = args.ui.rstrip("/")
     api = f"{ui}/api"
     parent = args.run or newest_parent(api)
-    report = artifact_id(api, parent, "store-run-summary")
+    report = artifact_id(api, parent, REPORT_KEY)
     store = a_store_run(api, parent)
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**get_settings().chromium_launch_options())
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page = browser.new_page(viewport={"width": 1440, "height": 1900})
         shoot(page, f"{ui}/runs/flow-run/{parent}", args.out / "parent-run.png")
         shoot(page, f"{ui}/artifacts/artifact/{report}", args.out / "report-artifact.png")
         shoot(page, f"{ui}/runs/flow-run/{store}", args.out / "store-run.png")
