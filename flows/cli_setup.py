@@ -24,13 +24,21 @@ def register(app: typer.Typer) -> None:
         sandbox_url: Annotated[
             str | None, typer.Option(help="Point the blocks here (default: settings).")
         ] = None,
+        docker_pool: Annotated[
+            bool,
+            typer.Option(
+                "--docker-pool", help="Also create the Docker work pool (prefect.docker.yaml)."
+            ),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     ) -> None:
         """Register block types, save every store's block documents, create the pools."""
         from flows.setup import setup
 
         try:
-            summary = asyncio.run(setup(sandbox_url=sandbox_url, pools_file=pools_file))
+            summary = asyncio.run(
+                setup(sandbox_url=sandbox_url, pools_file=pools_file, docker_pool=docker_pool)
+            )
         except Exception as exc:
             fail(f"setup: {exc}")
         if as_json:

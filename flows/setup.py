@@ -6,7 +6,7 @@
    in the store's `blocks`) and the shared ones (`dnc-default`, `shortener-default`), pointing
    at the sandbox (settings.sandbox_url), overwriting what was there;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
-   and the process work pool prefect.yaml deploys to.
+   and the process work pool prefect.yaml deploys to (and the Docker one, when asked).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
-from flows.work_pools import ensure_process_pool
+from flows.work_pools import ensure_docker_pool, ensure_process_pool
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.settings import get_settings
@@ -24,7 +24,7 @@ from tasks.pools import ensure_pools
 
 
 async def setup(
-    *, sandbox_url: str | None = None, pools_file: Path | None = None
+    *, sandbox_url: str | None = None, pools_file: Path | None = None, docker_pool: bool = False
 ) -> dict[str, Any]:
     """Do the three steps; what was registered, saved and created."""
     base_url = sandbox_url or get_settings().sandbox_url
@@ -50,6 +50,8 @@ async def setup(
 
     await ensure_pools(specs)
     await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
+    if docker_pool:
+        await ensure_docker_pool()  # prefect.docker.yaml's deployments go there
     return {
         "block_types": sorted(t.get_block_type_slug() for t in BLOCK_TYPES.values()),
         "documents": saved,

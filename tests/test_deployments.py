@@ -84,25 +84,24 @@ def test_nightly_schedules_cover_the_example_regions() -> None:
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
-    from prefect_docker.deployments import steps
+    from prefect.deployments.steps import run_shell_script
     from prefect_docker.worker import DockerWorker
 
     raw = _load(DOCKER_YAML)
-    reserved = {"id", "requires"}
-    for section, function in (
-        ("build", steps.build_docker_image),
-        ("push", steps.push_docker_image),
-    ):
+    accepted = set(inspect.signature(run_shell_script).parameters) | {"id", "requires"}
+    for section in ("build", "push"):
         (step,) = raw[section]
         (name, kwargs) = next(iter(step.items()))
-        assert name == f"prefect_docker.deployments.steps.{function.__name__}"
-        accepted = set(inspect.signature(function).parameters) - {"build_kwargs"}
-        assert set(kwargs) - reserved <= accepted, f"{section}: {set(kwargs) - reserved - accepted}"
+        assert name == "prefect.deployments.steps.run_shell_script", section
+        assert set(kwargs) <= accepted, f"{section}: {set(kwargs) - accepted}"
+        assert kwargs["script"].startswith("python scripts/build_image.py")
+    assert raw["build"][0]["prefect.deployments.steps.run_shell_script"]["id"] == "build-image"
     template = DockerWorker.get_default_base_job_template()["variables"]["properties"]
     for deployment in raw["deployments"]:
         variables = deployment["work_pool"]["job_variables"]
         assert set(variables) <= set(template), set(variables) - set(template)
-        assert variables["image"] == "{{ build-image.image }}"
+        assert variables["image"] == "{{ build-image.stdout }}"
+        assert variables["env"]["MULTISTORE_IMAGE_EXPECTED"] == "{{ build-image.stdout }}"
         assert deployment["work_pool"]["name"] == "multistore-docker"
     # The pull step's directory is where the Dockerfile puts the code.
     (pull,) = raw["pull"]
@@ -111,7 +110,7 @@ def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
     assert f"WORKDIR {directory}" in dockerfile
     assert "COPY . ." in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".venv", ".git", "data/*"} <= set(ignored)
+    assert {".venv", ".git", "data/*", ".wheelhouse"} <= set(ignored)
     # Runs of the Docker parents start Docker store runs.
     for deployment in raw["deployments"]:
         if deployment["entrypoint"].startswith("flows/run_stores.py"):
