@@ -8,6 +8,7 @@ Prefect is imported inside the functions, so `multistore --help` stays fast.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from multistore import report as reports
-from multistore.cli_output import console, emit_json
+from multistore.cli_output import console, emit_json, error_line
 from multistore.settings import get_settings
 
 REFRESH_SECONDS = 2.0
@@ -47,8 +48,8 @@ def run_stores_cli(
     )
     result = asyncio.run(state.aresult(raise_on_failure=False))
     if not isinstance(result, dict):
-        # The flow failed before it had a report (bad parameters, an unknown store).
-        console.print(f"[red]run failed:[/] {state.message}", highlight=False)
+        # The flow failed before it had a report (bad parameters, a registry that went away).
+        sys.stderr.write(error_line(f"run failed: {state.message}") + "\n")
         return 1
     if as_json:
         emit_json(result)
@@ -118,7 +119,8 @@ def watch_status(*, interval: float = REFRESH_SECONDS, iterations: int | None = 
 
 
 def _live_view() -> Group:
-    """Stores running and queued (from the run's report in progress) and the pools in use."""
+    """The run's stores (running and queued, then finished with elapsed time and outcome, from
+    its report in progress) and the pools in use."""
     now = datetime.now(UTC).strftime("%H:%M:%S UTC")
     parts: list[Any] = [Text(f"multistore status — {now} (Ctrl-C to stop)", style="bold")]
     report = last_report_summary()
@@ -134,13 +136,11 @@ def _live_view() -> Group:
                 f"{totals['skipped']} skipped"
             )
         )
-        active = [s for s in report["stores"] if s["status"] not in reports.FINAL]
-        if active:
-            table = Table("store", "priority", "status", "attempt", title_justify="left")
-            for store in active:
-                table.add_row(
-                    store["store_id"], store["priority"], store["status"], str(store["attempts"])
-                )
+        rows = reports.watch_rows(report, datetime.now(UTC))
+        if rows:
+            table = Table(*rows[0], title_justify="left")
+            for row in rows:
+                table.add_row(*row.values())
             parts.append(table)
     parts.append(_pool_table())
     return Group(*parts)

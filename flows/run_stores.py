@@ -38,23 +38,30 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
-from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
+from prefect.settings import PREFECT_UI_URL
 from prefect.states import Cancelled, Cancelling, Completed, Failed, State
 from sqlalchemy.exc import OperationalError
 
+from flows.events import emit_store_event
+from flows.run_names import parent_run_name, store_attempt_name
+from multistore import logfields
 from multistore import report as reports
+from multistore.board import BOARD_KEY, board_rows
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.revision import code_identity
+from multistore.run_options import JobName, PriorityChoice, Region
 from multistore.settings import get_settings
+from multistore.store_events import STORE_EVENT
 from multistore.windows import is_open, next_open
 
 STORE_DEPLOYMENT = "store-pipeline/default"
-QUARANTINE_EVENT = "multistore.store.quarantined"
+QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
@@ -71,12 +78,12 @@ class StoreAttempt:
     stats: dict[str, Any] | None
 
 
-@flow(name="run-stores", log_prints=False)
+@flow(name="run-stores", log_prints=False, flow_run_name=parent_run_name)
 async def run_stores(
     stores: list[str] | None = None,
-    priority: str | None = None,
-    region: str | None = None,
-    jobs: list[str] | None = None,
+    priority: PriorityChoice | None = None,
+    region: Region | None = None,
+    jobs: list[JobName] | None = None,
     dry_run: bool = False,
     ignore_windows: bool = False,
     max_concurrent_stores: int = 4,
@@ -128,7 +135,11 @@ async def run_stores(
             "store_timeout_seconds": store_timeout_seconds,
         },
         stores=[
-            reports.StoreEntry(store.id, getattr(store.priority, "value", str(store.priority)))
+            reports.StoreEntry(
+                store.id,
+                getattr(store.priority, "value", str(store.priority)),
+                timezone=store.timezone,
+            )
             for store in chosen.selected
         ],
         skipped=[
@@ -146,6 +157,11 @@ async def run_stores(
         report.finish()
         report.state = "dry-run"
         return await _publish(report, settings.data_dir, final_state=Completed)
+    if chosen.skipped:
+        ids = [skip.store_id for skip in chosen.skipped]
+        skipped_stores = {s.id: s for s in await asyncio.to_thread(registry.list, ids=ids)}
+        for skip in chosen.skipped:
+            _emit_skipped(skipped_stores.get(skip.store_id), skip.reason, skip.detail)
 
     reports.save_progress(report, settings.data_dir)
     progress = await acreate_progress_artifact(
@@ -176,18 +192,22 @@ async def run_stores(
             on_change=changed.set,
             ignore_windows=ignore_windows,
         )
+        if entry.status == reports.COMPLETED and len(entry.attempt_log) > 1:
+            await _mark_retried(entry)
         if entry.status == reports.NOT_STARTED:
             # Its window closed before its first start: a skip, not a failure of the store.
             report.stores.remove(entry)
             report.skipped.append(
                 reports.SkipEntry(store.id, entry.error or "window closed", _next_open(store))
             )
+            _emit_skipped(store, "window closed", entry.error)
         else:
             # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
             # A failure to record (a locked database, say) stays with this store: it must not
             # abandon the other stores or the report. No retry: the increment is not idempotent.
+            in_a_row = None
             try:
-                await asyncio.to_thread(
+                in_a_row = await asyncio.to_thread(
                     _record_outcome, registry, store, entry, quarantine_threshold, logger
                 )
             except Exception as exc:
@@ -195,6 +215,7 @@ async def run_stores(
                 problem = f"outcome not recorded in the registry: {why}"
                 logger.warning("store %s: %s", store.id, problem)
                 entry.error = f"{entry.error}; {problem}" if entry.error else problem
+            _emit_outcome(store, entry, in_a_row, quarantine_threshold)
         changed.set()
 
     monitor = asyncio.create_task(
@@ -287,10 +308,12 @@ async def _run_with_retries(
                     entry.error = f"{entry.error} (no retry: {closed})"
                 break
             entry.status, entry.attempts = reports.RUNNING, attempt
+            emit_store_event("started", store, {"attempt": attempt})
             if began is None:
                 began = time.monotonic()
                 entry.started_at = datetime.now(UTC).isoformat()
             on_change()
+            attempt_started = datetime.now(UTC).isoformat()
             try:
                 outcome = await runner(store, attempt)
             except Exception as exc:
@@ -298,6 +321,13 @@ async def _run_with_retries(
                 # vanished): this store's failure, never the end of the others.
                 error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
                 outcome = StoreAttempt(ok=False, flow_run_id=None, error=error, stats=None)
+        entry.record_attempt(
+            attempt,
+            flow_run_id=outcome.flow_run_id,
+            ok=outcome.ok,
+            error=outcome.error,
+            started_at=attempt_started,
+        )
         if outcome.flow_run_id:
             entry.flow_run_ids.append(outcome.flow_run_id)
         entry.absorb_stats(outcome.stats)
@@ -316,25 +346,100 @@ async def _run_with_retries(
     entry.finished_at = datetime.now(UTC).isoformat()
 
 
+RETRIED = "Retried"
+
+
+async def _mark_retried(entry: reports.StoreEntry) -> None:
+    """A store that completed on a retry leaves no red run behind: each failed attempt's run
+    becomes a grey Cancelled-type state named "Retried" whose message keeps the error and names
+    the attempt that completed. (Its Failed state stays in the run's state history; the report
+    lists every attempt's error.) Best effort: a failure here is logged, the store is completed.
+    """
+    final = entry.attempt_log[-1]
+    for attempt in entry.attempt_log[:-1]:
+        if not attempt["flow_run_id"] or attempt["outcome"] != reports.FAILED:
+            continue
+        message = (
+            f"attempt {attempt['attempt']} failed ({attempt['error']}); store {entry.store_id} "
+            f"completed on attempt {final['attempt']} (flow run {final['flow_run_id']})"
+        )
+        try:
+            await _with_server_retries(
+                lambda run_id=attempt["flow_run_id"], text=message: _set_retried(run_id, text)
+            )
+        except Exception as exc:
+            get_run_logger().warning(
+                "store %s: attempt %s's run not marked retried: %s: %s",
+                entry.store_id,
+                attempt["attempt"],
+                type(exc).__name__,
+                " ".join(str(exc).split()),
+            )
+
+
+async def _set_retried(flow_run_id: str, message: str) -> None:
+    async with get_client() as client:
+        await client.set_flow_run_state(
+            UUID(flow_run_id),
+            State(type=StateType.CANCELLED, name=RETRIED, message=message),
+            force=True,
+        )
+
+
+async def _with_server_retries(
+    call: Callable[[], Awaitable[Any]], attempts: int = CREATE_ATTEMPTS
+) -> Any:
+    """`call()`, again after 1, 2, 4… s while the Prefect server answers 5xx/429 or is away
+    (SQLite's "database is locked" is a 503): the orchestrator's hiccup must not fail a store."""
+    for n in range(attempts):
+        try:
+            return await call()
+        except (PrefectHTTPStatusError, httpx.TransportError) as exc:
+            if not _transient(exc) or n == attempts - 1:
+                raise
+            await asyncio.sleep(0 if get_settings().instant_backoff else 2.0**n)
+    raise AssertionError("unreachable")
+
+
 def _record_outcome(
     registry: Registry, store: Store, entry: reports.StoreEntry, threshold: int, logger: Any
-) -> None:
+) -> int:
+    """Count the outcome in the registry; the store's failed runs in a row now."""
     ok = entry.status == reports.COMPLETED
     quarantined = registry.record_outcome(store.id, ok, entry.error, threshold=threshold)
-    if not quarantined:
+    if quarantined:
+        entry.quarantined = True
+        logger.warning(
+            "store %s quarantined after %d failed runs in a row: %s",
+            store.id,
+            threshold,
+            entry.error,
+        )
+    return 0 if ok else registry.get(store.id).consecutive_failures
+
+
+def _emit_outcome(
+    store: Store, entry: reports.StoreEntry, in_a_row: int | None, threshold: int
+) -> None:
+    """completed, or failed (labelled with the failures in a row) and perhaps quarantined."""
+    payload = {
+        "attempts": entry.attempts,
+        "flow_run_ids": entry.flow_run_ids,
+        "error": entry.error,
+        "duration_seconds": entry.duration_seconds,
+    }
+    if entry.status == reports.COMPLETED:
+        emit_store_event("completed", store, payload)
         return
-    entry.quarantined = True
-    logger.warning(
-        "store %s quarantined after %d failed runs in a row: %s", store.id, threshold, entry.error
-    )
-    emit_event(
-        event=QUARANTINE_EVENT,
-        resource={
-            "prefect.resource.id": f"multistore.store.{store.id}",
-            "prefect.resource.name": store.name or store.id,
-        },
-        payload={"store_id": store.id, "threshold": threshold, "error": entry.error},
-    )
+    labels = {} if in_a_row is None else {"multistore.failures-in-a-row": in_a_row}
+    emit_store_event("failed", store, payload, **labels)
+    if entry.quarantined:
+        emit_store_event("quarantined", store, {**payload, "threshold": threshold})
+
+
+def _emit_skipped(store: Store | None, reason: str, detail: str | None) -> None:
+    if store is not None:
+        emit_store_event("skipped", store, {"detail": detail}, **{"multistore.reason": reason})
 
 
 def _window_open(store: Store) -> bool:
@@ -367,8 +472,10 @@ class _SubflowRunner:
     async def run(self, store: Store, attempt: int) -> StoreAttempt:
         from flows.store_pipeline import store_pipeline
 
-        pipeline = store_pipeline.with_options(flow_run_name=f"{store.id}-attempt-{attempt}")
-        state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
+        pipeline = store_pipeline.with_options(flow_run_name=store_attempt_name(store.id, attempt))
+        # The subflow's own engine records (its start, its final state) carry store_id too.
+        with logfields.bind(store.id, None):
+            state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
         flow_run_id = state.state_details.flow_run_id
         stats = None
         if state.is_completed():
@@ -414,22 +521,17 @@ class _DeploymentRunner:
         parameters: dict[str, Any] = {"store_id": store.id}
         if self.jobs is not None:
             parameters["jobs"] = self.jobs
-        for n in range(CREATE_ATTEMPTS):
-            try:
-                return await arun_deployment(
-                    self.deployment,
-                    parameters=parameters,
-                    flow_run_name=f"{store.id}-attempt-{attempt}",
-                    timeout=0,
-                    as_subflow=True,
-                    tags=["multistore", f"store:{store.id}"],
-                    idempotency_key=f"{self.parent_id}:{store.id}:{attempt}",
-                )
-            except (PrefectHTTPStatusError, httpx.TransportError) as exc:
-                if not _transient(exc) or n == CREATE_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0 if get_settings().instant_backoff else 2.0**n)
-        raise AssertionError("unreachable")
+        return await _with_server_retries(
+            lambda: arun_deployment(
+                self.deployment,
+                parameters=parameters,
+                flow_run_name=store_attempt_name(store.id, attempt),
+                timeout=0,
+                as_subflow=True,
+                tags=["multistore", f"store:{store.id}"],
+                idempotency_key=f"{self.parent_id}:{store.id}:{attempt}",
+            )
+        )
 
 
 def _attempt(
@@ -509,12 +611,11 @@ async def _monitor(
                 limits = await client.read_global_concurrency_limits(limit=200)
             except (PrefectHTTPStatusError, httpx.TransportError):
                 limits = []
+            now = datetime.now(UTC)
             for limit in limits:
                 if limit.name.startswith("deployment:"):
                     continue  # Prefect's own deployment concurrency limits, not a pool
-                pool = report.pools.setdefault(limit.name, {"limit": limit.limit, "peak_active": 0})
-                pool["limit"] = limit.limit
-                pool["peak_active"] = max(pool["peak_active"], limit.active_slots)
+                report.sample_pool(limit.name, limit.limit, limit.active_slots, at=now)
             if changed.is_set():
                 changed.clear()
                 reports.save_progress(report, data_dir)
@@ -523,16 +624,39 @@ async def _monitor(
             await asyncio.sleep(MONITOR_SECONDS)
 
 
+async def publish_board() -> None:
+    """Every store's row on the store board (one key: the UI keeps its history)."""
+    registry = Registry()
+    stores, last_runs = await asyncio.gather(
+        asyncio.to_thread(registry.list), asyncio.to_thread(registry.last_runs)
+    )
+    rows = board_rows(stores, last_runs, datetime.now(UTC))
+    await acreate_table_artifact(
+        rows, key=BOARD_KEY, description="Every store: state, window, last outcome, next due"
+    )
+
+
 async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: type) -> State:
     """Save the report and attach it to the flow run; the run ends in `final_state`."""
     path = reports.save_final(report, data_dir)
     payload = report.to_dict()
-    await acreate_table_artifact(
-        reports.table_rows(payload), key="store-run-report", description="One row per store"
+    # The report is on disk already; a busy server (503) delays its artifacts, never loses them.
+    await _with_server_retries(
+        lambda: acreate_table_artifact(
+            reports.table_rows(payload), key="store-run-report", description="One row per store"
+        )
     )
-    await acreate_markdown_artifact(
-        reports.render_markdown(payload), key="store-run-summary", description="Totals"
+    await _with_server_retries(
+        lambda: acreate_markdown_artifact(
+            reports.render_markdown(payload, ui_url=PREFECT_UI_URL.value()),
+            key="store-run-summary",
+            description="The report: stores, attempts and errors, skips, compliance, pools",
+        )
     )
+    try:
+        await publish_board()
+    except Exception as exc:  # the board is a view: its failure must not lose the report
+        get_run_logger().warning("store board not updated: %s: %s", type(exc).__name__, exc)
     totals = payload["totals"]
     message = (
         f"{totals['completed']} completed, {totals['failed']} failed, "

@@ -5,8 +5,8 @@
 2. run the graph: every job whose dependencies completed starts at once (independent jobs run
    side by side); a failed job blocks its dependents, which are reported "blocked" and never run,
    while its siblings go on;
-3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact with the
-   graph in Mermaid and a table);
+3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact: the
+   jobs with their state and upstream jobs, and each job's metrics);
 4. end Failed, naming the failed and blocked jobs, when any job did not complete.
 
 `python -m flows.store_pipeline STORE [JOB ...]` runs one store by hand.
@@ -29,8 +29,11 @@ from prefect.futures import PrefectConcurrentFuture
 from prefect.states import State
 
 from flows.jobs import JOBS, JobContext
+from flows.run_names import store_run_name
+from multistore import apicounts, logfields
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.registry import Registry
+from multistore.run_options import JobName
 from multistore.runstats import (
     BLOCKED,
     COMPLETED,
@@ -70,16 +73,22 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
     return {"metrics": dict(metrics or {}), "started_at": started, "finished_at": time.time()}
 
 
-@flow(name="store-pipeline")
-async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[str, Any]:
+@flow(name="store-pipeline", flow_run_name=store_run_name)
+async def store_pipeline(store_id: str, jobs: list[JobName] | None = None) -> dict[str, Any]:
     """Run the store's validated job graph (or just `jobs`) and return the run's statistics."""
+    context = FlowRunContext.get()
+    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
+    # Every log record of the run (its task threads' too) carries store_id and flow_run_id.
+    with logfields.bind(store_id, flow_run_id):
+        return await _run_store(store_id, jobs, flow_run_id)
+
+
+async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | None) -> dict:
     logger = get_run_logger()
     # The registry is plain (blocking) SQL: off the event loop, so that in subflow mode the
     # parent's other stores go on while SQLite waits on a lock.
     registry = await asyncio.to_thread(Registry)
     store = await asyncio.to_thread(registry.get, store_id)
-    context = FlowRunContext.get()
-    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
     try:
         graph = build_graph(
             store.jobs if jobs is None else jobs, store.dependencies, owner=f"store {store_id}"
@@ -95,6 +104,7 @@ async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[s
         raise
 
     run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
+    api_before = apicounts.snapshot(store_id)
     settings = get_settings()
     started = time.time()
     run_date = datetime.now(UTC).date()
@@ -108,8 +118,9 @@ async def store_pipeline(store_id: str, jobs: list[str] | None = None) -> dict[s
         stats = run_statistics(
             store_id, graph, records, started_at=started, finished_at=time.time()
         )
+        stats["api"] = apicounts.since(api_before, store_id)  # calls, 429s, 5xx, retries
         await acreate_markdown_artifact(
-            render_markdown(graph, stats),
+            render_markdown(graph, stats, data_dir=settings.data_dir),
             key=f"store-pipeline-{store_id}",
             description=f"Job graph run of store {store_id}",
         )

@@ -20,8 +20,9 @@ of: request, P, D, another blocking code, "no valid phone". So `callable + sum(b
 reason). The CRM's existing flag is an output of this rule, not an input: staff record customers'
 requests as `DoNotCallRequestDate`, which is.
 
-compliance_rate: the share of contacts whose CRM flag after the run equals the rule's outcome
-(1.0 after a run that changed every differing flag).
+compliance_rate: the share of contacts whose CRM flag after the run equals the rule's outcome,
+the flags after being read back from the CRM (a save the CRM lost leaves its contact wrong); the
+flags counted as changed are those the read-back confirms.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ RESULT_COLUMNS = [
     "e164",
     "valid",
     "invalid_reason",
+    "annotation",
     "code",
     "reason",
     "exempt",
@@ -143,9 +145,10 @@ def phone_rows(contacts: list[dict[str, Any]]) -> pd.DataFrame:
     frame["flag_before"] = frame["flag_before"].astype(bool)  # bool even with no contacts
     frame = frame.sort_values(["contact_id", "phone_index"], kind="stable", ignore_index=True)
     normalised = phones.normalise(frame["phone_raw"])
-    for column in ("digits", "e164", "valid", "invalid_reason"):
+    for column in ("digits", "e164", "valid", "invalid_reason", "annotation"):
         frame[column] = normalised[column].to_numpy()
     frame["invalid_reason"] = frame["invalid_reason"].astype("string")
+    frame["annotation"] = frame["annotation"].astype("string")  # string even when all null
     return frame
 
 
@@ -212,6 +215,16 @@ def contact_outcomes(evaluated: pd.DataFrame) -> pd.DataFrame:
     return contacts[["contact_id", "flag_before", "do_not_call", "reason"]]
 
 
+def confirmed_flags(before: Mapping[str, bool], read_back: list[dict[str, Any]]) -> dict[str, bool]:
+    """Each contact's DoNotCall flag as the CRM holds it after the run (read back); a contact
+    the read-back no longer lists keeps its flag from before."""
+    held = {
+        str(c.get("ContactId")): bool((c.get("ContactInformation") or {}).get("DoNotCall"))
+        for c in read_back
+    }
+    return {cid: held.get(cid, flag) for cid, flag in before.items()}
+
+
 def flag_changes(outcomes: pd.DataFrame) -> dict[str, bool]:
     """The contacts whose CRM flag differs from the rule's outcome: contact id → flag to set."""
     differs = outcomes[outcomes["flag_before"] != outcomes["do_not_call"]]
@@ -246,6 +259,15 @@ def statistics(
         "phones": int(has_phone.sum()),
         "unique_numbers": int(evaluated.loc[evaluated["valid"], "digits"].nunique()),
         "invalid_phones": int((has_phone & ~evaluated["valid"]).sum()),
+        # Numbers nobody scrubbed are a compliance risk: how many, and why, per reason.
+        "invalid_by_reason": {
+            str(k): int(v)
+            for k, v in evaluated.loc[has_phone & ~evaluated["valid"], "invalid_reason"]
+            .value_counts()
+            .items()
+            if v
+        },
+        "annotated_phones": int(evaluated["annotation"].notna().sum()),
         "codes": {k: int(v) for k, v in sorted(evaluated["code"].dropna().value_counts().items())},
         "wireless": int((evaluated["code"] == "W").fillna(False).sum()),
         "exempted": int(evaluated["exempt"].sum()),

@@ -7,10 +7,12 @@ between a typo and a silently missing feature.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,9 @@ from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawSc
 from prefect.flows import load_flow_from_entrypoint
 
 from multistore.config import load_store_file
-from multistore.local import prefect_env
+from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
+from multistore.run_options import REGION_ZONES
 from multistore.windows import zone
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final
 
@@ -81,6 +84,8 @@ def test_nightly_schedules_cover_the_example_regions() -> None:
         assert schedule["timezone"] in zones_by_region[region], region
         scheduled[region] = schedule["timezone"]
     assert set(scheduled) == set(zones_by_region)
+    # The parent flow's region choices and the zones its run names use are these schedules.
+    assert scheduled == REGION_ZONES
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
@@ -149,7 +154,11 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     registry.add("typed-1", jobs=[], priority="high")
     registry.add("typed-2", jobs=[])
     registry.add("not-asked", jobs=[])
-    worker = start_worker("deploy-test-worker", env, tmp_path / "worker.log")
+    # The worker logs at WARNING, as a quiet production worker would: the INFO lines below reach
+    # the server only because prefect.yaml's job variables set the run loggers to INFO.
+    worker_env = {k: v for k, v in env.items() if k not in RUN_LOG_ENV}
+    worker_env["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    worker = start_worker("deploy-test-worker", worker_env, tmp_path / "worker.log")
     try:
         typed = subprocess.run(
             "prefect deployment run 'run-stores/adhoc' --param stores='[\"typed-1\",\"typed-2\"]'",
@@ -172,6 +181,37 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     assert [s["store_id"] for s in report["stores"]] == ["typed-1", "typed-2"]
     assert [s["status"] for s in report["stores"]] == ["completed", "completed"]
     assert registry.history("not-asked") == []
+
+    # The parent's and a store's INFO lines, read back from the server: what the UI shows.
+    parent_logs = await _info_logs(run_id, "stores selected")
+    assert "2 stores selected, 0 skipped" in parent_logs
+    store_run_id = report["stores"][0]["flow_run_ids"][0]
+    # Runs named for what they cover, in the runs list.
+    async with get_client() as client:
+        assert (await client.read_flow_run(run_id)).name == "adhoc: typed-1, typed-2"
+        assert (await client.read_flow_run(store_run_id)).name == "typed-1 attempt 1"
+    store_logs = await _info_logs(store_run_id, "store typed-1")
+    assert "store typed-1: 0 completed, 0 failed, 0 blocked" in store_logs
+
+
+async def _info_logs(flow_run_id: str, expected: str, *, timeout: float = 60) -> str:
+    """The flow run's INFO records on the server, once one contains `expected`.
+
+    A run's last records are flushed as its process exits, just after its final state.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
+
+    log_filter = LogFilter(
+        flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]), level=LogFilterLevel(ge_=20, le_=20)
+    )
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            text = "\n".join(log.message for log in await client.read_logs(log_filter=log_filter))
+            if expected in text or time.monotonic() > deadline:
+                return text
+            await asyncio.sleep(0.5)
 
 
 def registry_data_dir() -> Path:

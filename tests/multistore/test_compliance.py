@@ -15,6 +15,7 @@ from multistore.compliance import (
     ComplianceRules,
     EBRWindow,
     apply_rules,
+    confirmed_flags,
     contact_outcomes,
     flag_changes,
     load_rules,
@@ -174,6 +175,38 @@ def test_statistics_add_up_and_rate_reflects_flags() -> None:
     results = results_frame(evaluated, after)
     assert results["contact_id"].tolist() == ["a", "b", "c", "d", "e", "e"]
     assert results.loc[results["contact_id"] == "c", "invalid_reason"].item() == "contains letters"
+
+
+def test_annotated_numbers_are_scrubbed_and_unreadable_ones_counted_by_reason() -> None:
+    contacts = [
+        contact("a", "213-555-0101 ext. 12"),
+        contact("b", "(213) 555-0102 (cell)", "911-555-0142"),
+        contact("c", "555-0142", "1-800-FLOWERS"),
+    ]
+    evaluated, outcomes = run(contacts, verdicts(n2135550101="D", n2135550102="C"))
+    assert outcomes.loc["a", "reason"] == "D"  # the annotated number was scrubbed and blocks
+    assert not outcomes.loc["b", "do_not_call"]
+    assert outcomes.loc["c", "reason"] == NO_VALID_PHONE
+    flags = dict.fromkeys(outcomes.index, False)
+    stats = statistics(evaluated, outcomes.reset_index(), flags)
+    assert stats["annotated_phones"] == 2 and stats["invalid_phones"] == 3
+    assert stats["invalid_by_reason"] == {
+        "contains letters": 1,
+        "too short": 1,
+        "area code N11": 1,
+    }
+    results = results_frame(evaluated, flags).set_index("phone_raw")
+    assert results.loc["213-555-0101 ext. 12", "annotation"] == "ext. 12"
+    assert results.loc["(213) 555-0102 (cell)", "annotation"] == "(cell)"
+
+
+def test_confirmed_flags_are_what_the_crm_read_back_holds() -> None:
+    before = {"a": False, "b": False, "c": True}
+    read_back = [
+        {"ContactId": "a", "ContactInformation": {"DoNotCall": True}},
+        {"ContactId": "c", "ContactInformation": {"DoNotCall": False}},
+    ]  # "b" is gone from the CRM: it keeps its flag from before
+    assert confirmed_flags(before, read_back) == {"a": True, "b": False, "c": False}
 
 
 def test_vendor_invalid_counts_as_invalid_phone() -> None:
