@@ -55,6 +55,20 @@ def _preflight(image: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess([], status, "", stderr)
 
 
+def _remove_containers(pool: str) -> None:
+    """The flow-run containers of `pool` still there (a failed run's, a stopped worker's)."""
+    import docker
+
+    client = docker.from_env(version="auto")
+    try:
+        for container in client.containers.list(
+            all=True, filters={"label": f"prefect.io/work-pool-name={pool}"}
+        ):
+            container.remove(force=True)
+    finally:
+        client.close()
+
+
 def test_no_engine_is_one_line() -> None:
     built = subprocess.run(
         [sys.executable, BUILD_SCRIPT],
@@ -166,6 +180,7 @@ async def test_two_stores_run_in_containers_on_the_docker_pool(
         run = await wait_final(str(run.id), timeout=900)
     finally:
         worker.stop()
+        _remove_containers(DOCKER_POOL)
     assert run.state.is_completed(), f"{run.state.message}\n{log.read_text()[-4000:]}"
 
     # The parent ran in a container of the image: its report names the image's code.
