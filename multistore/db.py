@@ -97,7 +97,12 @@ def _import_models() -> None:
     all."""
     import importlib
 
-    for module in ("multistore.registry", "multistore.breaker"):
+    for module in (
+        "multistore.registry",
+        "multistore.breaker",
+        "multistore.claims",
+        "multistore.leases",
+    ):
         importlib.import_module(module)
 
 
