@@ -47,12 +47,17 @@ from sqlalchemy.exc import OperationalError
 
 from multistore import report as reports
 from multistore.db import DatabaseUnavailable
+from multistore.leases import Leases
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.settings import get_settings
 from multistore.windows import is_open, next_open
 
 STORE_DEPLOYMENT = "store-pipeline/default"
+# The store pipeline's state when its store was already running (flows/store_pipeline.py).
+ALREADY_RUNNING_STATE = "AlreadyRunning"
+# The parent's state name when none of the stores asked for ran (the CLI exits 1 on it).
+NOTHING_RAN_STATE = "NothingRan"
 QUARANTINE_EVENT = "multistore.store.quarantined"
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
@@ -68,6 +73,8 @@ class StoreAttempt:
     flow_run_id: str | None
     error: str | None
     stats: dict[str, Any] | None
+    # Set when the store pipeline refused to start: its store was already running (the line).
+    already_running: str | None = None
 
 
 @flow(name="run-stores", log_prints=False)
@@ -175,10 +182,17 @@ async def run_stores(
             ignore_windows=ignore_windows,
         )
         if entry.status == reports.NOT_STARTED:
-            # Its window closed before its first start: a skip, not a failure of the store.
+            # Its window closed before its first start, or it was running elsewhere: a skip,
+            # not a failure of the store.
             report.stores.remove(entry)
+            closed = (entry.error or "").startswith("window")
             report.skipped.append(
-                reports.SkipEntry(store.id, entry.error or "window closed", _next_open(store))
+                reports.SkipEntry(
+                    store.id,
+                    "outside window" if closed else "already running",
+                    _next_open(store) if closed else None,
+                    entry.error or "",
+                )
             )
         else:
             # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
@@ -207,11 +221,18 @@ async def run_stores(
         await asyncio.gather(monitor, return_exceptions=True)
     await aupdate_progress_artifact(progress, 100.0)
     report.finish()
+    if stores and not report.stores:
+        # Stores were asked for and none ran: say so in the state's name, not a plain Completed.
+        return await _publish(report, settings.data_dir, final_state=_nothing_ran)
     return await _publish(
         report,
         settings.data_dir,
         final_state=Completed if report.state == reports.COMPLETED else Failed,
     )
+
+
+def _nothing_ran(message: str, data: Any) -> State:
+    return Completed(name=NOTHING_RAN_STATE, message=f"nothing ran: {message}", data=data)
 
 
 def _database_hiccup(task: Any, task_run: Any, state: State) -> bool:
@@ -228,13 +249,15 @@ def select_stores(
     stores: list[str] | None, priority: str | None, region: str | None, ignore_windows: bool = False
 ) -> Plan:
     """The plan now: who runs in what order, who is skipped and why (planning.plan)."""
+    now = datetime.now(UTC)
     return plan(
         Registry().list(),
-        datetime.now(UTC),
+        now,
         only_ids=stores or None,
         priority=Priority.parse(priority) if priority else None,
         region=region,
         ignore_windows=ignore_windows,
+        running={store_id: held.line() for store_id, held in Leases().live(now=now).items()},
     )
 
 
@@ -296,6 +319,10 @@ async def _run_with_retries(
                 # vanished): this store's failure, never the end of the others.
                 error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
                 outcome = StoreAttempt(ok=False, flow_run_id=None, error=error, stats=None)
+        if outcome.already_running:
+            # Started elsewhere meanwhile (the tick, another parent): a skip, not a failure.
+            entry.status, entry.error = reports.NOT_STARTED, outcome.already_running
+            break
         if outcome.flow_run_id:
             entry.flow_run_ids.append(outcome.flow_run_id)
         entry.absorb_stats(outcome.stats)
@@ -441,6 +468,8 @@ def _attempt(
         stats = stats or recorded
     else:
         recorded_error = None
+    if state.name == ALREADY_RUNNING_STATE:
+        return StoreAttempt(False, flow_run_id, state.message, None, already_running=state.message)
     if not state.is_completed():
         error = recorded_error or f"{state.name}: {state.message or 'no message'}"
     return StoreAttempt(ok=state.is_completed(), flow_run_id=flow_run_id, error=error, stats=stats)
@@ -539,6 +568,12 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
     if final_state is Failed:
         failed = [s["store_id"] for s in payload["stores"] if s["status"] != "completed"]
         message = f"stores failed: {', '.join(failed)}; {message}"
+    elif final_state is _nothing_ran:
+        skipped = "; ".join(
+            f"{s.store_id} {s.reason}" + (f" ({s.detail})" if s.detail else "")
+            for s in report.skipped
+        )
+        message = f"skipped: {skipped}; report {path}"
     get_run_logger().info(message)
     return final_state(message=message, data=payload)
 

@@ -20,10 +20,8 @@ import yaml
 from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawScheduleConfig
 from prefect.flows import load_flow_from_entrypoint
 
-from multistore.config import load_store_file
 from multistore.local import prefect_env
 from multistore.registry import Registry
-from multistore.windows import zone
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker
 
 PREFECT_YAML = ROOT / "prefect.yaml"
@@ -67,21 +65,14 @@ def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
         flow.validate_parameters({**required, **parameters})
 
 
-def test_nightly_schedules_cover_the_example_regions() -> None:
-    """Each region's schedule is in a zone its stores use, and says which region it runs."""
-    nightly = next(d for d in _load(PREFECT_YAML)["deployments"] if d["name"] == "nightly")
-    stores = load_store_file(ROOT / "data" / "stores.example.yaml")
-    zones_by_region: dict[str, set[str]] = {}
-    for store in stores:
-        zones_by_region.setdefault(store.region, set()).add(store.timezone)
-    scheduled = {}
-    for schedule in nightly["schedules"]:
-        zone(schedule["timezone"])  # a real IANA zone
-        assert re.fullmatch(r"[\d*/,-]+( [\d*/,-]+){4}", schedule["cron"]), schedule["cron"]
-        region = schedule["parameters"]["region"]
-        assert schedule["timezone"] in zones_by_region[region], region
-        scheduled[region] = schedule["timezone"]
-    assert set(scheduled) == set(zones_by_region)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+def test_the_tick_is_the_only_schedule_every_5_minutes(path: Path) -> None:
+    """The scheduler replaces the per-region crons: one interval schedule, on the tick flow."""
+    scheduled = [d for d in _load(path)["deployments"] if d.get("schedules")]
+    (tick,) = scheduled
+    assert tick["entrypoint"] == "flows/tick.py:tick_flow"
+    assert [s.get("interval") for s in tick["schedules"]] == [300]
+    assert not any("cron" in s for s in tick["schedules"])
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
@@ -115,7 +106,7 @@ def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
     assert {".venv", ".git", "data/*"} <= set(ignored)
     # Runs of the Docker parents start Docker store runs.
     for deployment in raw["deployments"]:
-        if deployment["entrypoint"].startswith("flows/run_stores.py"):
+        if deployment["entrypoint"].startswith(("flows/run_stores.py", "flows/tick.py")):
             target = deployment["parameters"]["store_deployment"]
             assert target == "store-pipeline/default-docker"
 
@@ -131,14 +122,10 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     env = prefect_env(tmp_path / "cli-home", prefect_server.url)
     prefect_deploy(env, "--all", timeout=300, tail=3000)
     async with get_client() as client:
-        nightly = await client.read_deployment_by_name("run-stores/nightly")
+        ticker = await client.read_deployment_by_name("tick/every-5-minutes")
         adhoc = await client.read_deployment_by_name("run-stores/adhoc")
         store = await client.read_deployment_by_name("store-pipeline/default")
-    assert sorted(s.schedule.timezone for s in nightly.schedules) == [
-        "America/Chicago",
-        "America/Los_Angeles",
-        "America/New_York",
-    ]
+    assert [s.schedule.interval.total_seconds() for s in ticker.schedules] == [300]
     assert not adhoc.schedules
     assert adhoc.parameters["store_deployment"] == "store-pipeline/default"
     assert store.work_pool_name == adhoc.work_pool_name == PROCESS_POOL
