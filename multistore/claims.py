@@ -36,6 +36,7 @@ RETRY = "retry"
 MISSED = "missed"
 STOPPED = "stopped"
 FINAL = frozenset({COMPLETED, FAILED, MISSED, STOPPED})
+_CHUNK = 500
 
 
 class OccurrenceClaim(SQLModel, table=True):
@@ -102,14 +103,18 @@ class Claims:
             }
             for row in rows
         ]
-        statement = (
-            self._insert()
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["store_id", "occurrence_key"])
-            .returning(OccurrenceClaim.store_id, OccurrenceClaim.occurrence_key)
-        )
+        won: set[tuple[str, str]] = set()
         with self.engine.begin() as conn:
-            return {(r[0], r[1]) for r in conn.execute(statement)}
+            # In chunks: SQLite and PostgreSQL cap the parameters of one statement.
+            for first in range(0, len(values), _CHUNK):
+                statement = (
+                    self._insert()
+                    .values(values[first : first + _CHUNK])
+                    .on_conflict_do_nothing(index_elements=["store_id", "occurrence_key"])
+                    .returning(OccurrenceClaim.store_id, OccurrenceClaim.occurrence_key)
+                )
+                won.update((r[0], r[1]) for r in conn.execute(statement))
+        return won
 
     def states(self, *, ending_after: datetime) -> dict[tuple[str, str], ClaimState]:
         """Every claim whose occurrence is due until after `ending_after`, by (store, key)."""

@@ -33,7 +33,13 @@ from multistore.windows import format_window
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Verbs other parts provide: each module, when it exists, has `register(app)`.
-PLUGINS = ("sandbox.cli", "flows.cli_setup", "multistore.cli_graph", "flows.cli_run")
+PLUGINS = (
+    "sandbox.cli",
+    "flows.cli_setup",
+    "multistore.cli_graph",
+    "flows.cli_run",
+    "multistore.cli_schedule",
+)
 
 
 class _OneLineErrors(TyperGroup):
@@ -274,6 +280,18 @@ def show_status(
     )
     if data["stores"]:
         store_rows(data["stores"])
+    scheduled = data["occurrences"]
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(scheduled["by_status"].items()))
+    console.print(
+        f"occurrences due in the last 24 h: {by_status or 'none claimed'}; "
+        f"{len(scheduled['running'])} stores running now"
+    )
+    if scheduled["missed"]:
+        table(
+            "missed (not completed while due)",
+            ["store", "occurrence", "last error"],
+            [[m["store_id"], m["occurrence"], m["error"] or ""] for m in scheduled["missed"]],
+        )
     if data["quarantined"]:
         table(
             "quarantined",

@@ -89,13 +89,10 @@ def window_occurrences(store: Store, start: datetime, end: datetime) -> list[Occ
     zi = zone(store.timezone)
     first = start.astimezone(zi).date() - timedelta(days=2)
     last = end.astimezone(zi).date() + timedelta(days=1)
-    spans = _open_spans(bounds, zi, first, last)
-    by_date: dict[date, list[tuple[datetime, datetime]]] = {}
-    for span in spans:
-        by_date.setdefault(span[0].astimezone(zi).date(), []).append(span)
+    by_date = _openings_by_date(bounds, zi, first, last)
     priority = Priority.parse(store.priority)
     found = []
-    for day, day_spans in by_date.items():
+    for day, day_spans in by_date:
         due_from, due_until = day_spans[0][0], day_spans[-1][1]
         if due_until <= start or due_from >= end:
             continue
@@ -114,6 +111,16 @@ def window_occurrences(store: Store, start: datetime, end: datetime) -> list[Occ
 
 
 @lru_cache(maxsize=16384)
+def _openings_by_date(
+    bounds: tuple[time, time], zi: tzinfo, first: date, last: date
+) -> tuple[tuple[date, tuple[tuple[datetime, datetime], ...]], ...]:
+    """The open spans grouped by the local date they opened on (cached like the spans)."""
+    by_date: dict[date, list[tuple[datetime, datetime]]] = {}
+    for span in _open_spans(bounds, zi, first, last):
+        by_date.setdefault(span[0].astimezone(zi).date(), []).append(span)
+    return tuple((day, tuple(spans)) for day, spans in by_date.items())
+
+
 def _open_spans(
     bounds: tuple[time, time], zi: tzinfo, first: date, last: date
 ) -> tuple[tuple[datetime, datetime], ...]:

@@ -12,8 +12,8 @@ Every tick (flows/tick.py, every 5 minutes by default):
 5. bound: a store holding a live lease waits (it is running); at most `max_concurrent_stores`
    stores hold leases at once, counting those already running, so the rest wait for a later tick
    in the same order;
-6. claim: per store, one `INSERT … ON CONFLICT DO NOTHING RETURNING` for its new occurrences and
-   a compare-and-set for its retries; the occurrences won are started together as one store run
+6. claim: one `INSERT … ON CONFLICT DO NOTHING RETURNING` for every new occurrence of the stores
+   chosen, and a compare-and-set per retry; a store's occurrences won start together as one run
    (the store's jobs for a window or a day, the union of the tasks' jobs otherwise).
 
 A racing tick (overlap, Prefect retry, two workers) wins nothing the first one won, so nothing
@@ -144,21 +144,24 @@ def tick(
     )
     running = leases.live(now=now)
     free = None if max_concurrent_stores is None else max_concurrent_stores - len(running)
+    chosen: list[str] = []
     for store_id in order:
         pending = due[store_id]
         if store_id in running:
             reason = running[store_id].line()
             result.waiting.extend(Waiting(o, reason) for o, _ in pending)
-            continue
-        if free is not None and free <= 0:
+        elif free is not None and len(chosen) >= free:
             reason = f"all {max_concurrent_stores} store slots busy; a later tick starts it"
             result.waiting.extend(Waiting(o, reason) for o, _ in pending)
-            continue
-        start = _claim_store(by_id[store_id], pending, claims, claimed_by)
+        else:
+            chosen.append(store_id)
+    # One INSERT … ON CONFLICT DO NOTHING RETURNING for every new occurrence of the chosen stores.
+    fresh = [o for sid in chosen for o, attempts in due[sid] if attempts == 0]
+    won = claims.claim([_claim_row(o, claimed_by) for o in fresh])
+    for store_id in chosen:
+        start = _start(by_id[store_id], due[store_id], won, claims, claimed_by)
         if start is not None:
             result.started.append(start)
-            if free is not None:
-                free -= 1
     return result
 
 
@@ -173,23 +176,23 @@ def _claim_row(occ: Occurrence, claimed_by: str | None) -> dict:
     }
 
 
-def _claim_store(
+def _start(
     store: Store,
     pending: list[tuple[Occurrence, int]],
+    won: set[tuple[str, str]],
     claims: Claims,
     claimed_by: str | None,
 ) -> Start | None:
-    fresh = [o for o, attempts in pending if attempts == 0]
-    won_keys = {key for _, key in claims.claim([_claim_row(o, claimed_by) for o in fresh])}
-    won = [o for o in fresh if o.key in won_keys]
+    """The store's run: its new occurrences this tick won, and its retries it wins now."""
+    taken = [o for o, attempts in pending if attempts == 0 and (store.id, o.key) in won]
     attempt = 1
     for occ, attempts in pending:
         if attempts and claims.restart(store.id, occ.key, attempts, claimed_by):
-            won.append(occ)
+            taken.append(occ)
             attempt = max(attempt, attempts + 1)
-    if not won:
+    if not taken:
         return None
-    return Start(store, won, attempt, _jobs(store, won))
+    return Start(store, taken, attempt, _jobs(store, taken))
 
 
 def _jobs(store: Store, won: list[Occurrence]) -> list[str] | None:
