@@ -28,9 +28,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
+
 from multistore.claims import COMPLETED, Claims
-from multistore.db import dispose_engines
+from multistore.db import dispose_engines, session_scope
 from multistore.leases import Leases
+from multistore.models import Store
 from multistore.occurrences import occurrences
 from multistore.pgadmin import create_database, database_url, drop_database
 from multistore.registry import Registry
@@ -69,6 +72,8 @@ def populate(url: str, count: int, seed: int = 9) -> None:
 
 
 def simulate(url: str, days: float, begin: datetime) -> dict[str, float]:
+    with session_scope(url) as session:  # added for the scheduler when the week begins
+        session.exec(update(Store).values(scheduled_since=begin))
     registry = Registry(url, from_env=False)
     stores = registry.list()
     claims, leases = Claims(url), Leases(url)

@@ -71,6 +71,11 @@ class Store(SQLModel, table=True):
     quarantined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     quarantine_reason: str | None = Field(default=None, sa_column=Column(Text))
     last_run_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The scheduler owes the store only the occurrences due from this instant on (when it was
+    # added, or when an older registry was upgraded): nothing before it is reported missed.
+    scheduled_since: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), default=utcnow)
+    )
 
     @property
     def quarantined(self) -> bool:

@@ -5,7 +5,8 @@ Every tick (flows/tick.py, every 5 minutes by default):
 1. sweep: leases whose holder stopped renewing are removed, their store_runs rows closed as
    crashed, and their claims set to retry (or failed) like any failed attempt;
 2. claims waiting for a retry whose occurrence ended become **missed**, and so does every
-   occurrence that ended within `lookback` without ever being claimed;
+   occurrence that ended within `lookback` without ever being claimed (if it was due after the
+   store's `scheduled_since`: a store added today owes nothing for yesterday);
 3. due: each enabled, unquarantined store's occurrences due now that are unclaimed, or waiting
    for a retry whose backoff has passed;
 4. order: HIGH → MEDIUM → LOW, then the earliest due first, then the store id;
@@ -25,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from multistore.claims import MISSED, RETRY, Claims
 from multistore.config import Priority
@@ -118,7 +119,7 @@ def tick(
         for occ in occurrences(store, now - lookback, now + _TINY):
             state = states.get((store.id, occ.key))
             if occ.due_until <= now:
-                if state is None:
+                if state is None and occ.due_from >= _since(store):
                     ended.append(occ)
             elif occ.due_at(now):
                 if state is None:
@@ -163,6 +164,10 @@ def tick(
         if start is not None:
             result.started.append(start)
     return result
+
+
+def _since(store: Store) -> datetime:
+    return store.scheduled_since or datetime.min.replace(tzinfo=UTC)
 
 
 def _claim_row(occ: Occurrence, claimed_by: str | None) -> dict:
