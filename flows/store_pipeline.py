@@ -116,6 +116,8 @@ async def store_pipeline(
             taken.holder,
             taken.expired_at.isoformat(timespec="seconds"),
         )
+    if occurrences:  # whoever started it, the claims name the run that serves them
+        await asyncio.to_thread(Claims().set_flow_run, store_id, occurrences, holder)
     keeper = asyncio.create_task(_keep_lease(leases, store_id, holder))
     try:
         return await _run_store(
