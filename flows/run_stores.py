@@ -42,15 +42,17 @@ from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
-from prefect.states import Cancelled, Cancelling, Completed, Failed, State
+from prefect.states import Cancelled, Cancelling, Completed, Crashed, Failed, State
 from sqlalchemy.exc import OperationalError
 
 from multistore import report as reports
+from multistore.claims import Claims
 from multistore.db import DatabaseUnavailable
 from multistore.leases import Leases
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.settings import get_settings
+from multistore.ticking import sweep
 from multistore.windows import is_open, next_open
 
 STORE_DEPLOYMENT = "store-pipeline/default"
@@ -62,6 +64,8 @@ QUARANTINE_EVENT = "multistore.store.quarantined"
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
+# How often a waiting parent asks the registry whether its store run's lease expired.
+DEATH_CHECK_SECONDS = 15.0
 MONITOR_SECONDS = 1.0
 
 
@@ -427,7 +431,13 @@ class _DeploymentRunner:
     async def run(self, store: Store, attempt: int) -> StoreAttempt:
         async with self._create_lock:
             flow_run = await self._create(store, attempt)
-        state = await _wait_final(flow_run.id, self.timeout_seconds)
+        state = await _wait_final(
+            flow_run.id, self.timeout_seconds, dead=lambda: _died(store.id, str(flow_run.id))
+        )
+        if isinstance(state, str):  # its process died: known from its lease, not the timeout
+            get_run_logger().warning("%s; flow run %s set Crashed", state, flow_run.id)
+            await _stop_run(flow_run.id, state, crashed=True)
+            return StoreAttempt(ok=False, flow_run_id=str(flow_run.id), error=state, stats=None)
         if state is None:
             error = f"store {store.id}: no final state after {self.timeout_seconds:g} s"
             get_run_logger().warning("%s; stopping flow run %s", error, flow_run.id)
@@ -481,14 +491,45 @@ def _transient(exc: Exception) -> bool:
     return True
 
 
-async def _wait_final(flow_run_id: UUID, timeout_seconds: float) -> State | None:
+def _died(store_id: str, flow_run_id: str) -> str | None:
+    """Why the store run is dead, when its lease says so (multistore/leases.py); else None.
+
+    A run that took its store's lease and stopped renewing it (its process was killed) is dead
+    once the lease expires: within 2 minutes, not when `store_timeout_seconds` runs out.
+    """
+    closed = [c for c in sweep(Claims(), Leases(), datetime.now(UTC)) if c.holder == flow_run_id]
+    if closed:
+        expired = closed[0].expired_at.isoformat(timespec="seconds")
+        return f"store {store_id}: its run died (lease expired at {expired}); row closed as crashed"
+    for run in Registry().history(store_id, limit=5):
+        if run.flow_run_id == flow_run_id and run.status == "crashed":
+            return f"store {store_id}: its run died ({run.error})"
+    return None
+
+
+async def _wait_final(
+    flow_run_id: UUID,
+    timeout_seconds: float,
+    *,
+    dead: Callable[[], str | None] | None = None,
+) -> State | str | None:
     """Poll the run until it reaches a final state; a failed poll (a 503) is just tried again.
 
-    None when it is still not final after `timeout_seconds`.
+    None when it is still not final after `timeout_seconds`; the reason, when `dead` (asked every
+    `DEATH_CHECK_SECONDS`, off the event loop) says the run died.
     """
     deadline = time.monotonic() + timeout_seconds
+    next_check = time.monotonic() + DEATH_CHECK_SECONDS
     async with get_client() as client:
         while time.monotonic() < deadline:
+            if dead is not None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + DEATH_CHECK_SECONDS
+                try:
+                    why = await asyncio.to_thread(dead)
+                except Exception:  # a registry hiccup: ask again at the next check
+                    why = None
+                if why:
+                    return why
             try:
                 run = await client.read_flow_run(flow_run_id)
                 if run.state is not None and run.state.is_final():
@@ -500,7 +541,7 @@ async def _wait_final(flow_run_id: UUID, timeout_seconds: float) -> State | None
     return None
 
 
-async def _stop_run(flow_run_id: UUID, message: str) -> None:
+async def _stop_run(flow_run_id: UUID, message: str, *, crashed: bool = False) -> None:
     """Stop a run that overran: CANCELLING (its worker kills it), CANCELLED if it never started.
 
     Best effort: a failure is logged, the attempt is failed either way.
@@ -512,6 +553,8 @@ async def _stop_run(flow_run_id: UUID, message: str) -> None:
                 return
             started = run.state is not None and (run.state.is_running() or run.state.is_paused())
             new_state = Cancelling(message=message) if started else Cancelled(message=message)
+            if crashed:  # nobody is left to cancel: say what happened
+                new_state = Crashed(message=message)
             await client.set_flow_run_state(flow_run_id, new_state, force=True)
     except Exception as exc:
         get_run_logger().warning(

@@ -19,6 +19,7 @@ from multistore.cli_output import console, emit_json, local_time, table
 from multistore.leases import Leases
 from multistore.occurrences import occurrences
 from multistore.registry import Registry
+from multistore.ticking import sweep
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -163,12 +164,7 @@ def reset_stuck(as_json: JsonOption = False) -> None:
     while still due."""
     leases = Leases()
     now = datetime.now(UTC)
-    expired = leases.close_expired(now=now)
-    claims = Claims()
-    for dead in expired:
-        claims.finish_flow_run(
-            dead.holder, status="failed", error=f"store {dead.store_id}: its run died", now=now
-        )
+    expired = sweep(Claims(), leases, now)
     orphans = leases.close_orphan_runs(now=now)
     closed = [
         {

@@ -96,16 +96,7 @@ def tick(
 ) -> TickResult:
     """Decide and claim (the caller starts `result.started`, in order)."""
     result = TickResult()
-    result.crashed = leases.close_expired(now=now)
-    for dead in result.crashed:
-        claims.finish_flow_run(
-            dead.holder,
-            status="failed",
-            error=f"store {dead.store_id}: its run died (lease expired)",
-            now=now,
-            max_attempts=max_attempts,
-            backoff=backoff,
-        )
+    result.crashed = sweep(claims, leases, now, max_attempts=max_attempts, backoff=backoff)
     result.missed.extend(claims.expire_retries(now))
 
     states = claims.states(ending_after=now - lookback)
@@ -164,6 +155,30 @@ def tick(
         if start is not None:
             result.started.append(start)
     return result
+
+
+def sweep(
+    claims: Claims,
+    leases: Leases,
+    now: datetime,
+    *,
+    max_attempts: int = 3,
+    backoff: timedelta = timedelta(minutes=5),
+) -> list[Closed]:
+    """Close every expired lease (its run row crashed) and fail its claims' attempt (a retry
+    while due). Whoever notices a death first (a tick, a waiting parent, reset-stuck) calls this,
+    so no dead run's claims are left 'started'."""
+    closed = leases.close_expired(now=now)
+    for dead in closed:
+        claims.finish_flow_run(
+            dead.holder,
+            status="failed",
+            error=f"store {dead.store_id}: its run died (lease expired)",
+            now=now,
+            max_attempts=max_attempts,
+            backoff=backoff,
+        )
+    return closed
 
 
 def _since(store: Store) -> datetime:
