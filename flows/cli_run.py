@@ -8,6 +8,7 @@ Prefect is imported inside the functions, so `multistore --help` stays fast.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from multistore import report as reports
-from multistore.cli_output import console, emit_json
+from multistore.cli_output import console, emit_json, error_line
 from multistore.settings import get_settings
 
 REFRESH_SECONDS = 2.0
@@ -47,8 +48,8 @@ def run_stores_cli(
     )
     result = asyncio.run(state.aresult(raise_on_failure=False))
     if not isinstance(result, dict):
-        # The flow failed before it had a report (bad parameters, an unknown store).
-        console.print(f"[red]run failed:[/] {state.message}", highlight=False)
+        # The flow failed before it had a report (bad parameters, a registry that went away).
+        sys.stderr.write(error_line(f"run failed: {state.message}") + "\n")
         return 1
     if as_json:
         emit_json(result)

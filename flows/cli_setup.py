@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
             return
         console.print(
             f"setup: {len(summary['block_types'])} block types, "
-            f"{len(summary['documents'])} block documents, {len(summary['pools'])} pools "
+            f"{len(summary['documents'])} block documents, {len(summary['pools'])} pools, "
+            f"{len(summary['alerts'])} alerts "
             f"(sandbox {summary['sandbox_url']})"
         )
 

@@ -40,18 +40,21 @@ from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
-from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Completed, Crashed, Failed, State
 from sqlalchemy.exc import OperationalError
 
+from flows.events import emit_store_event
+from multistore import logfields
 from multistore import report as reports
+from multistore.board import BOARD_KEY, board_rows
 from multistore.claims import Claims
 from multistore.db import DatabaseUnavailable
 from multistore.leases import Leases
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.settings import get_settings
+from multistore.store_events import STORE_EVENT
 from multistore.ticking import sweep
 from multistore.windows import is_open, next_open
 
@@ -60,7 +63,7 @@ STORE_DEPLOYMENT = "store-pipeline/default"
 ALREADY_RUNNING_STATE = "AlreadyRunning"
 # The parent's state name when none of the stores asked for ran (the CLI exits 1 on it).
 NOTHING_RAN_STATE = "NothingRan"
-QUARANTINE_EVENT = "multistore.store.quarantined"
+QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
@@ -155,6 +158,11 @@ async def run_stores(
         report.finish()
         report.state = "dry-run"
         return await _publish(report, settings.data_dir, final_state=Completed)
+    if chosen.skipped:
+        ids = [skip.store_id for skip in chosen.skipped]
+        skipped_stores = {s.id: s for s in await asyncio.to_thread(registry.list, ids=ids)}
+        for skip in chosen.skipped:
+            _emit_skipped(skipped_stores.get(skip.store_id), skip.reason, skip.detail)
 
     reports.save_progress(report, settings.data_dir)
     progress = await acreate_progress_artifact(
@@ -198,12 +206,14 @@ async def run_stores(
                     entry.error or "",
                 )
             )
+            _emit_skipped(store, "window closed", entry.error)
         else:
             # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
             # A failure to record (a locked database, say) stays with this store: it must not
             # abandon the other stores or the report. No retry: the increment is not idempotent.
+            in_a_row = None
             try:
-                await asyncio.to_thread(
+                in_a_row = await asyncio.to_thread(
                     _record_outcome, registry, store, entry, quarantine_threshold, logger
                 )
             except Exception as exc:
@@ -211,6 +221,7 @@ async def run_stores(
                 problem = f"outcome not recorded in the registry: {why}"
                 logger.warning("store %s: %s", store.id, problem)
                 entry.error = f"{entry.error}; {problem}" if entry.error else problem
+            _emit_outcome(store, entry, in_a_row, quarantine_threshold)
         changed.set()
 
     monitor = asyncio.create_task(
@@ -312,6 +323,7 @@ async def _run_with_retries(
                     entry.error = f"{entry.error} (no retry: {closed})"
                 break
             entry.status, entry.attempts = reports.RUNNING, attempt
+            emit_store_event("started", store, {"attempt": attempt})
             if began is None:
                 began = time.monotonic()
                 entry.started_at = datetime.now(UTC).isoformat()
@@ -347,23 +359,43 @@ async def _run_with_retries(
 
 def _record_outcome(
     registry: Registry, store: Store, entry: reports.StoreEntry, threshold: int, logger: Any
-) -> None:
+) -> int:
+    """Count the outcome in the registry; the store's failed runs in a row now."""
     ok = entry.status == reports.COMPLETED
     quarantined = registry.record_outcome(store.id, ok, entry.error, threshold=threshold)
-    if not quarantined:
+    if quarantined:
+        entry.quarantined = True
+        logger.warning(
+            "store %s quarantined after %d failed runs in a row: %s",
+            store.id,
+            threshold,
+            entry.error,
+        )
+    return 0 if ok else registry.get(store.id).consecutive_failures
+
+
+def _emit_outcome(
+    store: Store, entry: reports.StoreEntry, in_a_row: int | None, threshold: int
+) -> None:
+    """completed, or failed (labelled with the failures in a row) and perhaps quarantined."""
+    payload = {
+        "attempts": entry.attempts,
+        "flow_run_ids": entry.flow_run_ids,
+        "error": entry.error,
+        "duration_seconds": entry.duration_seconds,
+    }
+    if entry.status == reports.COMPLETED:
+        emit_store_event("completed", store, payload)
         return
-    entry.quarantined = True
-    logger.warning(
-        "store %s quarantined after %d failed runs in a row: %s", store.id, threshold, entry.error
-    )
-    emit_event(
-        event=QUARANTINE_EVENT,
-        resource={
-            "prefect.resource.id": f"multistore.store.{store.id}",
-            "prefect.resource.name": store.name or store.id,
-        },
-        payload={"store_id": store.id, "threshold": threshold, "error": entry.error},
-    )
+    labels = {} if in_a_row is None else {"multistore.failures-in-a-row": in_a_row}
+    emit_store_event("failed", store, payload, **labels)
+    if entry.quarantined:
+        emit_store_event("quarantined", store, {**payload, "threshold": threshold})
+
+
+def _emit_skipped(store: Store | None, reason: str, detail: str | None) -> None:
+    if store is not None:
+        emit_store_event("skipped", store, {"detail": detail}, **{"multistore.reason": reason})
 
 
 def _window_open(store: Store) -> bool:
@@ -397,7 +429,9 @@ class _SubflowRunner:
         from flows.store_pipeline import store_pipeline
 
         pipeline = store_pipeline.with_options(flow_run_name=f"{store.id}-attempt-{attempt}")
-        state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
+        # The subflow's own engine records (its start, its final state) carry store_id too.
+        with logfields.bind(store.id, None):
+            state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
         flow_run_id = state.state_details.flow_run_id
         stats = None
         if state.is_completed():
@@ -593,6 +627,18 @@ async def _monitor(
             await asyncio.sleep(MONITOR_SECONDS)
 
 
+async def publish_board() -> None:
+    """Every store's row on the store board (one key: the UI keeps its history)."""
+    registry = Registry()
+    stores, last_runs = await asyncio.gather(
+        asyncio.to_thread(registry.list), asyncio.to_thread(registry.last_runs)
+    )
+    rows = board_rows(stores, last_runs, datetime.now(UTC))
+    await acreate_table_artifact(
+        rows, key=BOARD_KEY, description="Every store: state, window, last outcome, next due"
+    )
+
+
 async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: type) -> State:
     """Save the report and attach it to the flow run; the run ends in `final_state`."""
     path = reports.save_final(report, data_dir)
@@ -603,6 +649,10 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
     await acreate_markdown_artifact(
         reports.render_markdown(payload), key="store-run-summary", description="Totals"
     )
+    try:
+        await publish_board()
+    except Exception as exc:  # the board is a view: its failure must not lose the report
+        get_run_logger().warning("store board not updated: %s: %s", type(exc).__name__, exc)
     totals = payload["totals"]
     message = (
         f"{totals['completed']} completed, {totals['failed']} failed, "

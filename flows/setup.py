@@ -6,7 +6,9 @@
    in the store's `blocks`) and the shared ones (`dnc-default`, `shortener-default`), pointing
    at the sandbox (settings.sandbox_url), overwriting what was there;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
-   and the process work pool prefect.yaml deploys to.
+   and the process work pool prefect.yaml deploys to;
+4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
+   `multistore-alerts` webhook block, created when missing, never overwritten).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
+from flows.alerts import ensure_alerts
 from flows.work_pools import ensure_process_pool
 from multistore.pools import load_pools
 from multistore.registry import Registry
@@ -50,9 +53,11 @@ async def setup(
 
     await ensure_pools(specs)
     await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
+    alerts = await ensure_alerts()
     return {
         "block_types": sorted(t.get_block_type_slug() for t in BLOCK_TYPES.values()),
         "documents": saved,
         "pools": [spec.name for spec in specs],
         "sandbox_url": base_url,
+        "alerts": alerts,
     }

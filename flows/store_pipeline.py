@@ -38,6 +38,7 @@ from prefect.states import Cancelled, State
 
 from flows.jobs import JOBS, JobContext
 from multistore import claims as claim_states
+from multistore import logfields
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.leases import RENEW_SECONDS, Held, Leases
@@ -95,13 +96,29 @@ async def store_pipeline(
     `occurrences` (the tick's claims this run covers) get the run's outcome; `stop_at` (ISO
     instant) is when the store's window closes: no job starts after it.
     """
+    context = FlowRunContext.get()
+    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
+    # Every log record of the run (its task threads' too) carries store_id and flow_run_id.
+    with logfields.bind(store_id, flow_run_id):
+        return await _leased(
+            store_id, jobs, flow_run_id, occurrences, stop_at, quarantine_threshold
+        )
+
+
+async def _leased(
+    store_id: str,
+    jobs: list[str] | None,
+    flow_run_id: str | None,
+    occurrences: list[str] | None,
+    stop_at: str | None,
+    quarantine_threshold: int,
+) -> Any:
+    """The store's lease around the run: taken first, renewed while it runs, dropped after."""
     logger = get_run_logger()
     # The registry is plain (blocking) SQL: off the event loop, so that in subflow mode the
     # parent's other stores go on while SQLite waits on a lock.
     registry = await asyncio.to_thread(Registry)
     store = await asyncio.to_thread(registry.get, store_id)
-    context = FlowRunContext.get()
-    flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
     holder = flow_run_id or f"local-{uuid4()}"
     leases = Leases()
     taken = await asyncio.to_thread(leases.acquire, store_id, holder)

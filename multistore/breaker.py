@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel, select
 
+from multistore import store_events
 from multistore.db import get_engine, session_scope
 from multistore.settings import get_settings
 
@@ -153,9 +154,11 @@ class CircuitBreaker:
 
     def record_success(self, *, probe: bool = False) -> None:
         if probe:
-            self._transition(
+            closed = self._transition(
                 {"state": CLOSED, "failures": 0, "probe_started_at": None}, state=HALF_OPEN
             )
+            if closed:
+                _announce(store_events.circuit_event(self.service, opened=False))
         elif self._row().failures:
             self._transition({"failures": 0}, state=CLOSED)
 
@@ -172,14 +175,23 @@ class CircuitBreaker:
             "times_opened": BreakerRow.times_opened + 1,
         }
         if probe:
-            return self._transition(opening, state=HALF_OPEN)
-        self._row()
-        counted = self._transition(
-            {"failures": BreakerRow.failures + 1, "last_error": error}, state=CLOSED
-        )
-        return counted and self._transition(
-            opening, state=CLOSED, extra=BreakerRow.failures >= self.policy.threshold
-        )
+            opened = self._transition(opening, state=HALF_OPEN)
+        else:
+            self._row()
+            counted = self._transition(
+                {"failures": BreakerRow.failures + 1, "last_error": error}, state=CLOSED
+            )
+            opened = counted and self._transition(
+                opening, state=CLOSED, extra=BreakerRow.failures >= self.policy.threshold
+            )
+        if opened:
+            payload = {
+                "error": error,
+                "until": until.isoformat(),
+                "cooldown_seconds": self.policy.cooldown_seconds,
+            }
+            _announce(store_events.circuit_event(self.service, opened=True, payload=payload))
+        return opened
 
     @contextmanager
     def guard(
@@ -251,6 +263,11 @@ class CircuitBreaker:
             statement = statement.where(extra)
         with get_engine(self.url).begin() as connection:
             return connection.execute(statement.values(**values)).rowcount == 1
+
+
+def _announce(event: dict) -> None:
+    """Tell the Prefect server (for the circuit alerts); never fails or delays a call for long."""
+    store_events.post([event])
 
 
 def breaker(service: str) -> CircuitBreaker:

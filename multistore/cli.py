@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -22,7 +22,17 @@ try:  # Typer ≥ 0.25 carries its own copy of click.
 except ImportError:  # pragma: no cover - older Typer on real click
     from click.exceptions import ClickException
 
-from multistore.cli_output import console, emit_json, fail, local_time, store_rows, table
+from multistore import store_events
+from multistore.cli_output import (
+    console,
+    emit_json,
+    error_line,
+    fail,
+    json_errors,
+    local_time,
+    store_rows,
+    table,
+)
 from multistore.config import ConfigError, Priority, dump_store_file, load_store_file
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
@@ -39,6 +49,9 @@ PLUGINS = (
     "multistore.cli_graph",
     "flows.cli_run",
     "multistore.cli_schedule",
+    "multistore.cli_ops",
+    "multistore.cli_network",
+    "multistore.cli_channels",
 )
 
 
@@ -46,6 +59,8 @@ class _OneLineErrors(TyperGroup):
     """One line and exit code 1 for usage errors and registry errors of any verb (plugins too)."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        argv = args[0] if args and args[0] is not None else kwargs.get("args") or sys.argv[1:]
+        json_errors("--json" in argv)
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -54,15 +69,17 @@ class _OneLineErrors(TyperGroup):
             message = " ".join(exc.format_message().split())
             if not message:  # bare `multistore`: the help was the answer
                 sys.exit(0)
-            sys.stderr.write(f"error: {message}\n")
-            sys.exit(1)
+            _exit_with(message)
         except (ConfigError, RegistryError, UnknownStoreError, DatabaseUnavailable) as exc:
-            sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
-            sys.exit(1)
+            _exit_with(exc)
         except typer.Abort:
-            sys.stderr.write("error: aborted\n")
-            sys.exit(1)
+            _exit_with("aborted")
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _exit_with(message: object) -> NoReturn:
+    sys.stderr.write(error_line(message) + "\n")
+    sys.exit(1)
 
 
 app = typer.Typer(
@@ -210,7 +227,8 @@ def disable(store_id: StoreArg, as_json: JsonOption = False) -> None:
 @one_line_errors
 def release(store_id: StoreArg, as_json: JsonOption = False) -> None:
     """Take a store out of quarantine (and reset its failure count)."""
-    Registry().release(store_id)
+    store = Registry().release(store_id)
+    store_events.post([store_events.store_event("released", store)])  # best effort, for alerts
     _changed(store_id, as_json, f"released {store_id}")
 
 
@@ -398,17 +416,8 @@ def run(
     only_ids = None if stores is None else [s.strip() for s in stores.split(",") if s.strip()]
     if priority is not None:
         priority = _priority(priority)
-    if not dry_run:
-        runner = _run_hook()
-        if runner is None:
-            sys.stderr.write("run: the parent flow is not installed yet\n")
-            raise typer.Exit(1)
-        options: dict[str, Any] = {"ignore_windows": ignore_windows}
-        if max_concurrent_stores is not None:
-            options["max_concurrent_stores"] = max_concurrent_stores
-        code = runner(stores=only_ids, priority=priority, region=region, as_json=as_json, **options)
-        raise typer.Exit(code or 0)
     registry = Registry()
+    # The plan refuses an unknown store id here, before any flow run exists.
     the_plan = plan(
         registry.list(),
         _now(),
@@ -417,6 +426,15 @@ def run(
         region=region,
         ignore_windows=ignore_windows,
     )
+    if not dry_run:
+        runner = _run_hook()
+        if runner is None:
+            fail("run: the parent flow is not installed yet")
+        options: dict[str, Any] = {"ignore_windows": ignore_windows}
+        if max_concurrent_stores is not None:
+            options["max_concurrent_stores"] = max_concurrent_stores
+        code = runner(stores=only_ids, priority=priority, region=region, as_json=as_json, **options)
+        raise typer.Exit(code or 0)
     if as_json:
         emit_json(plan_json(the_plan))
     else:

@@ -17,14 +17,30 @@ from multistore.windows import zone
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 
+# Set when the command line asks for --json: errors then go to stderr as JSON too, so a script
+# reading `--json` output never has to parse an English line.
+_json_errors = False
+
+
+def json_errors(on: bool) -> None:
+    """Errors from now on as `{"error": "..."}` (True) or `error: ...` (False), on stderr."""
+    global _json_errors
+    _json_errors = on
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def error_line(message: object) -> str:
+    """An error as the one line written on stderr (JSON when the command line has --json)."""
+    first = " ".join(str(message).split())
+    return json.dumps({"error": first}) if _json_errors else f"error: {first}"
+
+
 def fail(message: str) -> NoReturn:
     """Exit 1 with one line on stderr."""
-    first = " ".join(str(message).split())
-    sys.stderr.write(f"error: {first}\n")
+    sys.stderr.write(error_line(message) + "\n")
     raise typer.Exit(1)
 
 

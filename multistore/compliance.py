@@ -55,6 +55,7 @@ RESULT_COLUMNS = [
     "e164",
     "valid",
     "invalid_reason",
+    "annotation",
     "code",
     "reason",
     "exempt",
@@ -143,9 +144,10 @@ def phone_rows(contacts: list[dict[str, Any]]) -> pd.DataFrame:
     frame["flag_before"] = frame["flag_before"].astype(bool)  # bool even with no contacts
     frame = frame.sort_values(["contact_id", "phone_index"], kind="stable", ignore_index=True)
     normalised = phones.normalise(frame["phone_raw"])
-    for column in ("digits", "e164", "valid", "invalid_reason"):
+    for column in ("digits", "e164", "valid", "invalid_reason", "annotation"):
         frame[column] = normalised[column].to_numpy()
     frame["invalid_reason"] = frame["invalid_reason"].astype("string")
+    frame["annotation"] = frame["annotation"].astype("string")  # string even when all null
     return frame
 
 
@@ -246,6 +248,15 @@ def statistics(
         "phones": int(has_phone.sum()),
         "unique_numbers": int(evaluated.loc[evaluated["valid"], "digits"].nunique()),
         "invalid_phones": int((has_phone & ~evaluated["valid"]).sum()),
+        # Numbers nobody scrubbed are a compliance risk: how many, and why, per reason.
+        "invalid_by_reason": {
+            str(k): int(v)
+            for k, v in evaluated.loc[has_phone & ~evaluated["valid"], "invalid_reason"]
+            .value_counts()
+            .items()
+            if v
+        },
+        "annotated_phones": int(evaluated["annotation"].notna().sum()),
         "codes": {k: int(v) for k, v in sorted(evaluated["code"].dropna().value_counts().items())},
         "wireless": int((evaluated["code"] == "W").fillna(False).sum()),
         "exempted": int(evaluated["exempt"].sum()),

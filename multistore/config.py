@@ -32,6 +32,19 @@ TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 # cron fires more often: then until its next fire).
 DEFAULT_CATCH_UP_MINUTES = 30
 
+# Zone names the tz database keeps for old systems: EST, MST and HST are fixed offsets (no daylight
+# saving, so a store in New York typed as EST runs an hour off all summer), the others POSIX rules.
+# A store's zone is where it is: the IANA name of that place.
+LEGACY_ZONES = {
+    "EST": "America/New_York",
+    "MST": "America/Denver (or America/Phoenix, which keeps standard time all year)",
+    "HST": "Pacific/Honolulu",
+    "EST5EDT": "America/New_York",
+    "CST6CDT": "America/Chicago",
+    "MST7MDT": "America/Denver",
+    "PST8PDT": "America/Los_Angeles",
+}
+
 
 class ConfigError(ValueError):
     """Bad store configuration; the message is one line naming what and where."""
@@ -76,6 +89,21 @@ def validate_store_id(value: str) -> str:
         raise ValueError(
             f"{value!r} is not a store id (1–64 lowercase letters, digits and hyphens)"
         )
+    return value
+
+
+def validate_timezone(value: str) -> str:
+    """A store zone: IANA; a legacy one (EST, PST8PDT…) is refused, naming the one to use."""
+    zone(value)
+    upper = value.strip().upper()
+    if upper in LEGACY_ZONES:
+        offset = datetime(2026, 7, 1, tzinfo=zone(value)).strftime("%z")
+        kind = (
+            f"a fixed offset (UTC{offset[:3]}:{offset[3:]} all year, no daylight saving)"
+            if upper in ("EST", "MST", "HST")
+            else "a legacy POSIX-style zone"
+        )
+        raise ValueError(f"{value!r} is {kind}; use the IANA name {LEGACY_ZONES[upper]}")
     return value
 
 
@@ -176,8 +204,7 @@ class StoreConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        zone(value)
-        return value
+        return validate_timezone(value)
 
     @field_validator("window", mode="before")
     @classmethod
@@ -309,7 +336,7 @@ def store_ids_from_env(raw: str | None = None) -> list[str]:
     for index, store_id in enumerate(ids):
         if not STORE_ID.match(store_id):
             raise ConfigError(
-                f"STORE_IDS entry {index}: {store_id!r} is not a store id "
+                f"STORE_IDS entry {index + 1}: {store_id!r} is not a store id "
                 "(1–64 lowercase letters, digits and hyphens)"
             )
     return list(dict.fromkeys(ids))
@@ -327,9 +354,12 @@ def load_store_file(path: Path) -> list[StoreConfig]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{path}: not valid {_kind(path)}: {first}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML{_yaml_position(exc)}") from None
     return parse_store_list(raw, source=str(path))
 
 
@@ -345,7 +375,8 @@ def parse_store_list(raw: Any, *, source: str = "stores") -> list[StoreConfig]:
         raise ConfigError(f"{source}: expected a list of stores (or a mapping with 'stores')")
     stores: list[StoreConfig] = []
     seen: dict[str, int] = {}
-    for index, entry in enumerate(raw):
+    # Entries are counted as a person counts them: the first is entry 1.
+    for index, entry in enumerate(raw, start=1):
         store = parse_store(entry, where=f"{source}: entry {index}")
         if store.id in seen:
             raise ConfigError(
@@ -375,5 +406,16 @@ def dump_store_file(stores: list[StoreConfig], path: Path) -> None:
         path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
 
 
-def _kind(path: Path) -> str:
-    return "JSON" if path.suffix.lower() == ".json" else "YAML"
+def _yaml_position(exc: yaml.YAMLError) -> str:
+    """' at line L, column C: problem' (1-based, where the parser gave up), or ': message'."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    if mark is None:
+        return f": {' '.join(str(exc).split()) or type(exc).__name__}"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}"
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    what = problem or type(exc).__name__
+    if context and context != problem:
+        began = f" from line {start.line + 1}, column {start.column + 1}" if start else ""
+        what += f" ({context}{began})"
+    return f"{where}: {what}"

@@ -102,6 +102,8 @@ def _import_models() -> None:
         "multistore.breaker",
         "multistore.claims",
         "multistore.leases",
+        "multistore.network.models",
+        "multistore.channels.tables",
     ):
         importlib.import_module(module)
 

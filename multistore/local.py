@@ -18,6 +18,14 @@ from pathlib import Path
 
 import httpx
 
+# Flow and task run loggers at INFO: their records are what the Prefect UI shows on a run's page
+# (its API handler only sees what passes the logger's level). Prefect's own chatter stays at
+# WARNING. prefect.yaml sets the same for deployment runs through the work pool's job variables.
+RUN_LOG_ENV = {
+    "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
+    "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO",
+}
+
 # Settings every Prefect process we start shares (shared/PREFECT_NOTES.md says why).
 PREFECT_SERVER_ENV = {
     # Slot leases survive a server restart instead of leaking for good.
@@ -29,6 +37,7 @@ PREFECT_SERVER_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_UI_ENABLED": "true",
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    **RUN_LOG_ENV,
 }
 
 

@@ -2,8 +2,13 @@
 
 The rule (NANP): optional `+1`/`1` country code, then exactly ten digits NPA-NXX-XXXX, where the
 area code (NPA) and the exchange (NXX) start with 2-9 and are not N11 (211, 311, … 911). Formatting
-(spaces, dashes, dots, parentheses) is ignored; letters and any non-ASCII character are not
-(vanity numbers, extensions and full-width digits are rejected rather than guessed at). A number
+(spaces, dashes, dots, parentheses) is ignored.
+
+CRMs keep notes after a number ("213-555-0142 x12", "(213) 555-0142 ext. 4", "213.555.0142
+(cell)", "213-555-0142 #204"): the number ends at the first letter, non-ASCII character, '#',
+',' or ';'. When the part before is a valid number, the row is valid and the rest (from after the
+number's last digit) is its `annotation`, kept aside. Otherwise a row with letters or non-ASCII is
+rejected as "contains letters" (vanity numbers and full-width digits are not guessed at). A number
 failing the rule gets the first reason that applies, in the order of `REASONS`.
 
 Vectorised over the column's raw UTF-8 bytes with numpy (the Arrow buffers, no per-number Python):
@@ -41,11 +46,13 @@ REASONS = (
 )
 
 _ZERO, _ONE, _NINE, _PLUS = ord("0"), ord("1"), ord("9"), ord("+")
+_HASH, _COMMA, _SEMICOLON = ord("#"), ord(","), ord(";")
 
 
 def normalise(raw: Iterable[str | None] | pd.Series) -> pd.DataFrame:
     """One row per input, same order (and index, for a Series): `digits` (the 10-digit national
-    number), `e164`, `valid`, `invalid_reason` (categorical). Invalid rows have null numbers."""
+    number), `e164`, `valid`, `invalid_reason` (categorical), `annotation` (the note after a
+    valid number, else null). Invalid rows have null numbers."""
     index = raw.index if isinstance(raw, pd.Series) else None
     text = _as_arrow(raw)
     n = len(text)
@@ -58,8 +65,16 @@ def normalise(raw: Iterable[str | None] | pd.Series) -> pd.DataFrame:
     lower = data | 0x20
     # Non-ASCII bytes count as letters: full-width digits or accented words are not a number.
     is_letter = ((lower >= ord("a")) & (lower <= ord("z"))) | (data >= 0x80)
-    n_digits = _per_row(is_digit, offsets)
     has_letters = _per_row(is_letter, offsets) > 0
+    # The number is what comes before the first note mark; its digits are the number's digits.
+    is_mark = is_letter | (data == _HASH) | (data == _COMMA) | (data == _SEMICOLON)
+    has_note = _per_row(is_mark, offsets) > 0
+    if has_note.any():  # few rows have notes: the bytes after a mark stop counting as digits
+        running = np.cumsum(is_mark, dtype=np.int32)
+        at_row_start = np.concatenate(([0], running))[offsets[:-1]]
+        marks_before = running - is_mark - np.repeat(at_row_start, lengths)
+        is_digit &= marks_before == 0
+    n_digits = _per_row(is_digit, offsets)
 
     digits = data[is_digit]
     starts = np.concatenate(([0], np.cumsum(n_digits)[:-1]))
@@ -72,8 +87,7 @@ def normalise(raw: Iterable[str | None] | pd.Series) -> pd.DataFrame:
     def digit(k: int) -> np.ndarray:
         return _at(digits, national + k, national_len > k)
 
-    conditions = [
-        has_letters,
+    number_fails = [
         n_digits == 0,
         (first_char == _PLUS) & (first_digit != _ONE),
         national_len < 10,
@@ -83,8 +97,10 @@ def normalise(raw: Iterable[str | None] | pd.Series) -> pd.DataFrame:
         digit(3) <= _ONE,
         (digit(4) == _ONE) & (digit(5) == _ONE),
     ]
-    # Category code per row: -1 (valid) or the index of the first failing check.
-    code = np.select(conditions, list(range(len(REASONS))), default=-1)
+    # Category code per row: -1 (valid) or the index of the first failing check; letters only
+    # fail a row whose number (before its note) fails.
+    code = np.select(number_fails, list(range(1, len(REASONS))), default=-1)
+    code = np.where(has_letters & (code >= 0), 0, code)
     valid = code < 0
 
     national_digits = digits[national[valid, None] + np.arange(10)]
@@ -95,9 +111,27 @@ def normalise(raw: Iterable[str | None] | pd.Series) -> pd.DataFrame:
             "e164": _strings(np.hstack([prefix, national_digits]), valid),
             "valid": valid,
             "invalid_reason": pd.Categorical.from_codes(code, categories=list(REASONS)),
+            "annotation": _annotations(text, valid & has_note),
         },
         index=index,
     )
+
+
+def _annotations(text: pa.StringArray, noted: np.ndarray) -> pd.arrays.ArrowExtensionArray:
+    """The note after each noted valid number (few rows: plain Python on those alone)."""
+    if not noted.any():
+        return pd.arrays.ArrowExtensionArray(pa.nulls(len(noted), pa.string()))
+    notes: list[str | None] = [None] * len(noted)
+    for i in np.flatnonzero(noted):
+        raw = text[int(i)].as_py()
+        mark = next(k for k, c in enumerate(raw) if _is_mark(c))
+        last_digit = max(k for k, c in enumerate(raw[:mark]) if "0" <= c <= "9")
+        notes[i] = raw[last_digit + 1 :].strip(" ,;-") or None
+    return pd.arrays.ArrowExtensionArray(pa.array(notes, type=pa.string()))
+
+
+def _is_mark(c: str) -> bool:
+    return not c.isascii() or c.isalpha() or c in "#,;"
 
 
 def unique_numbers(normalised: pd.DataFrame) -> list[str]:

@@ -25,11 +25,11 @@ from multistore.config import (
     parse_store,
     parse_window_option,
     store_ids_from_env,
+    validate_timezone,
 )
 from multistore.db import get_engine
 from multistore.models import Store, StoreRun, utcnow
 from multistore.settings import get_settings
-from multistore.windows import zone
 
 __all__ = [
     "DuplicateStoreError",
@@ -224,7 +224,7 @@ class Registry:
         changes: dict[str, Any] = {}
         if timezone is not None:
             try:
-                zone(timezone)
+                validate_timezone(timezone)
             except ValueError as exc:
                 raise ConfigError(f"timezone: {exc}") from None
             changes["timezone"] = timezone

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     demo_once: bool = False
     # STORE_IDS=a,b,c adds those stores with defaults (the one variable without our prefix).
     store_ids: str = Field(default="", validation_alias="STORE_IDS")
+    # The Prefect server, for the parts that reach it over plain HTTP (health, metrics, logs):
+    # Prefect's own variable, so one setting points both Prefect and multistore at it.
+    # "json": console log lines as JSON objects (with store_id and flow_run_id), for log shippers.
+    log_format: str = "text"
+    # Where `multistore setup` points the alerts' webhook block when it creates it.
+    alert_webhook_url: str = ""
+    prefect_api_url: str = Field(default="", validation_alias="PREFECT_API_URL")
 
     @property
     def registry_url(self) -> str:

@@ -176,3 +176,26 @@ def bisect_transition(zi: tzinfo, lo: datetime, hi: datetime) -> datetime:
         else:
             lo = mid
     return hi
+
+
+def last_opened(start: TimeLike, end: TimeLike, tz: ZoneLike, at: datetime) -> datetime | None:
+    """The latest instant at or before `at` when the window opened (was closed just before).
+
+    None for a window that is always open, and for one that did not open in the three days
+    before `at` (a daily window opens every day, even across a skipped calendar day).
+    """
+    if bounds_of(start, end) is None:
+        return None
+    _require_aware(at)
+    cursor = at - timedelta(days=3)
+    latest = None
+    while True:
+        opening = next_open(start, end, tz, cursor)
+        if opening > at:
+            return latest
+        if opening != cursor or not is_open(start, end, tz, cursor - timedelta(seconds=1)):
+            latest = opening
+        closing = closes_at(start, end, tz, opening)
+        if closing is None or closing > at:
+            return latest
+        cursor = closing

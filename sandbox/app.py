@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from sandbox import admin, errors, pages
 from sandbox.config import SandboxConfig
 from sandbox.state import SandboxState
-from sandbox.vendors import crm, crm_ui, dealercom, dnc, homenet, shortener, vdp
+from sandbox.vendors import crm, crm_ui, dealercom, dnc, homenet, node, shortener, vdp
 
-VENDOR_MODULES = (crm, crm_ui, dnc, homenet, dealercom, vdp, shortener)
+VENDOR_MODULES = (crm, crm_ui, dnc, homenet, dealercom, vdp, shortener, node)
 
 
 def create_app(config: SandboxConfig | None = None) -> FastAPI:

@@ -20,7 +20,7 @@ import yaml
 from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawScheduleConfig
 from prefect.flows import load_flow_from_entrypoint
 
-from multistore.local import prefect_env
+from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker
 
@@ -138,7 +138,11 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     registry.add("typed-1", jobs=[], priority="high")
     registry.add("typed-2", jobs=[])
     registry.add("not-asked", jobs=[])
-    worker = start_worker("deploy-test-worker", env, tmp_path / "worker.log")
+    # The worker logs at WARNING, as a quiet production worker would: the INFO lines below reach
+    # the server only because prefect.yaml's job variables set the run loggers to INFO.
+    worker_env = {k: v for k, v in env.items() if k not in RUN_LOG_ENV}
+    worker_env["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    worker = start_worker("deploy-test-worker", worker_env, tmp_path / "worker.log")
     try:
         typed = subprocess.run(
             "prefect deployment run 'run-stores/adhoc' --param stores='[\"typed-1\",\"typed-2\"]'",
@@ -161,6 +165,33 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     assert [s["store_id"] for s in report["stores"]] == ["typed-1", "typed-2"]
     assert [s["status"] for s in report["stores"]] == ["completed", "completed"]
     assert registry.history("not-asked") == []
+
+    # The parent's and a store's INFO lines, read back from the server: what the UI shows.
+    parent_logs = await _info_logs(run_id, "stores selected")
+    assert "2 stores selected, 0 skipped" in parent_logs
+    store_run_id = report["stores"][0]["flow_run_ids"][0]
+    store_logs = await _info_logs(store_run_id, "store typed-1")
+    assert "store typed-1: 0 completed, 0 failed, 0 blocked" in store_logs
+
+
+async def _info_logs(flow_run_id: str, expected: str, *, timeout: float = 60) -> str:
+    """The flow run's INFO records on the server, once one contains `expected`.
+
+    A run's last records are flushed as its process exits, just after its final state.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
+
+    log_filter = LogFilter(
+        flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]), level=LogFilterLevel(ge_=20, le_=20)
+    )
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            text = "\n".join(log.message for log in await client.read_logs(log_filter=log_filter))
+            if expected in text or time.monotonic() > deadline:
+                return text
+            await asyncio.sleep(0.5)
 
 
 def registry_data_dir() -> Path:

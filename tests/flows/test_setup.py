@@ -15,12 +15,14 @@ from prefect.client.orchestration import get_client
 from blocks.crm import CRMCredentials
 from blocks.dnc import DNCService
 from blocks.inventory import InventorySources, ShortenerService
+from flows.alerts import load_alerts
 from multistore.pools import load_pools
 from multistore.registry import Registry
 
 pytestmark = pytest.mark.prefect
 
 MULTISTORE = str(Path(sys.executable).with_name("multistore"))
+PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 def _setup(*args: str) -> subprocess.CompletedProcess:
@@ -33,6 +35,11 @@ async def _limits() -> dict[str, tuple[int, float | None]]:
     async with get_client() as client:
         limits = await client.read_global_concurrency_limits(limit=200)
     return {gcl.name: (gcl.limit, gcl.slot_decay_per_second) for gcl in limits}
+
+
+async def _automations(name: str) -> list:
+    async with get_client() as client:
+        return await client.read_automations_by_name(name)
 
 
 async def _documents() -> list[str]:
@@ -55,6 +62,18 @@ def test_setup_twice_saves_every_store_block_and_pool(prefect_server, sandbox) -
     assert asyncio.run(_documents()) == documents_once  # overwritten, not duplicated
 
     summary = json.loads(second.stdout)
+    # The shipped alerts: created once, updated by name the second time, listed by Prefect.
+    assert summary["alerts"] == [a["name"] for a in load_alerts()]
+    listed = subprocess.run(
+        [PREFECT, "automation", "ls"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},  # whole names, one per line
+    )
+    assert listed.returncode == 0, listed.stderr
+    for name in summary["alerts"]:
+        assert len(asyncio.run(_automations(name))) == 1, name
+        assert name in listed.stdout, name
     assert {"crm-setup-a", "inventory-setup-a", "crm-custom-b", "inventory-setup-b"} <= set(
         summary["documents"]
     )

@@ -207,7 +207,7 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
     # No parent flow installed: `import flows.cli_run` fails as a missing module would.
     monkeypatch.setitem(sys.modules, "flows.cli_run", None)
     code, _out, err = invoke("run")
-    assert code == 1 and err.strip() == "run: the parent flow is not installed yet"
+    assert code == 1 and err.strip() == "error: run: the parent flow is not installed yet"
 
     calls = []
 
@@ -218,6 +218,8 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
     monkeypatch.setitem(
         sys.modules, "flows.cli_run", types.SimpleNamespace(run_stores_cli=run_stores_cli)
     )
+    ok_json(invoke, "add", "--id", "a")
+    ok_json(invoke, "add", "--id", "b")
     code, _out, _err = invoke("run", "--stores", "a,b", "--priority", "high")
     assert code == 3
     assert calls == [
@@ -238,6 +240,8 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
     [
         (("add", "--id", "Bad_Id"), "error: store 'Bad_Id': id: 'Bad_Id' is not a store id"),
         (("add", "--id", "a", "--timezone", "Mars/Base"), "timezone: 'Mars/Base' is not an IANA"),
+        (("add", "--id", "a", "--timezone", "EST"), "use the IANA name America/New_York"),
+        (("set-schedule", "dup", "--timezone", "EST"), "use the IANA name America/New_York"),
         (("add", "--id", "a", "--window", "22-06"), "window: '22' is not a time HH:MM"),
         (("add", "--id", "a", "--priority", "urgent"), "priority: 'urgent' is not a priority"),
         (("add", "--id", "dup"), "error: id: store 'dup' already exists"),
@@ -267,6 +271,41 @@ def test_bad_input_is_exit_1_and_one_line_naming_the_field(
     assert expected in one_line_error(invoke, *args)
 
 
+def test_run_refuses_an_unknown_store_before_any_flow_run(
+    invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    calls = []
+    monkeypatch.setitem(
+        sys.modules,
+        "flows.cli_run",
+        types.SimpleNamespace(run_stores_cli=lambda **kwargs: calls.append(kwargs)),
+    )
+    ok_json(invoke, "add", "--id", "real")
+    assert one_line_error(invoke, "run", "--stores", "real,does-not-exist") == (
+        "error: unknown store 'does-not-exist'"
+    )
+    assert calls == []  # the parent flow was never called: no flow run exists
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "--stores", "does-not-exist"),
+        ("run", "--dry-run", "--stores", "does-not-exist"),
+        ("history", "does-not-exist"),
+        ("add", "--id", "Bad_Id"),
+        ("list", "--priority", "urgent"),
+        ("frobnicate",),
+    ],
+)
+def test_with_json_errors_are_json_on_stderr(invoke, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = invoke(*args, "--json")
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert json.loads(lines[0])["error"]
+
+
 def test_import_is_all_or_nothing(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ok_json(invoke, "add", "--id", "existing")
     bad = tmp_path / "bad.yaml"
@@ -276,10 +315,10 @@ def test_import_is_all_or_nothing(invoke, tmp_path: Path) -> None:  # type: igno
     )
     line = one_line_error(invoke, "import", str(bad), "--merge")
     assert line == (
-        f"error: {bad}: entry 2, store 'broken': window: '25:00' is not a time HH:MM (00:00–23:59)"
+        f"error: {bad}: entry 3, store 'broken': window: '25:00' is not a time HH:MM (00:00–23:59)"
     )
     line = one_line_error(invoke, "import", str(bad))
-    assert "entry 2" in line
+    assert "entry 3" in line
     assert [r["id"] for r in ok_json(invoke, "list")] == ["existing"]
 
 
@@ -401,7 +440,7 @@ def test_console_script_errors_are_one_line(registry_url: str) -> None:
         [str(MULTISTORE), "list"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("error: STORE_IDS entry 1: 'NOT OK' is not a store id")
+    assert done.stderr.startswith("error: STORE_IDS entry 2: 'NOT OK' is not a store id")
     assert done.stderr.count("\n") == 1
 
 

@@ -176,6 +176,29 @@ def test_statistics_add_up_and_rate_reflects_flags() -> None:
     assert results.loc[results["contact_id"] == "c", "invalid_reason"].item() == "contains letters"
 
 
+def test_annotated_numbers_are_scrubbed_and_unreadable_ones_counted_by_reason() -> None:
+    contacts = [
+        contact("a", "213-555-0101 ext. 12"),
+        contact("b", "(213) 555-0102 (cell)", "911-555-0142"),
+        contact("c", "555-0142", "1-800-FLOWERS"),
+    ]
+    evaluated, outcomes = run(contacts, verdicts(n2135550101="D", n2135550102="C"))
+    assert outcomes.loc["a", "reason"] == "D"  # the annotated number was scrubbed and blocks
+    assert not outcomes.loc["b", "do_not_call"]
+    assert outcomes.loc["c", "reason"] == NO_VALID_PHONE
+    flags = dict.fromkeys(outcomes.index, False)
+    stats = statistics(evaluated, outcomes.reset_index(), flags)
+    assert stats["annotated_phones"] == 2 and stats["invalid_phones"] == 3
+    assert stats["invalid_by_reason"] == {
+        "contains letters": 1,
+        "too short": 1,
+        "area code N11": 1,
+    }
+    results = results_frame(evaluated, flags).set_index("phone_raw")
+    assert results.loc["213-555-0101 ext. 12", "annotation"] == "ext. 12"
+    assert results.loc["(213) 555-0102 (cell)", "annotation"] == "(cell)"
+
+
 def test_vendor_invalid_counts_as_invalid_phone() -> None:
     evaluated, outcomes = run([contact("a", "213-555-0101")], verdicts(n2135550101="I"))
     assert not evaluated["valid"].any()

@@ -55,21 +55,36 @@ def test_a_file_may_be_a_list_or_a_mapping_yaml_or_json(tmp_path: Path) -> None:
     [
         (
             "stores:\n  - id: ok\n  - id: Bad!\n",
-            r"stores.yaml: entry 1, store 'Bad!': id: 'Bad!' is not a store id",
+            r"stores.yaml: entry 2, store 'Bad!': id: 'Bad!' is not a store id",
         ),
         (
             "- id: a\n- id: b\n  timezone: Mars/Base\n",
-            r"entry 1, store 'b': timezone: 'Mars/Base' is not an IANA time zone",
+            r"entry 2, store 'b': timezone: 'Mars/Base' is not an IANA time zone",
         ),
-        ("- id: a\n  window: 22:00-22:00\n", r"entry 0, store 'a': window: .* empty window"),
-        ("- id: a\n  priority: urgent\n", r"entry 0, store 'a': priority: 'urgent'"),
-        ("- id: a\n  colour: red\n", r"entry 0, store 'a': colour: unknown field"),
-        ("- id: a\n- id: a\n", r"entry 1: id: duplicate store id 'a' \(also entry 0\)"),
-        ("- name: nameless\n", r"entry 0: id: Field required"),
-        ("- just-a-string\n", r"entry 0: expected a mapping"),
+        ("- id: a\n  window: 22:00-22:00\n", r"entry 1, store 'a': window: .* empty window"),
+        ("- id: a\n  priority: urgent\n", r"entry 1, store 'a': priority: 'urgent'"),
+        ("- id: a\n  colour: red\n", r"entry 1, store 'a': colour: unknown field"),
+        ("- id: a\n- id: a\n", r"entry 2: id: duplicate store id 'a' \(also entry 1\)"),
+        ("- name: nameless\n", r"entry 1: id: Field required"),
+        ("- just-a-string\n", r"entry 1: expected a mapping"),
         ("stores: {id: a}\n", r"expected a list of stores"),
         ("stors: []\n", r"unknown top-level key 'stors'"),
-        ("- id: a\n  tags: [\n", r"not valid YAML"),
+        ("- id: a\n  tags: [\n", r"not valid YAML at line 3, column 1: expected the node content"),
+        ("- id: a\n   bad: indent\n  x: 1\n", r"not valid YAML at line 2, column 7: mapping"),
+        (
+            '- id: a\n  name: "open\n',
+            r"YAML at line 3, column 1: .*\(while scanning a quoted scalar from line 2, column 9\)",
+        ),
+        (
+            "- id: a\n  timezone: EST\n",
+            r"entry 1, store 'a': timezone: 'EST' is a fixed offset \(UTC-05:00 all year, no "
+            r"daylight saving\); use the IANA name America/New_York$",
+        ),
+        (
+            "- id: a\n  timezone: PST8PDT\n",
+            r"timezone: 'PST8PDT' is a legacy POSIX-style zone; use the IANA name "
+            r"America/Los_Angeles$",
+        ),
     ],
 )
 def test_bad_files_are_one_line_naming_entry_and_field(
@@ -106,7 +121,7 @@ def test_dump_then_load_is_the_same(tmp_path: Path, name: str) -> None:
 def test_store_ids_from_env() -> None:
     assert store_ids_from_env(" a, b ,,a") == ["a", "b"]
     assert store_ids_from_env("") == []
-    with pytest.raises(ConfigError, match=r"^STORE_IDS entry 2: 'C' is not a store id"):
+    with pytest.raises(ConfigError, match=r"^STORE_IDS entry 3: 'C' is not a store id"):
         store_ids_from_env("a,b,C")
 
 

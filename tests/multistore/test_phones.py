@@ -36,9 +36,10 @@ def test_formatting_and_country_code_are_accepted(raw: str, e164: str) -> None:
         ("", phones.EMPTY),
         ("---", phones.EMPTY),
         ("213-555-CALL", phones.LETTERS),
-        ("213-555-0142 x12", phones.LETTERS),
+        ("1-800-FLOWERS", phones.LETTERS),
         ("２１３-555-0142", phones.LETTERS),
-        ("213-555-0142 é", phones.LETTERS),
+        ("+44 20 7946 0958 ext 3", phones.LETTERS),  # letters, and no valid number before them
+        ("555-0142 #12", phones.TOO_SHORT),
         ("+44 20 7946 0958", phones.COUNTRY),
         ("555-0142", phones.TOO_SHORT),
         ("22135550142", phones.TOO_LONG),
@@ -55,6 +56,24 @@ def test_invalid_numbers_carry_the_first_failing_reason(raw: str | None, reason:
     assert not row["valid"]
     assert row["invalid_reason"] == reason
     assert pd.isna(row["e164"]) and pd.isna(row["digits"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "annotation"),
+    [
+        ("213-555-0142 x12", "x12"),
+        ("(213) 555-0142 ext. 4", "ext. 4"),
+        ("213.555.0142 (cell)", "(cell)"),
+        ("213-555-0142 #204", "#204"),
+        ("+1 213 555 0142, mom", "mom"),
+        ("2135550142;work", "work"),
+        ("213-555-0142 é", "é"),
+    ],
+)
+def test_a_note_after_a_valid_number_is_kept_aside(raw: str, annotation: str) -> None:
+    row = normalise([raw]).iloc[0]
+    assert row["valid"] and row["digits"] == "2135550142"
+    assert row["annotation"] == annotation and pd.isna(row["invalid_reason"])
 
 
 def test_series_index_and_order_are_kept() -> None:
@@ -83,10 +102,11 @@ def test_duplicates_fold_to_one_number_each() -> None:
 
 def test_empty_input() -> None:
     out = normalise([])
-    assert len(out) == 0 and list(out.columns) == ["digits", "e164", "valid", "invalid_reason"]
+    assert len(out) == 0
+    assert list(out.columns) == ["digits", "e164", "valid", "invalid_reason", "annotation"]
 
 
-_phoneish = st.text(alphabet="0123456789 +-().x", max_size=18) | st.from_regex(
+_phoneish = st.text(alphabet="0123456789 +-().x#,;é", max_size=18) | st.from_regex(
     r"\+?1?[ .-]?\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}", fullmatch=True
 )
 

@@ -302,7 +302,7 @@ def test_store_ids_env_adds_stores_with_defaults(
 def test_store_ids_env_names_a_bad_id(registry_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORE_IDS", "good,Not Good")
     reset_settings()
-    with pytest.raises(ConfigError, match=r"^STORE_IDS entry 1: 'Not Good' is not a store id"):
+    with pytest.raises(ConfigError, match=r"^STORE_IDS entry 2: 'Not Good' is not a store id"):
         Registry(registry_url)
 
 

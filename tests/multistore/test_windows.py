@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from multistore.windows import closes_at, is_open, next_open, parse_window
+from multistore.windows import closes_at, is_open, last_opened, next_open, parse_window
 
 MINUTE = timedelta(minutes=1)
 NY = ZoneInfo("America/New_York")
@@ -201,3 +201,26 @@ def test_parse_window() -> None:
     for bad in ("22:00", "22-06", "22:00-06:00-07:00", "9:00-10:00", "10:00-10:00"):
         with pytest.raises(ValueError):
             parse_window(bad)
+
+
+# --- last_opened: when the window last opened (the lag of /health counts from it) -----------
+
+
+@pytest.mark.parametrize(
+    ("window", "at", "opened"),
+    [
+        (("22:00", "23:30"), ny(2026, 3, 2, 22, 40), ny(2026, 3, 2, 22, 0)),  # open now
+        (("22:00", "23:30"), ny(2026, 3, 2, 22, 0), ny(2026, 3, 2, 22, 0)),  # opening instant
+        (("22:00", "23:30"), ny(2026, 3, 2, 21, 59), ny(2026, 3, 1, 22, 0)),  # closed: yesterday
+        (("22:00", "06:00"), ny(2026, 3, 3, 5, 0), ny(2026, 3, 2, 22, 0)),  # across midnight
+        # Fall back: 01:00-01:30 opens twice on 2026-11-01; the second opening is the latest.
+        (("01:00", "01:30"), ny(2026, 11, 1, 1, 10, fold=1), ny(2026, 11, 1, 1, 0, fold=1)),
+    ],
+)
+def test_last_opened(window: tuple[str, str], at: datetime, opened: datetime) -> None:
+    assert last_opened(*window, NY, at) == opened
+    assert is_open(*window, NY, opened) and not is_open(*window, NY, opened - MINUTE)
+
+
+def test_last_opened_is_none_without_a_window() -> None:
+    assert last_opened(None, None, NY, ny(2026, 3, 2, 12, 0)) is None

@@ -1,0 +1,1 @@
+"""Multi-channel inventory: allocation, conflicts, reservations, connectors and webhooks."""
