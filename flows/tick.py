@@ -25,16 +25,17 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
-from prefect.events import emit_event
 from prefect.states import Completed, Crashed, State
 
+from flows.events import emit_store_event
 from multistore.claims import FAILED, Claims
 from multistore.leases import Leases
-from multistore.registry import Registry
+from multistore.registry import Registry, Store
+from multistore.store_events import STORE_EVENT
 from multistore.ticking import Start, TickResult, tick
 
 STORE_DEPLOYMENT = "store-pipeline/default"
-MISSED_EVENT = "multistore.store.missed"
+MISSED_EVENT = STORE_EVENT.format("missed")
 
 
 @flow(name="tick")
@@ -58,7 +59,7 @@ async def tick_flow(
     context = FlowRunContext.get()
     tick_id = str(context.flow_run.id) if context and context.flow_run else None
     now = datetime.now(UTC)
-    result = await asyncio.to_thread(
+    result, stores = await asyncio.to_thread(
         _decide,
         now,
         tick_id,
@@ -70,11 +71,8 @@ async def tick_flow(
     await _mark_crashed(result)
     for store_id, key in result.missed:
         logger.warning("store %s: occurrence %s missed (not completed while due)", store_id, key)
-        emit_event(
-            event=MISSED_EVENT,
-            resource={"prefect.resource.id": f"multistore.store.{store_id}"},
-            payload={"store_id": store_id, "occurrence": key},
-        )
+        if store_id in stores:
+            emit_store_event("missed", stores[store_id], {"occurrence": key})
     started = []
     for start in result.started:
         flow_run_id = await _start(start, store_deployment, quarantine_threshold)
@@ -91,9 +89,12 @@ async def tick_flow(
     return Completed(message=message, data=_summary(result, started))
 
 
-def _decide(now: datetime, tick_id: str | None, **options: Any) -> TickResult:
+def _decide(
+    now: datetime, tick_id: str | None, **options: Any
+) -> tuple[TickResult, dict[str, Store]]:
     stores = Registry().list()
-    return tick(stores, now, claims=Claims(), leases=Leases(), claimed_by=tick_id, **options)
+    result = tick(stores, now, claims=Claims(), leases=Leases(), claimed_by=tick_id, **options)
+    return result, {store.id: store for store in stores}
 
 
 async def _start(start: Start, deployment: str | None, threshold: int) -> str | None:
