@@ -123,7 +123,8 @@ def watch_status(*, interval: float = REFRESH_SECONDS, iterations: int | None = 
 
 
 def _live_view() -> Group:
-    """Stores running and queued (from the run's report in progress) and the pools in use."""
+    """The run's stores (running and queued, then finished with elapsed time and outcome, from
+    its report in progress) and the pools in use."""
     now = datetime.now(UTC).strftime("%H:%M:%S UTC")
     parts: list[Any] = [Text(f"multistore status — {now} (Ctrl-C to stop)", style="bold")]
     report = last_report_summary()
@@ -139,13 +140,11 @@ def _live_view() -> Group:
                 f"{totals['skipped']} skipped"
             )
         )
-        active = [s for s in report["stores"] if s["status"] not in reports.FINAL]
-        if active:
-            table = Table("store", "priority", "status", "attempt", title_justify="left")
-            for store in active:
-                table.add_row(
-                    store["store_id"], store["priority"], store["status"], str(store["attempts"])
-                )
+        rows = reports.watch_rows(report, datetime.now(UTC))
+        if rows:
+            table = Table(*rows[0], title_justify="left")
+            for row in rows:
+                table.add_row(*row.values())
             parts.append(table)
     parts.append(_pool_table())
     return Group(*parts)

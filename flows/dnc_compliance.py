@@ -6,7 +6,9 @@
 3. scrub the unique numbers in batches (task `dnc-scrub`, pools `api:dnc` and `rate:api:dnc`);
 4. apply the rules (multistore.compliance: DNC hits, internal list, customer requests, EBR
    exemptions by state from data/compliance.yaml) to get each contact's DoNotCall flag;
-5. change the flags that differ through the CRM's web UI (task `crm-ui-flags`, pool `browser`);
+5. change the flags that differ through the CRM's web UI (task `crm-ui-flags`, pool `browser`),
+   then read the contacts back from the API: the statistics count what the CRM holds, not what
+   was sent (a lost save leaves its contact wrong and lowers the compliance rate);
 6. write the results to data/compliance/store_id=…/date=…/results.parquet, only now, in one
    rename: a run that failed earlier leaves nothing half-written;
 7. return the compliance statistics.
@@ -57,11 +59,15 @@ def run_dnc_compliance(ctx: JobContext) -> dict[str, Any]:
     browser = update_flags(changes, store.id, crm_block)
 
     before = dict(zip(outcomes["contact_id"], outcomes["flag_before"].astype(bool), strict=True))
-    flags_after = {**before, **changes}
+    # Measured, not assumed: the flags as the CRM holds them now (no changes, nothing to read).
+    read_back = fetch_contacts(store.id, crm_block) if changes else []
+    flags_after = compliance.confirmed_flags(before, read_back) if changes else before
     output = ctx.output(DATASET, "results.parquet")
     path = write_results(compliance.results_frame(evaluated, flags_after), str(output))
 
     stats = compliance.statistics(evaluated, outcomes, flags_after)
+    stats["flags_intended"] = len(changes)
+    stats["flags_unconfirmed"] = sum(flags_after[cid] != flag for cid, flag in changes.items())
     stats["browser"] = browser
     stats["output"] = path
     get_run_logger().info(

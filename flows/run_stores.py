@@ -38,13 +38,16 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from prefect.exceptions import PrefectHTTPStatusError
+from prefect.settings import PREFECT_UI_URL
 from prefect.states import Cancelled, Cancelling, Completed, Crashed, Failed, State
 from sqlalchemy.exc import OperationalError
 
 from flows.events import emit_store_event
+from flows.run_names import parent_run_name, store_attempt_name
 from multistore import logfields
 from multistore import report as reports
 from multistore.board import BOARD_KEY, board_rows
@@ -53,6 +56,8 @@ from multistore.db import DatabaseUnavailable
 from multistore.leases import Leases
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
+from multistore.revision import code_identity
+from multistore.run_options import JobName, PriorityChoice, Region
 from multistore.settings import get_settings
 from multistore.store_events import STORE_EVENT
 from multistore.ticking import sweep
@@ -84,12 +89,12 @@ class StoreAttempt:
     already_running: str | None = None
 
 
-@flow(name="run-stores", log_prints=False)
+@flow(name="run-stores", log_prints=False, flow_run_name=parent_run_name)
 async def run_stores(
     stores: list[str] | None = None,
-    priority: str | None = None,
-    region: str | None = None,
-    jobs: list[str] | None = None,
+    priority: PriorityChoice | None = None,
+    region: Region | None = None,
+    jobs: list[JobName] | None = None,
     dry_run: bool = False,
     ignore_windows: bool = False,
     max_concurrent_stores: int = 4,
@@ -125,6 +130,7 @@ async def run_stores(
     report = reports.RunReport(
         flow_run_id=flow_run_id,
         dry_run=dry_run,
+        code=code_identity(),
         parameters={
             "stores": stores,
             "priority": priority,
@@ -140,7 +146,11 @@ async def run_stores(
             "store_timeout_seconds": store_timeout_seconds,
         },
         stores=[
-            reports.StoreEntry(store.id, getattr(store.priority, "value", str(store.priority)))
+            reports.StoreEntry(
+                store.id,
+                getattr(store.priority, "value", str(store.priority)),
+                timezone=store.timezone,
+            )
             for store in chosen.selected
         ],
         skipped=[
@@ -193,6 +203,8 @@ async def run_stores(
             on_change=changed.set,
             ignore_windows=ignore_windows,
         )
+        if entry.status == reports.COMPLETED and len(entry.attempt_log) > 1:
+            await _mark_retried(entry)
         if entry.status == reports.NOT_STARTED:
             # Its window closed before its first start, or it was running elsewhere: a skip,
             # not a failure of the store.
@@ -206,7 +218,7 @@ async def run_stores(
                     entry.error or "",
                 )
             )
-            _emit_skipped(store, "window closed", entry.error)
+            _emit_skipped(store, "window closed" if closed else "already running", entry.error)
         else:
             # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
             # A failure to record (a locked database, say) stays with this store: it must not
@@ -328,6 +340,7 @@ async def _run_with_retries(
                 began = time.monotonic()
                 entry.started_at = datetime.now(UTC).isoformat()
             on_change()
+            attempt_started = datetime.now(UTC).isoformat()
             try:
                 outcome = await runner(store, attempt)
             except Exception as exc:
@@ -339,6 +352,13 @@ async def _run_with_retries(
             # Started elsewhere meanwhile (the tick, another parent): a skip, not a failure.
             entry.status, entry.error = reports.NOT_STARTED, outcome.already_running
             break
+        entry.record_attempt(
+            attempt,
+            flow_run_id=outcome.flow_run_id,
+            ok=outcome.ok,
+            error=outcome.error,
+            started_at=attempt_started,
+        )
         if outcome.flow_run_id:
             entry.flow_run_ids.append(outcome.flow_run_id)
         entry.absorb_stats(outcome.stats)
@@ -355,6 +375,61 @@ async def _run_with_retries(
     # From the first start to the end: time queued for a slot is not the store's duration.
     entry.duration_seconds = 0.0 if began is None else time.monotonic() - began
     entry.finished_at = datetime.now(UTC).isoformat()
+
+
+RETRIED = "Retried"
+
+
+async def _mark_retried(entry: reports.StoreEntry) -> None:
+    """A store that completed on a retry leaves no red run behind: each failed attempt's run
+    becomes a grey Cancelled-type state named "Retried" whose message keeps the error and names
+    the attempt that completed. (Its Failed state stays in the run's state history; the report
+    lists every attempt's error.) Best effort: a failure here is logged, the store is completed.
+    """
+    final = entry.attempt_log[-1]
+    for attempt in entry.attempt_log[:-1]:
+        if not attempt["flow_run_id"] or attempt["outcome"] != reports.FAILED:
+            continue
+        message = (
+            f"attempt {attempt['attempt']} failed ({attempt['error']}); store {entry.store_id} "
+            f"completed on attempt {final['attempt']} (flow run {final['flow_run_id']})"
+        )
+        try:
+            await _with_server_retries(
+                lambda run_id=attempt["flow_run_id"], text=message: _set_retried(run_id, text)
+            )
+        except Exception as exc:
+            get_run_logger().warning(
+                "store %s: attempt %s's run not marked retried: %s: %s",
+                entry.store_id,
+                attempt["attempt"],
+                type(exc).__name__,
+                " ".join(str(exc).split()),
+            )
+
+
+async def _set_retried(flow_run_id: str, message: str) -> None:
+    async with get_client() as client:
+        await client.set_flow_run_state(
+            UUID(flow_run_id),
+            State(type=StateType.CANCELLED, name=RETRIED, message=message),
+            force=True,
+        )
+
+
+async def _with_server_retries(
+    call: Callable[[], Awaitable[Any]], attempts: int = CREATE_ATTEMPTS
+) -> Any:
+    """`call()`, again after 1, 2, 4… s while the Prefect server answers 5xx/429 or is away
+    (SQLite's "database is locked" is a 503): the orchestrator's hiccup must not fail a store."""
+    for n in range(attempts):
+        try:
+            return await call()
+        except (PrefectHTTPStatusError, httpx.TransportError) as exc:
+            if not _transient(exc) or n == attempts - 1:
+                raise
+            await asyncio.sleep(0 if get_settings().instant_backoff else 2.0**n)
+    raise AssertionError("unreachable")
 
 
 def _record_outcome(
@@ -428,7 +503,7 @@ class _SubflowRunner:
     async def run(self, store: Store, attempt: int) -> StoreAttempt:
         from flows.store_pipeline import store_pipeline
 
-        pipeline = store_pipeline.with_options(flow_run_name=f"{store.id}-attempt-{attempt}")
+        pipeline = store_pipeline.with_options(flow_run_name=store_attempt_name(store.id, attempt))
         # The subflow's own engine records (its start, its final state) carry store_id too.
         with logfields.bind(store.id, None):
             state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
@@ -483,22 +558,17 @@ class _DeploymentRunner:
         parameters: dict[str, Any] = {"store_id": store.id}
         if self.jobs is not None:
             parameters["jobs"] = self.jobs
-        for n in range(CREATE_ATTEMPTS):
-            try:
-                return await arun_deployment(
-                    self.deployment,
-                    parameters=parameters,
-                    flow_run_name=f"{store.id}-attempt-{attempt}",
-                    timeout=0,
-                    as_subflow=True,
-                    tags=["multistore", f"store:{store.id}"],
-                    idempotency_key=f"{self.parent_id}:{store.id}:{attempt}",
-                )
-            except (PrefectHTTPStatusError, httpx.TransportError) as exc:
-                if not _transient(exc) or n == CREATE_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0 if get_settings().instant_backoff else 2.0**n)
-        raise AssertionError("unreachable")
+        return await _with_server_retries(
+            lambda: arun_deployment(
+                self.deployment,
+                parameters=parameters,
+                flow_run_name=store_attempt_name(store.id, attempt),
+                timeout=0,
+                as_subflow=True,
+                tags=["multistore", f"store:{store.id}"],
+                idempotency_key=f"{self.parent_id}:{store.id}:{attempt}",
+            )
+        )
 
 
 def _attempt(
@@ -613,12 +683,11 @@ async def _monitor(
                 limits = await client.read_global_concurrency_limits(limit=200)
             except (PrefectHTTPStatusError, httpx.TransportError):
                 limits = []
+            now = datetime.now(UTC)
             for limit in limits:
                 if limit.name.startswith("deployment:"):
                     continue  # Prefect's own deployment concurrency limits, not a pool
-                pool = report.pools.setdefault(limit.name, {"limit": limit.limit, "peak_active": 0})
-                pool["limit"] = limit.limit
-                pool["peak_active"] = max(pool["peak_active"], limit.active_slots)
+                report.sample_pool(limit.name, limit.limit, limit.active_slots, at=now)
             if changed.is_set():
                 changed.clear()
                 reports.save_progress(report, data_dir)
@@ -643,11 +712,18 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
     """Save the report and attach it to the flow run; the run ends in `final_state`."""
     path = reports.save_final(report, data_dir)
     payload = report.to_dict()
-    await acreate_table_artifact(
-        reports.table_rows(payload), key="store-run-report", description="One row per store"
+    # The report is on disk already; a busy server (503) delays its artifacts, never loses them.
+    await _with_server_retries(
+        lambda: acreate_table_artifact(
+            reports.table_rows(payload), key="store-run-report", description="One row per store"
+        )
     )
-    await acreate_markdown_artifact(
-        reports.render_markdown(payload), key="store-run-summary", description="Totals"
+    await _with_server_retries(
+        lambda: acreate_markdown_artifact(
+            reports.render_markdown(payload, ui_url=PREFECT_UI_URL.value()),
+            key="store-run-summary",
+            description="The report: stores, attempts and errors, skips, compliance, pools",
+        )
     )
     try:
         await publish_board()

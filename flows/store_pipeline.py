@@ -5,8 +5,8 @@
 2. run the graph: every job whose dependencies completed starts at once (independent jobs run
    side by side); a failed job blocks its dependents, which are reported "blocked" and never run,
    while its siblings go on;
-3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact with the
-   graph in Mermaid and a table);
+3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact: the
+   jobs with their state and upstream jobs, and each job's metrics);
 4. end Failed, naming the failed and blocked jobs, when any job did not complete.
 
 No store runs twice at once: the run first takes the store's lease (multistore/leases.py), renews
@@ -37,12 +37,14 @@ from prefect.futures import PrefectConcurrentFuture
 from prefect.states import Cancelled, State
 
 from flows.jobs import JOBS, JobContext
+from flows.run_names import store_run_name
+from multistore import apicounts, logfields
 from multistore import claims as claim_states
-from multistore import logfields
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.leases import RENEW_SECONDS, Held, Leases
 from multistore.registry import Registry
+from multistore.run_options import JobName
 from multistore.runstats import (
     BLOCKED,
     COMPLETED,
@@ -83,10 +85,10 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
     return {"metrics": dict(metrics or {}), "started_at": started, "finished_at": time.time()}
 
 
-@flow(name="store-pipeline")
+@flow(name="store-pipeline", flow_run_name=store_run_name)
 async def store_pipeline(
     store_id: str,
-    jobs: list[str] | None = None,
+    jobs: list[JobName] | None = None,
     occurrences: list[str] | None = None,
     stop_at: str | None = None,
     quarantine_threshold: int = 3,
@@ -218,6 +220,7 @@ async def _run_store(
 
     run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
     await asyncio.to_thread(leases.attach_run, store_id, holder, run_id)
+    api_before = apicounts.snapshot(store_id)
     settings = get_settings()
     started = time.time()
     run_date = datetime.now(UTC).date()
@@ -232,8 +235,9 @@ async def _run_store(
         stats = run_statistics(
             store_id, graph, records, started_at=started, finished_at=time.time()
         )
+        stats["api"] = apicounts.since(api_before, store_id)  # calls, 429s, 5xx, retries
         await acreate_markdown_artifact(
-            render_markdown(graph, stats),
+            render_markdown(graph, stats, data_dir=settings.data_dir),
             key=f"store-pipeline-{store_id}",
             description=f"Job graph run of store {store_id}",
         )

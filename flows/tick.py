@@ -109,7 +109,7 @@ async def _start(start: Start, deployment: str | None, threshold: int) -> str | 
         parameters["jobs"] = start.jobs
     if start.stop_at is not None:
         parameters["stop_at"] = start.stop_at.isoformat()
-    name = f"{start.store.id}-{start.occurrences[0].key.replace(':', '-')}-attempt-{start.attempt}"
+    name = f"{start.store.id} attempt {start.attempt}"  # kept by flows.run_names
     try:
         if deployment is None:
             from flows.store_pipeline import store_pipeline

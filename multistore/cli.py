@@ -37,6 +37,7 @@ from multistore.config import ConfigError, Priority, dump_store_file, load_store
 from multistore.db import DatabaseUnavailable
 from multistore.planning import Plan, plan
 from multistore.registry import Registry, RegistryError, UnknownStoreError
+from multistore.run_options import check_region
 from multistore.status import run_row, status, store_row
 from multistore.windows import format_window
 
@@ -416,6 +417,7 @@ def run(
     only_ids = None if stores is None else [s.strip() for s in stores.split(",") if s.strip()]
     if priority is not None:
         priority = _priority(priority)
+    check_region(region)  # the parent flow's choices (the nightly schedules' regions)
     registry = Registry()
     # The plan refuses an unknown store id here, before any flow run exists.
     the_plan = plan(

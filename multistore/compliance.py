@@ -20,8 +20,9 @@ of: request, P, D, another blocking code, "no valid phone". So `callable + sum(b
 reason). The CRM's existing flag is an output of this rule, not an input: staff record customers'
 requests as `DoNotCallRequestDate`, which is.
 
-compliance_rate: the share of contacts whose CRM flag after the run equals the rule's outcome
-(1.0 after a run that changed every differing flag).
+compliance_rate: the share of contacts whose CRM flag after the run equals the rule's outcome,
+the flags after being read back from the CRM (a save the CRM lost leaves its contact wrong); the
+flags counted as changed are those the read-back confirms.
 """
 
 from __future__ import annotations
@@ -212,6 +213,16 @@ def contact_outcomes(evaluated: pd.DataFrame) -> pd.DataFrame:
     )
     contacts["do_not_call"] = contacts["reason"].notna().to_numpy()
     return contacts[["contact_id", "flag_before", "do_not_call", "reason"]]
+
+
+def confirmed_flags(before: Mapping[str, bool], read_back: list[dict[str, Any]]) -> dict[str, bool]:
+    """Each contact's DoNotCall flag as the CRM holds it after the run (read back); a contact
+    the read-back no longer lists keeps its flag from before."""
+    held = {
+        str(c.get("ContactId")): bool((c.get("ContactInformation") or {}).get("DoNotCall"))
+        for c in read_back
+    }
+    return {cid: held.get(cid, flag) for cid, flag in before.items()}
 
 
 def flag_changes(outcomes: pd.DataFrame) -> dict[str, bool]:

@@ -1,6 +1,7 @@
 """`make demo`: everything on this machine, then one real run of the stores.
 
-1. load the example stores into the registry (a merge: running it again changes nothing);
+1. add the example stores the registry lacks; stores already there keep the user's edits
+   (`--reset` puts the examples back as the file has them);
 2. a Prefect server (SQLite, 127.0.0.1:4200, PREFECT_HOME under the data directory) and the
    sandbox (127.0.0.1:8765): one already answering on its port is reused, a port taken by
    something else is replaced by a free one;
@@ -16,6 +17,7 @@ Plain subprocesses and HTTP: multistore/ never imports Prefect.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -31,6 +33,7 @@ import httpx
 
 from multistore.config import ConfigError, load_store_file
 from multistore.local import PREFECT_SERVER_ENV, Managed, free_port, spawn, wait_http
+from multistore.pgadmin import PostgresUnavailable, database_url, ensure_database
 from multistore.registry import Registry, RegistryError
 from multistore.settings import get_settings
 
@@ -38,22 +41,40 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_STORES = ROOT / "data" / "stores.example.yaml"
 BIN = Path(sys.executable).parent
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+# What the Prefect server logs for each request it answers 503 (PREFECT_API_LOG_RETRYABLE_ERRORS).
+RETRYABLE_MARK = "Encountered retryable exception in request"
 
 
-def load_example_stores(path: Path = EXAMPLE_STORES) -> dict[str, list[str]]:
-    return Registry().import_stores(load_store_file(path), merge=True)
+def demo_database_name(data_dir: Path) -> str:
+    """The PostgreSQL database of the demo's Prefect server: one per data directory."""
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+    return f"multistore_demo_prefect_{digest}"
 
 
-def main() -> int:
+def load_example_stores(
+    path: Path = EXAMPLE_STORES, *, reset: bool = False
+) -> dict[str, list[str]]:
+    """Add the example stores that are missing; with `reset`, also put the others back as the
+    file has them. Returns {"added", "updated", "kept"} (ids)."""
+    configs = load_store_file(path)
+    registry = Registry()
+    existing = {store.id for store in registry.list()}
+    kept = [] if reset else sorted(c.id for c in configs if c.id in existing)
+    summary = registry.import_stores([c for c in configs if c.id not in kept], merge=True)
+    return {**summary, "kept": kept}
+
+
+def main(*, reset: bool = False) -> int:
     """Step 1 alone: the example stores, then `multistore status`."""
     try:
-        summary = load_example_stores()
+        summary = load_example_stores(reset=reset)
     except (ConfigError, RegistryError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     print(
         f"example stores from {EXAMPLE_STORES.name}: {len(summary['added'])} added, "
-        f"{len(summary['updated'])} refreshed"
+        f"{len(summary['updated'])} reset, {len(summary['kept'])} kept as they are"
+        + (" (--reset puts them back as the file has them)" if summary["kept"] else "")
     )
     from multistore.cli import app
 
@@ -79,12 +100,16 @@ class Demo:
         self.data_dir = data_dir
         self.logs = logs
         self.started: list[Managed] = []
+        self.server_log_from = 0
         self.env = dict(os.environ)
         self.env.update(PREFECT_SERVER_ENV)
         self.env.update(
             PREFECT_HOME=str(data_dir / "prefect"),
             MULTISTORE_DATA_DIR=str(data_dir),
             PREFECT_WORKER_QUERY_SECONDS="2",
+            # The server logs each request it answered 503 (e.g. "database is locked"), so the
+            # demo can count them: the orchestrator's own hiccups, not the vendors'.
+            PREFECT_API_LOG_RETRYABLE_ERRORS="true",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
 
@@ -114,14 +139,44 @@ class Demo:
             port, url = new, f"http://127.0.0.1:{new}{path}"
         return port, url, True
 
-    def prefect_server(self, port: int) -> str:
+    def prefect_server(self, port: int, database: str = "auto") -> str:
         port, api, to_start = self._place("Prefect server", port, "/api", "/health")
         if to_start:
-            self.say(f"starting a Prefect server at {api} (SQLite in {self.env['PREFECT_HOME']})")
+            url = self._server_database(database)
+            if url:
+                self.env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url
+                where = f"PostgreSQL database {url.rsplit('/', 1)[-1]}"
+            else:
+                where = f"SQLite in {self.env['PREFECT_HOME']}"
+            self.say(f"starting a Prefect server at {api} ({where})")
             argv = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
+            log = self.logs / "prefect-server.log"
+            self.server_log_from = log.stat().st_size if log.exists() else 0  # this demo's part
             self.start("prefect-server", [*argv, "--port", str(port)], f"{api}/health")
         self.env["PREFECT_API_URL"] = api
         return api
+
+    def _server_database(self, choice: str) -> str | None:
+        """The Prefect server's database: PostgreSQL when it answers (`auto`), else SQLite.
+
+        Measured on the demo's own run (12 stores, 4 at a time): a SQLite-backed server answered
+        dozens of requests 503 "database is locked"; PostgreSQL none (docs/deployments.md). The
+        database is this data directory's own, kept between demos like the SQLite file.
+        """
+        if choice == "sqlite":
+            return None
+        name = demo_database_name(self.data_dir)
+        try:
+            ensure_database(name)
+        except PostgresUnavailable as exc:
+            if choice == "postgres":
+                raise RuntimeError(str(exc)) from None
+            self.say(
+                "PostgreSQL is not reachable (MULTISTORE_PG_ADMIN_URL): the Prefect server uses "
+                "SQLite, which answers 503 'database is locked' under load (clients retry)"
+            )
+            return None
+        return database_url(name, driver="asyncpg")
 
     def sandbox(self, port: int, contacts: int, vehicles: int) -> str:
         port, url, to_start = self._place("sandbox", port, "", "/admin/counters")
@@ -142,6 +197,16 @@ class Demo:
             tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
             raise RuntimeError(f"{what} failed:\n" + "\n".join(tail))
         return done.stdout
+
+    def server_hiccups(self) -> str:
+        """How many requests the Prefect server this demo started answered 503 (busy database)."""
+        log = self.logs / "prefect-server.log"
+        if not any(m.name == "prefect-server" for m in self.started) or not log.exists():
+            return "Prefect server 503s: not counted (a server already running was reused)"
+        with log.open("rb") as text:
+            text.seek(self.server_log_from)
+            count = text.read().decode(errors="replace").count(RETRYABLE_MARK)
+        return f"Prefect server 503s (database busy) during this demo: {count}"
 
     def stop(self) -> None:
         for managed in reversed(self.started):
@@ -199,6 +264,19 @@ def run_demo(argv: list[str] | None = None) -> int:
         help="run only stores whose processing window is open now, as the nightly schedule does "
         "(by default the demo runs every enabled store whatever the hour)",
     )
+    parser.add_argument(
+        "--prefect-database",
+        choices=("auto", "postgres", "sqlite"),
+        default="auto",
+        help="the Prefect server's database: PostgreSQL at MULTISTORE_PG_ADMIN_URL when it answers "
+        "(auto, the default; SQLite otherwise), or always one of them",
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="put the example stores back as data/stores.example.yaml has them (by default stores "
+        "already in the registry keep your edits; missing ones are added)",
+    )
     parser.add_argument("--contacts", type=int, default=60, help="sandbox CRM contacts per store")
     parser.add_argument("--vehicles", type=int, default=12, help="sandbox vehicles per store")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run")
@@ -210,9 +288,9 @@ def run_demo(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         demo.say(f"data directory {data_dir}")
-        if main() != 0:
+        if main(reset=args.reset) != 0:
             return 1
-        api = demo.prefect_server(args.prefect_port)
+        api = demo.prefect_server(args.prefect_port, args.prefect_database)
         demo.sandbox(args.sandbox_port, args.contacts, args.vehicles)
         ms = str(BIN / "multistore")
         demo.run([ms, "setup"], "blocks, pools and the work pool")
@@ -246,6 +324,7 @@ def run_demo(argv: list[str] | None = None) -> int:
         from multistore.cli import app
 
         app(["status"], standalone_mode=False)
+        demo.say(demo.server_hiccups())
         demo.say(f"Prefect UI: {ui}  ·  report JSON: {data_dir / 'reports' / 'latest.json'}")
         if args.once:
             return 0

@@ -84,11 +84,13 @@ class Managed:
             self.process.wait(5)
 
 
-def spawn(name: str, argv: list[str], *, env: dict[str, str], log: Path) -> Managed:
+def spawn(
+    name: str, argv: list[str], *, env: dict[str, str], log: Path, cwd: Path | None = None
+) -> Managed:
     log.parent.mkdir(parents=True, exist_ok=True)
     out = log.open("ab")
     process = subprocess.Popen(
-        argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
     )
     return Managed(name=name, process=process, log=log, env=env)
 

@@ -6,9 +6,11 @@ The server is the one in `MULTISTORE_PG_ADMIN_URL` (default: 127.0.0.1:5432, use
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from multistore.settings import get_settings
@@ -22,20 +24,37 @@ def _admin_engine() -> Engine:
     return create_engine(get_settings().pg_admin_url, isolation_level="AUTOCOMMIT")
 
 
-def create_database(prefix: str) -> str:
-    """Create an empty database named `<prefix>_<random>` and return its name."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def _admin() -> Iterator[Connection]:
+    """A connection to the admin database; an unreachable server is PostgresUnavailable."""
     engine = _admin_engine()
     try:
         with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            yield conn
     except OperationalError as exc:
         raise PostgresUnavailable(
             f"PostgreSQL at {get_settings().pg_admin_url} is not reachable: {exc.orig}"
         ) from None
     finally:
         engine.dispose()
+
+
+def create_database(prefix: str) -> str:
+    """Create an empty database named `<prefix>_<random>` and return its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with _admin() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     return name
+
+
+def ensure_database(name: str) -> bool:
+    """Create database `name` unless it exists; True when it was created."""
+    with _admin() as conn:
+        query = text("SELECT 1 FROM pg_database WHERE datname = :name")
+        if conn.execute(query, {"name": name}).first():
+            return False
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        return True
 
 
 def drop_database(name: str) -> None:

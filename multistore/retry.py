@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from multistore import apicounts
 from multistore.settings import get_settings
 
 T = TypeVar("T")
@@ -131,7 +132,7 @@ def call(fn: Callable[[], T], *, service: str, store: str | None = None, **optio
     policy = Policy(**options)
     retrier = tenacity.Retrying(**policy.tenacity_options())
     with _service_errors(policy, retrier, service=service, store=store):
-        return retrier(fn)
+        return retrier(apicounts.counted(fn, service=service, store=store))
 
 
 async def acall(
@@ -141,7 +142,7 @@ async def acall(
     policy = Policy(**options)
     retrier = tenacity.AsyncRetrying(**policy.tenacity_options())
     with _service_errors(policy, retrier, service=service, store=store):
-        return await retrier(fn)
+        return await retrier(apicounts.acounted(fn, service=service, store=store))
 
 
 @contextmanager

@@ -11,9 +11,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from multistore.jobgraph import JobGraph, render_mermaid
+from multistore.jobgraph import JobGraph
 
 COMPLETED, FAILED, BLOCKED = "completed", "failed", "blocked"
 # Not started because the store's window closed first (a job already running finishes).
@@ -127,9 +128,12 @@ def combine(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def render_markdown(graph: JobGraph, stats: Mapping[str, Any]) -> str:
-    """The run report: the graph coloured by outcome, then one table row per job."""
-    statuses = {name: job["status"] for name, job in stats["jobs"].items()}
+def render_markdown(
+    graph: JobGraph, stats: Mapping[str, Any], *, data_dir: Path | str | None = None
+) -> str:
+    """The run report as the Prefect UI shows it (it does not draw Mermaid): the job graph as a
+    table of jobs with their state and upstream jobs, then each job's metrics as columns of their
+    own, paths relative to `data_dir`."""
     lines = [
         f"# Store pipeline: {stats['store_id']}",
         "",
@@ -138,19 +142,49 @@ def render_markdown(graph: JobGraph, stats: Mapping[str, Any]) -> str:
         f"{stats['processing_seconds']:.1f} s ({stats['jobs_per_second']} jobs/s); "
         f"dependency violations: {stats['dependency_violations']}.",
         "",
-        "```mermaid",
-        render_mermaid(graph, statuses),
-        "```",
+        "## Job graph",
         "",
-        "| job | status | seconds | metrics | error |",
-        "|---|---|---|---|---|",
+        "| job | state | upstream | seconds | error |",
+        "|---|---|---|---:|---|",
     ]
     for name, job in stats["jobs"].items():
-        metrics = ", ".join(f"{k}={v}" for k, v in job["metrics"].items() if _scalar(v))
+        upstream = ", ".join(graph.dependencies.get(name, ())) or "—"
         error = job["error"] or (f"blocked by {job['blocked_by']}" if job["blocked_by"] else "")
         seconds = "" if job["seconds"] is None else f"{job['seconds']:.2f}"
-        lines.append(f"| {name} | {job['status']} | {seconds} | {metrics} | {_cell(error)} |")
+        lines.append(
+            f"| {name} | {_STATE_MARK.get(job['status'], '')}{job['status']} | {upstream} | "
+            f"{seconds} | {_cell(error)} |"
+        )
+    for name, job in stats["jobs"].items():
+        metrics = {k: v for k, v in job["metrics"].items() if _scalar(v)}
+        if not metrics:
+            continue
+        lines += [
+            "",
+            f"### {name}",
+            "",
+            "| " + " | ".join(metrics) + " |",
+            "|" + "---|" * len(metrics),
+            "| " + " | ".join(_cell(_show(v, data_dir)) for v in metrics.values()) + " |",
+        ]
     return "\n".join(lines) + "\n"
+
+
+# A mark before each state, so a glance down the column finds the failure.
+_STATE_MARK = {COMPLETED: "✅ ", FAILED: "❌ ", BLOCKED: "⛔ "}
+
+
+def _show(value: Any, data_dir: Path | str | None) -> str:
+    """A metric for people: a path under the data directory relative to it."""
+    if value is None:
+        return ""
+    text = str(value)
+    if data_dir is not None and isinstance(value, str) and text.startswith("/"):
+        try:
+            return str(Path(text).relative_to(Path(data_dir).resolve()))
+        except ValueError:
+            return text
+    return text
 
 
 def _scalar(value: Any) -> bool:

@@ -31,6 +31,8 @@ class Fault(BaseModel):
     login_failure_rate: float = Field(default=0.0, ge=0, le=1)
     # Share of calls that never answer (the client must time out; cancelled when it leaves).
     hang_rate: float = Field(default=0.0, ge=0, le=1)
+    # Share of web UI saves answered "saved" but not kept (a lost write only a read-back sees).
+    drop_save_rate: float = Field(default=0.0, ge=0, le=1)
     for_seconds: float | None = Field(default=None, gt=0)
     until: datetime | None = None
     # Set when the fault is installed, from for_seconds/until (epoch seconds).

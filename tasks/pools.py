@@ -7,10 +7,11 @@ PREFECT_NOTES.md measured that this bounds as well as a tag limit and costs noth
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from prefect.client.orchestration import get_client
+from prefect.concurrency.asyncio import concurrency as aconcurrency
 from prefect.concurrency.sync import concurrency, rate_limit
 
 from multistore.pools import PoolSpec
@@ -31,6 +32,16 @@ async def ensure_pools(specs: list[PoolSpec]) -> None:
 def pool_slot(name: str, *, occupy: int = 1) -> Iterator[None]:
     """Hold `occupy` slots of pool `name` for the duration of the block."""
     with concurrency(name, occupy=occupy, strict=True):
+        yield
+
+
+@asynccontextmanager
+async def apool_slot(
+    name: str, *, occupy: int = 1, lease_seconds: float = 60
+) -> AsyncIterator[None]:
+    """`pool_slot` for async tasks. A short lease: a killed worker frees its slots in about
+    `lease_seconds` (PREFECT_NOTES: the default lease held them ~300 s)."""
+    async with aconcurrency(name, occupy=occupy, strict=True, lease_duration=lease_seconds):
         yield
 
 

@@ -11,13 +11,16 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from multistore.demo import demo_database_name
 from multistore.local import free_port
+from multistore.pgadmin import PostgresUnavailable, drop_database, ensure_database
 
-pytestmark = [pytest.mark.prefect]
+pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE = "cascade-outdoor-supply"  # always open: the run has something to do at any hour
@@ -45,13 +48,29 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_demo_runs_twice_and_stops_what_it_started(tmp_path: Path) -> None:
+@pytest.fixture
+def data(tmp_path: Path) -> Iterator[Path]:
+    """The demo's data directory; the PostgreSQL database of its Prefect server goes after."""
     data = tmp_path / "data"
+    try:
+        ensure_database(demo_database_name(data))  # what the demo does first, checked here
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield data
+    drop_database(demo_database_name(data))
+
+
+def test_demo_runs_twice_and_stops_what_it_started(data: Path) -> None:
     prefect_port, sandbox_port = free_port(), free_port()
 
     first = _demo(data, prefect_port, sandbox_port)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "run-stores/adhoc ended COMPLETED" in first.stdout
+    # Its Prefect server on PostgreSQL: no request answered 503 for a busy database.
+    assert f"(PostgreSQL database {demo_database_name(data)})" in first.stdout
+    assert "Prefect server 503s (database busy) during this demo: 0" in first.stdout
     assert f"Prefect UI: http://127.0.0.1:{prefect_port}" in first.stdout
     report = json.loads((data / "reports" / "latest.json").read_text())
     assert [(s["store_id"], s["status"]) for s in report["stores"]] == [(STORE, "completed")]

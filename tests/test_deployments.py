@@ -20,19 +20,22 @@ import yaml
 from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawScheduleConfig
 from prefect.flows import load_flow_from_entrypoint
 
+from multistore.config import load_store_file
 from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
-from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker
+from multistore.run_options import REGION_ZONES
+from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final
 
 PREFECT_YAML = ROOT / "prefect.yaml"
 DOCKER_YAML = ROOT / "prefect.docker.yaml"
+GIT_YAML = ROOT / "prefect.git.yaml"
 
 
 def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML, GIT_YAML], ids=lambda p: p.name)
 def test_every_key_is_one_prefect_reads(path: Path) -> None:
     raw = _load(path)
     PrefectYamlModel.model_validate(raw)
@@ -47,7 +50,7 @@ def test_every_key_is_one_prefect_reads(path: Path) -> None:
             assert not unknown, f"{path.name}: {deployment['name']}: schedule keys {unknown}"
 
 
-@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML, GIT_YAML], ids=lambda p: p.name)
 def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
     for deployment in _load(path)["deployments"]:
         flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
@@ -67,12 +70,27 @@ def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
 
 @pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
 def test_the_tick_is_the_only_schedule_every_5_minutes(path: Path) -> None:
-    """The scheduler replaces the per-region crons: one interval schedule, on the tick flow."""
-    scheduled = [d for d in _load(path)["deployments"] if d.get("schedules")]
-    (tick,) = scheduled
+    """The scheduler replaces the per-region crons: no parent runs on a schedule; the tick
+    runs every 5 minutes."""
+    deployments = _load(path)["deployments"]
+    parents = [d for d in deployments if d["entrypoint"] == "flows/run_stores.py:run_stores"]
+    assert not any(d.get("schedules") for d in parents)
+    (tick,) = [d for d in deployments if d["entrypoint"] == "flows/tick.py:tick_flow"]
     assert tick["entrypoint"] == "flows/tick.py:tick_flow"
     assert [s.get("interval") for s in tick["schedules"]] == [300]
     assert not any("cron" in s for s in tick["schedules"])
+
+
+def test_the_region_choices_are_the_example_stores_regions_in_one_of_their_zones() -> None:
+    """A run's region choices (and the zone its run name shows) match the example stores."""
+    stores = load_store_file(ROOT / "data" / "stores.example.yaml")
+    zones_by_region: dict[str, set[str]] = {}
+    for store in stores:
+        if store.region:
+            zones_by_region.setdefault(store.region, set()).add(store.timezone)
+    assert set(zones_by_region) == set(REGION_ZONES)
+    for region, tz in REGION_ZONES.items():
+        assert tz in zones_by_region[region], region
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
@@ -155,7 +173,7 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
         )
         assert typed.returncode == 0, typed.stdout + typed.stderr
         run_id = re.search(r"UUID: ([0-9a-f-]{36})", typed.stdout).group(1)
-        run = await _wait_final(run_id, timeout=300)
+        run = await wait_final(run_id, timeout=300)
     finally:
         worker.stop()
     assert run.state.is_completed(), (tmp_path / "worker.log").read_text()[-3000:]
@@ -170,6 +188,10 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     parent_logs = await _info_logs(run_id, "stores selected")
     assert "2 stores selected, 0 skipped" in parent_logs
     store_run_id = report["stores"][0]["flow_run_ids"][0]
+    # Runs named for what they cover, in the runs list.
+    async with get_client() as client:
+        assert (await client.read_flow_run(run_id)).name == "adhoc: typed-1, typed-2"
+        assert (await client.read_flow_run(store_run_id)).name == "typed-1 attempt 1"
     store_logs = await _info_logs(store_run_id, "store typed-1")
     assert "store typed-1: 0 completed, 0 failed, 0 blocked" in store_logs
 
@@ -198,16 +220,3 @@ def registry_data_dir() -> Path:
     from multistore.settings import get_settings
 
     return get_settings().data_dir
-
-
-async def _wait_final(run_id: str, *, timeout: float):
-    from prefect import get_client
-
-    deadline = time.monotonic() + timeout
-    async with get_client() as client:
-        while True:
-            run = await client.read_flow_run(run_id)
-            if run.state and run.state.is_final():
-                return run
-            assert time.monotonic() < deadline, f"flow run {run_id} still {run.state.name}"
-            await asyncio.sleep(1.0)

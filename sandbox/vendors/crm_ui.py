@@ -172,6 +172,14 @@ def router(state: SandboxState) -> APIRouter:
             raise bad_request("body: not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("DoNotCall"), bool):
             raise bad_request("DoNotCall: must be true or false")
+        number = state.faults.next_number(f"{VENDOR}:save", dealer)
+        for fault in state.faults.matching(VENDOR, dealer):
+            if state.faults.hit(fault.drop_save_rate, VENDOR, dealer, number, "drop"):
+                # The lost write: answered as saved, never kept.
+                state.counters.count(VENDOR, dealer, "saves_dropped")
+                contact = current_contact(state, dealer, index)
+                contact["ContactInformation"]["DoNotCall"] = body["DoNotCall"]
+                return contact
         state.crm_flags[(dealer, contact_id)] = body["DoNotCall"]
         return current_contact(state, dealer, index)
 

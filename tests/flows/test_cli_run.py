@@ -44,9 +44,9 @@ def test_run_then_status_shows_the_report(prefect_server) -> None:
 
 
 def test_run_with_an_unknown_store_fails_in_one_line(prefect_server) -> None:
-    code, out, _ = _invoke("run", "--stores", "nope")
-    assert code == 1
-    assert "unknown store 'nope'" in out
+    code, out, err = _invoke("run", "--stores", "nope")
+    assert code == 1 and out == ""
+    assert err == "error: unknown store 'nope'\n"  # refused before any flow run exists
 
 
 def test_watch_shows_runs_in_progress_and_pool_slots(prefect_server, capsys) -> None:
@@ -63,6 +63,7 @@ def test_watch_shows_runs_in_progress_and_pool_slots(prefect_server, capsys) -> 
     report.stores = [
         StoreEntry("busy-store", "HIGH", status="running", attempts=2),
         StoreEntry("waiting-store", "LOW"),
+        StoreEntry("done-store", "LOW", status="completed", attempts=1, duration_seconds=12.34),
     ]
     save_progress(report, get_settings().data_dir)
 
@@ -71,4 +72,6 @@ def test_watch_shows_runs_in_progress_and_pool_slots(prefect_server, capsys) -> 
     out = capsys.readouterr().out
     assert "1 running, 1 queued" in out
     assert "busy-store" in out and "waiting-store" in out
+    # A finished store stays in view, with how long it took.
+    assert "done-store" in out and "completed" in out and "12.3 s" in out
     assert "browser" in out and "api:dnc" in out  # the pools, from the Prefect server

@@ -176,6 +176,29 @@ def test_5xx_and_a_429_storm_end_in_the_same_crm_state(stores: list[str], sandbo
     assert stats["compliance_rate"] == 1.0
 
 
+def test_lost_saves_lower_the_compliance_rate_by_exactly_the_contacts_left_wrong(
+    stores: list[str], sandbox
+) -> None:
+    store = stores[0]
+    before = sandbox.admin.crm_flags(store)
+    expected = expected_flags(sandbox, store)
+    differing = sum(before[cid] != flag for cid, flag in expected.items())
+    # Half the web UI's saves answer "Saved" and are never kept.
+    sandbox.admin.set_faults([{"vendor": "crm_ui", "store": store, "drop_save_rate": 0.5}])
+
+    stats = dnc_compliance(store)
+
+    dropped = sandbox.admin.counters()["stores"][store]["crm_ui"]["saves_dropped"]
+    assert 0 < dropped < differing
+    held = sandbox.admin.crm_flags(store)
+    wrong = sum(held[cid] != flag for cid, flag in expected.items())
+    assert wrong == dropped  # each lost save left exactly its contact wrong
+    assert stats["compliance_rate"] == (CONTACTS - dropped) / CONTACTS
+    assert stats["flags_intended"] == differing == stats["browser"]["flags_updated"]
+    assert stats["flags_changed"] == differing - dropped  # confirmed by the read-back
+    assert stats["flags_unconfirmed"] == dropped
+
+
 def test_scrub_service_down_fails_in_one_line_and_writes_nothing(
     stores: list[str], sandbox, isolated_settings: Path
 ) -> None:

@@ -78,9 +78,18 @@ async def test_failures_are_isolated_retried_recorded_and_quarantined(stores: Re
         assert len(failed["flow_run_ids"]) == 3
         assert failed["jobs_failed"] == 1
         assert "homenet_feed" in failed["error"]
+        # Every attempt keeps its own error and run, named for the store and the attempt.
+        assert [a["attempt"] for a in failed["attempt_log"]] == [1, 2, 3]
+        assert all("homenet_feed" in a["error"] for a in failed["attempt_log"])
+        async with get_client() as client:
+            names = [(await client.read_flow_run(i)).name for i in failed["flow_run_ids"]]
+        assert names == [f"{store_id} attempt {n}" for n in (1, 2, 3)]
         assert len(stores.history(store_id)) == 3
         assert stores.get(store_id).consecutive_failures == 1
     assert all(by_id[i]["attempts"] == 1 for i in HEALTHY)
+    async with get_client() as client:
+        parent = await client.read_flow_run(report["flow_run_id"])
+    assert parent.name == "local: all due stores"
     assert report["totals"] == {
         "selected": 10,
         "completed": 8,
@@ -327,7 +336,7 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
             # The 503 came after the server had created the run: the retry got the same one.
             named = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
-                    name=FlowRunFilterName(any_=[f"{entry['store_id']}-attempt-1"])
+                    name=FlowRunFilterName(any_=[f"{entry['store_id']} attempt 1"])
                 )
             )
             assert [str(r.id) for r in named] == [run_id]
@@ -417,6 +426,49 @@ async def _loop(store, runner, *, gate=None, retries=2, delays=None):
         on_change=lambda: None,
     )
     return entry
+
+
+async def test_a_retry_keeps_the_first_attempts_error() -> None:
+    from flows.run_stores import StoreAttempt
+
+    async def runner(store, attempt):
+        if attempt == 1:
+            return StoreAttempt(ok=False, flow_run_id="run-1", error="HTTP 503", stats=None)
+        return StoreAttempt(ok=True, flow_run_id="run-2", error=None, stats=None)
+
+    entry = await _loop(_store("flaky"), runner)
+    assert entry.status == "completed" and entry.attempts == 2 and entry.error is None
+    assert [
+        (a["attempt"], a["outcome"], a["error"], a["flow_run_id"]) for a in entry.attempt_log
+    ] == [
+        (1, "failed", "HTTP 503", "run-1"),
+        (2, "completed", None, "run-2"),
+    ]
+
+
+async def test_a_failed_attempt_of_a_store_that_completed_is_no_longer_red(prefect_server) -> None:
+    """Its run becomes a Cancelled-type state named Retried that keeps the error."""
+    from prefect import flow
+
+    from flows.run_stores import _mark_retried
+    from multistore.report import COMPLETED, StoreEntry
+
+    @flow
+    def attempt() -> None:
+        raise RuntimeError("HTTP 503 from homenet")
+
+    failed = attempt(return_state=True)
+    assert failed.is_failed()
+    first = str(failed.state_details.flow_run_id)
+    entry = StoreEntry("flaky", "HIGH", status=COMPLETED, attempts=2)
+    entry.record_attempt(1, flow_run_id=first, ok=False, error="HTTP 503", started_at=None)
+    entry.record_attempt(2, flow_run_id="second-run", ok=True, error=None, started_at=None)
+    await _mark_retried(entry)
+    async with get_client() as client:
+        run = await client.read_flow_run(first)
+    assert run.state.type.value == "CANCELLED" and run.state.name == "Retried"
+    assert "attempt 1 failed (HTTP 503)" in run.state.message
+    assert "completed on attempt 2 (flow run second-run)" in run.state.message
 
 
 async def test_a_store_whose_window_closed_while_queued_is_not_started() -> None:

@@ -15,6 +15,7 @@ from prefect.client.orchestration import get_client
 from blocks.crm import CRMCredentials
 from blocks.dnc import DNCService
 from blocks.inventory import InventorySources, ShortenerService
+from blocks.store_node import StoreNodeService
 from flows.alerts import load_alerts
 from multistore.pools import load_pools
 from multistore.registry import Registry
@@ -56,6 +57,7 @@ def test_setup_twice_saves_every_store_block_and_pool(prefect_server, sandbox) -
     first = _setup("--json")
     assert first.returncode == 0, first.stderr
     documents_once = asyncio.run(_documents())
+    StoreNodeService(timeout_seconds=3).save("store-nodes", overwrite=True)  # a user's edit
     second = _setup("--json")
     assert second.returncode == 0, second.stderr
     assert json.loads(first.stdout) == json.loads(second.stdout)
@@ -78,6 +80,8 @@ def test_setup_twice_saves_every_store_block_and_pool(prefect_server, sandbox) -
         summary["documents"]
     )
     assert {"dnc-default", "dnc-west", "shortener-default"} <= set(summary["documents"])
+    assert "store-nodes" in summary["documents"]
+    assert StoreNodeService.load("store-nodes").timeout_seconds == 3  # kept, not overwritten
 
     crm = CRMCredentials.load("crm-custom-b")
     assert crm.base_url == f"{sandbox.url}/crm" and crm.dealer_id == "setup-b"

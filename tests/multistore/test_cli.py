@@ -366,18 +366,27 @@ def test_export_then_import_into_an_empty_database(
     assert quarantined == {"peachtree-kia"}
 
 
-def test_demo_loads_the_examples_once(
+def test_demo_adds_missing_examples_and_keeps_user_edits(
     registry_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from multistore.demo import main
 
     assert main() == 0
     assert "12 added" in capsys.readouterr().out
+    # A user's edits survive the next demo; a store they removed comes back.
     Registry().disable("harbor-nissan")
+    Registry().set_priority("sunset-ford", "low")
+    Registry().remove("peachtree-kia")
     assert main() == 0
     out = capsys.readouterr().out
-    assert "0 added, 12 refreshed" in out and "12 stores:" in out
+    assert "1 added, 0 reset, 11 kept as they are" in out and "12 stores:" in out
     assert len(Registry().list()) == 12
+    assert not Registry().get("harbor-nissan").enabled
+    assert Registry().get("sunset-ford").priority == "LOW"
+    # --reset puts the examples back as the file has them.
+    assert main(reset=True) == 0
+    assert "0 added, 12 reset, 0 kept" in capsys.readouterr().out
+    assert Registry().get("harbor-nissan").enabled
 
 
 def test_plugins_load_when_present_and_a_broken_one_surfaces(

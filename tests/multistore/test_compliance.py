@@ -15,6 +15,7 @@ from multistore.compliance import (
     ComplianceRules,
     EBRWindow,
     apply_rules,
+    confirmed_flags,
     contact_outcomes,
     flag_changes,
     load_rules,
@@ -197,6 +198,15 @@ def test_annotated_numbers_are_scrubbed_and_unreadable_ones_counted_by_reason() 
     results = results_frame(evaluated, flags).set_index("phone_raw")
     assert results.loc["213-555-0101 ext. 12", "annotation"] == "ext. 12"
     assert results.loc["(213) 555-0102 (cell)", "annotation"] == "(cell)"
+
+
+def test_confirmed_flags_are_what_the_crm_read_back_holds() -> None:
+    before = {"a": False, "b": False, "c": True}
+    read_back = [
+        {"ContactId": "a", "ContactInformation": {"DoNotCall": True}},
+        {"ContactId": "c", "ContactInformation": {"DoNotCall": False}},
+    ]  # "b" is gone from the CRM: it keeps its flag from before
+    assert confirmed_flags(before, read_back) == {"a": True, "b": False, "c": False}
 
 
 def test_vendor_invalid_counts_as_invalid_phone() -> None:

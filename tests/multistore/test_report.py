@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,15 +86,88 @@ def test_rows_and_markdown_name_every_store_and_why() -> None:
     rows = reports.table_rows(data)
     assert [r["store"] for r in rows] == ["north", "south", "east", "west"]
     assert rows[2]["status"] == "failed (quarantined)"
-    assert rows[2]["error"] == "store east: failed: x"  # one line
+    assert rows[2]["errors"] == "store east: failed: x"  # one line
+    assert rows[2]["jobs"] == "0 done, 1 failed, 1 blocked"
     assert rows[3]["status"] == "skipped"
-    assert rows[3]["error"].startswith("outside window (window 22:00-06:00) (next opens 2026-11-24")
+    # A skip's reason has a column of its own; the errors column is for failures only.
+    assert rows[3]["errors"] == ""
+    assert rows[3]["skipped_because"] == (
+        "outside window (window 22:00-06:00) (next opens 2026-11-25 06:00:00 UTC)"
+    )
     text = reports.render_markdown(data)
     assert "| 3 | 2 | 1 | 1 | 1 |" in text
     assert "## Compliance" in text and "62.5%" in text
     assert "| browser | 4 | 3 |" in text
-    assert "| east (quarantined) | 3 | store east: failed: x |" in text
-    assert "| west | outside window (window 22:00-06:00) |" in text
+    assert "| east | 3 | failed | " in text and "store east: failed: x" in text
+    assert "| west | outside window | window 22:00-06:00 | 2026-11-25 06:00:00 UTC |" in text
+
+
+def _retried_report() -> dict:
+    """sunset-ford (New York) failed once on a vendor 503, then completed on attempt 2."""
+    run = reports.RunReport(
+        flow_run_id="parent-1", parameters={}, started_at="2026-11-29T14:00:00.123456+00:00"
+    )
+    entry = reports.StoreEntry("sunset-ford", "HIGH", timezone="America/New_York")
+    entry.started_at = "2026-11-29T14:00:01.654321+00:00"
+    entry.record_attempt(
+        1, flow_run_id="run-a1", ok=False, error="homenet_feed: HTTP 503", started_at=None
+    )
+    entry.record_attempt(2, flow_run_id="run-a2", ok=True, error=None, started_at=None)
+    entry.flow_run_ids = ["run-a1", "run-a2"]
+    entry.status, entry.attempts = reports.COMPLETED, 2
+    entry.compliance = {"contacts": 10, "callable": 4, "blocked_by_reason": {"D": 3, "P": 2}}
+    run.stores = [entry]
+    run.finish()
+    return run.to_dict()
+
+
+def test_a_store_that_succeeded_on_a_retry_shows_the_first_attempts_error() -> None:
+    data = _retried_report()
+    [row] = reports.table_rows(data)
+    assert row["status"] == "completed" and row["attempts"] == 2
+    assert row["errors"] == "attempt 1: homenet_feed: HTTP 503; attempt 2: completed"
+    text = reports.render_markdown(data, ui_url="http://127.0.0.1:4200")
+    assert "## Attempts, retries and errors" in text
+    assert "| sunset-ford | 1 | failed | " in text and "homenet_feed: HTTP 503" in text
+    assert "| sunset-ford | 2 | completed | " in text
+    # Each attempt's child run, linked to its page in the Prefect UI.
+    assert "[attempt 1](http://127.0.0.1:4200/runs/flow-run/run-a1)" in text
+    assert "[store run](http://127.0.0.1:4200/runs/flow-run/run-a2)" in text
+
+
+def test_times_in_the_stores_zone_and_utc_without_microseconds() -> None:
+    data = _retried_report()
+    [row] = reports.table_rows(data)
+    assert row["started"] == "2026-11-29 09:00:01 EST (14:00:01 UTC)"
+    text = reports.render_markdown(data)
+    assert "started 2026-11-29 14:00:00 UTC" in text
+    assert ".123456" not in text and ".654321" not in text and "+00:00" not in text
+
+
+def test_dnc_codes_have_a_legend() -> None:
+    data = _retried_report()
+    data["compliance"] = {**data["compliance"], "stores": 1, "blocked_by_reason": {"D": 3, "P": 2}}
+    text = reports.render_markdown(data)
+    assert "| blocked because | contacts | meaning |" in text
+    assert "| D | 3 | on a federal or state do-not-call list" in text
+    assert "| P | 2 | on the company's internal do-not-call list |" in text
+
+
+def test_pool_usage_over_the_run_is_a_small_chart() -> None:
+    start = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
+    run = reports.RunReport(flow_run_id="p", parameters={}, started_at=start.isoformat())
+    # Busy (4 of 4) for the first quarter, idle, then 2 of 4 for the last quarter.
+    for second, active in [(0, 4), (10, 4), (25, 0), (30, 0), (75, 2), (99, 2)]:
+        run.sample_pool("browser", 4, active, at=start + timedelta(seconds=second))
+    run.finish()
+    run.finished_at = (start + timedelta(seconds=100)).isoformat()
+    data = run.to_dict()
+    assert data["pools"]["browser"] == {"limit": 4, "peak_active": 4}
+    assert data["pool_usage"]["browser"] == [[0.0, 4], [25.0, 0], [75.0, 2]]  # changes only
+    chart = reports.usage_chart(data["pool_usage"]["browser"], 4, 100.0)
+    assert len(chart) == reports.CHART_WIDTH
+    assert chart == "█" * 12 + " " * 24 + "▄" * 12
+    assert f"| browser | 4 | 4 | `{chart}` |" in reports.render_markdown(data)
 
 
 def test_a_run_with_every_store_completed_is_completed() -> None:
@@ -142,3 +216,27 @@ def test_a_failing_report_write_leaves_the_old_file_and_no_temporary(tmp_path: P
         reports.save_progress(run, tmp_path)
     assert path.read_text() == before
     assert [p.name for p in path.parent.iterdir()] == [reports.CURRENT]
+
+
+def test_watch_rows_keep_finished_stores_with_elapsed_time_and_outcome() -> None:
+    now = datetime(2026, 11, 29, 14, 10, tzinfo=UTC)
+    run = reports.RunReport(flow_run_id="p", parameters={})
+    running = reports.StoreEntry("running-1", "HIGH", status=reports.RUNNING, attempts=1)
+    running.started_at = (now - timedelta(seconds=75)).isoformat()
+    done = reports.StoreEntry("done-1", "LOW", status=reports.COMPLETED, attempts=2)
+    done.duration_seconds = 8.25
+    done.record_attempt(1, flow_run_id="r1", ok=False, error="HTTP 503", started_at=None)
+    done.record_attempt(2, flow_run_id="r2", ok=True, error=None, started_at=None)
+    failed = reports.StoreEntry("failed-1", "LOW", status=reports.FAILED, attempts=1, error="boom")
+    failed.duration_seconds = 3725
+    run.stores = [done, failed, running]
+    run.skipped = [reports.SkipEntry("closed-1", "outside window")]
+    rows = reports.watch_rows(run.to_dict(), now)
+    assert [(r["store"], r["status"], r["elapsed"]) for r in rows] == [
+        ("running-1", "running", "1 min 15 s"),
+        ("done-1", "completed", "8.2 s"),
+        ("failed-1", "failed", "1 h 02 min"),
+        ("closed-1", "skipped", ""),
+    ]
+    assert rows[1]["outcome"] == "attempt 1: HTTP 503; attempt 2: completed"
+    assert rows[2]["outcome"] == "boom" and rows[3]["outcome"] == "outside window"

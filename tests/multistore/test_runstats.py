@@ -64,10 +64,19 @@ def test_combine_over_stores():
     assert (total["total_jobs"], total["blocked_jobs"], total["jobs_per_second"]) == (8, 2, 1.0)
 
 
-def test_markdown_has_the_coloured_graph_and_a_row_per_job():
+def test_markdown_shows_the_graph_as_a_table_and_metrics_as_columns(tmp_path):
+    """The Prefect UI does not draw Mermaid: a table of jobs, state and upstream instead."""
     stats = run_statistics("s1", GRAPH, _records(), started_at=0.0, finished_at=4.0)
-    text = render_markdown(GRAPH, stats)
-    assert "```mermaid\nflowchart LR" in text
-    assert "class vdp_scrape failed" in text and "class url_shorten blocked" in text
-    assert "| homenet_feed | completed | 1.00 | vehicles=45 |  |" in text
-    assert "| url_shorten | blocked |  |  | blocked by vdp_scrape |" in text
+    stats["jobs"]["homenet_feed"]["metrics"]["vehicles_path"] = str(
+        tmp_path / "inventory" / "store_id=s1" / "vehicles.parquet"
+    )
+    text = render_markdown(GRAPH, stats, data_dir=tmp_path)
+    assert "mermaid" not in text and "classDef" not in text
+    assert "| job | state | upstream | seconds | error |" in text
+    assert "| homenet_feed | ✅ completed | — | 1.00 |  |" in text
+    assert "| vdp_scrape | ❌ failed | homenet_feed |" in text
+    assert "| url_shorten | ⛔ blocked | vdp_scrape |  | blocked by vdp_scrape |" in text
+    # Each job's metrics in columns of their own; a path relative to the data directory.
+    assert "### homenet_feed\n\n| vehicles | vehicles_path |\n|---|---|\n" in text
+    assert "| 45 | inventory/store_id=s1/vehicles.parquet |" in text
+    assert str(tmp_path) not in text
