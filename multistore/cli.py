@@ -53,6 +53,7 @@ PLUGINS = (
     "multistore.cli_ops",
     "multistore.cli_network",
     "multistore.cli_channels",
+    "flows.cli_channels",
 )
 
 

@@ -73,6 +73,15 @@ class SandboxAdmin:
         """HomeNet's bad rows and how Dealer.com differs, for `dealer`."""
         return self._call("GET", f"/admin/inventory/{dealer}")
 
+    def channels_truth(self, store: str) -> dict[str, Any]:
+        """On hand, what each sales channel shows, writes per channel and sales."""
+        return self._call("GET", f"/admin/channels/{store}")
+
+    def sell(self, store: str, channel: str, sku: str, quantity: int = 1) -> dict[str, Any]:
+        """A customer buys on `channel` (refused beyond what it shows)."""
+        body = {"channel": channel, "sku": sku, "quantity": quantity}
+        return self._call("POST", f"/admin/channels/{store}/sell", json=body)
+
     def short_links(self) -> dict[str, str]:
         return self._call("GET", "/admin/shortener/links")
 

@@ -23,7 +23,14 @@ from sandbox.ratelimit import TokenBucket
 NO_STORE = "_shared"
 # What `PUT /admin/config` may change at run time.
 CONFIGURABLE = frozenset(
-    {"seed", "stores", "contacts_per_store", "vehicles_per_store", "token_ttl_seconds"}
+    {
+        "seed",
+        "stores",
+        "contacts_per_store",
+        "vehicles_per_store",
+        "products_per_store",
+        "token_ttl_seconds",
+    }
 )
 
 
@@ -36,6 +43,8 @@ class SandboxState:
     tokens: dict[str, float] = field(default_factory=dict)  # access token → expiry (monotonic)
     ui_sessions: dict[str, str] = field(default_factory=dict)  # cookie → dealer
     short_links: dict[str, str] = field(default_factory=dict)  # code → url
+    # Sales channels (sandbox.channels): (vendor, store) → what clients wrote, and sales.
+    channels: dict[str, Any] = field(default_factory=dict)
     stopping: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
@@ -54,6 +63,7 @@ class SandboxState:
         self.tokens.clear()
         self.ui_sessions.clear()
         self.short_links.clear()
+        self.channels.clear()
         self.faults = FaultBook(self.config.seed, self.config.faults)
         self.buckets.clear()
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
