@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from threading import Lock
 from typing import Any
 
@@ -124,6 +125,14 @@ class Registry:
             query = query.limit(limit)
         with self._session() as session:
             return builtins.list(session.exec(query).all())
+
+    def failed_runs(self, *, since: datetime | None = None) -> builtins.list[StoreRun]:
+        """Every store's failed runs (started at or after `since`), newest first."""
+        query = select(StoreRun).where(StoreRun.status == "failed")
+        if since is not None:
+            query = query.where(col(StoreRun.started_at) >= since)
+        with self._session() as session:
+            return builtins.list(session.exec(query.order_by(col(StoreRun.id).desc())).all())
 
     def last_runs(self) -> dict[str, StoreRun]:
         """The newest run of every store that has one."""

@@ -31,6 +31,10 @@ class SandboxAdmin:
         counts = self.counters()["vendors"].get(vendor)
         return counts or dict.fromkeys(COUNTS, 0)
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's clock `seconds` ahead: tokens expire, timed faults end."""
+        self._call("POST", "/admin/clock/advance", json={"seconds": seconds})
+
     def reset_counters(self) -> None:
         self._call("POST", "/admin/counters/reset")
 

@@ -51,7 +51,10 @@ class SandboxState:
         # What `reset()` returns to; `configure()` changes only the current copy.
         self.base_config = self.config
         self.config = self.base_config.model_copy()
-        self.faults = FaultBook(self.config.seed, self.config.faults)
+        # How far tests moved the sandbox's clock ahead (token expiry, faults that end by
+        # themselves), so that no test waits for them on the real clock.
+        self.skew = 0.0
+        self.faults = FaultBook(self.config.seed, self.config.faults, clock=self.wall)
         self.buckets: dict[str, TokenBucket] = {}
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
 
@@ -64,7 +67,8 @@ class SandboxState:
         self.ui_sessions.clear()
         self.short_links.clear()
         self.channels.clear()
-        self.faults = FaultBook(self.config.seed, self.config.faults)
+        self.skew = 0.0
+        self.faults = FaultBook(self.config.seed, self.config.faults, clock=self.wall)
         self.buckets.clear()
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
 
@@ -98,16 +102,25 @@ class SandboxState:
     def limits(self) -> dict[str, dict[str, float]]:
         return {v: {"per_minute": b.rate * 60, "burst": b.burst} for v, b in self.buckets.items()}
 
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skew
+
+    def wall(self) -> float:
+        return time.time() + self.skew
+
+    def advance_clock(self, seconds: float) -> None:
+        self.skew += seconds
+
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(24)
-        self.tokens[token] = time.monotonic() + self.config.token_ttl_seconds
+        self.tokens[token] = self.monotonic() + self.config.token_ttl_seconds
         return token
 
     def token_valid(self, token: str) -> bool:
         expiry = self.tokens.get(token)
         if expiry is None:
             return False
-        if time.monotonic() >= expiry:
+        if self.monotonic() >= expiry:
             del self.tokens[token]
             return False
         return True
@@ -131,6 +144,7 @@ class SandboxState:
         number = self.faults.next_number(vendor, store)
         for fault in faults:
             if fault.latency_ms:
+                count(vendor, store, "delayed")
                 await asyncio.sleep(fault.latency_ms / 1000)
         for fault in faults:
             if fault.outage:

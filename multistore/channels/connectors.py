@@ -4,9 +4,9 @@
     write(changes: {sku: units}) -> WriteResult      in the vendor's batch shape and size
     verify_webhook(body, headers) -> Delivery        the vendor's signature scheme
 
-Every request goes through `multistore.retry.call` (5xx, 429 and timeouts retried with backoff,
-429's Retry-After honoured; one `ServiceError` line when it gives up) inside the service's
-circuit breaker (`multistore.guarded`). Shopify's client also paces itself on the
+Every request goes through the call policy (`multistore.calls.Caller`: the service's circuit
+breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After honoured; one
+`ServiceError` line when it gives up). Shopify's client also paces itself on the
 `X-Shopify-Shop-Api-Call-Limit` header so that its leaky bucket never overflows (no 429s in the
 first place). The interface is kept this small so the clients can move onto the shared call
 policy (slot → rate → breaker → retry) without their callers changing.
@@ -26,8 +26,8 @@ import httpx
 import pandas as pd
 
 from multistore import retry
+from multistore.calls import NO_POOLS, Caller
 from multistore.channels.webhooks import Delivery, WebhookSecret, verify
-from multistore.guarded import guarded_call
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class ChannelClient:
         self.sleep = sleep
         self.calls = 0
         self.throttled = 0
+        # No shared pool yet: each channel paces itself (Shopify) or relies on the retries.
+        self.caller = Caller(self.service, store=config.store_id, pools=NO_POOLS, sleep=sleep)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = self.config.base_url.rstrip("/") + path
@@ -81,7 +83,7 @@ class ChannelClient:
             self._after(response)
             return response
 
-        return guarded_call(once, service=self.service, store=self.config.store_id)
+        return self.caller.call(once)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.token}"}
