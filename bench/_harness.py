@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from multistore.db import dispose_engines
 from multistore.local import Managed, free_port, spawn, start_prefect_server, wait_http
 from multistore.pgadmin import create_database, database_url, drop_database
+from multistore.settings import reset_settings
 
 
 @dataclass
@@ -67,13 +69,16 @@ def prefect_stack(
         )
         if registry:
             os.environ["MULTISTORE_DATABASE_URL"] = database_url(databases[1], "psycopg")
+        else:  # the breakers' rows go to a SQLite file under the benchmark's data directory
+            os.environ.pop("MULTISTORE_DATABASE_URL", None)
+        # Settings were read (and cached) to create the databases, before the environment
+        # pointed at them: read them again, or the registry and blocks would be the user's.
+        dispose_engines()
+        reset_settings()
         yield Stack(server=server, sandbox_url=sandbox_url, managed=managed)
     finally:
         for process in reversed(managed):
             process.stop()
-        if registry:
-            from multistore.db import dispose_engines
-
-            dispose_engines()
+        dispose_engines()
         for name in databases:
             drop_database(name)

@@ -111,12 +111,12 @@ def best(fn, data, repeat: int) -> float:
     return min(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--loop-sample", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     data = catalogue(args.products)
     found = vectorised(data)
     seconds = best(vectorised, data, args.repeat)

@@ -48,11 +48,14 @@ def worker(store: str, count: int) -> int:
     """One store: the real scrub task inside a flow (this process is one of N)."""
     from prefect import flow
 
+    from blocks.dnc import DNCService
     from tasks.dnc import scrub_numbers
+    from tasks.pools import PREFECT_POOLS
 
     @flow(name="dnc-pool-bench")
     def scrub_store(store_id: str, numbers: list[str]) -> int:
-        return len(scrub_numbers(numbers, store_id, BLOCK))
+        client = DNCService.load(BLOCK).get_client(store_id, pools=PREFECT_POOLS)
+        return len(scrub_numbers(client, numbers))
 
     began = time.time()
     answered = scrub_store(store, store_numbers(store, count))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from multistore.local import PREFECT_SERVER_ENV, start_prefect_server
 from multistore.pgadmin import create_database, database_url, drop_database
+from multistore.settings import reset_settings
 
 
 def main() -> int:
@@ -48,6 +49,11 @@ def main() -> int:
         databases = [create_database("bench_prefect"), create_database("bench_registry")]
         server_db = database_url(databases[0], driver="asyncpg")
         os.environ["MULTISTORE_DATABASE_URL"] = database_url(databases[1])
+    else:
+        os.environ.pop("MULTISTORE_DATABASE_URL", None)  # the SQLite file under the data dir
+    # Settings were read (and cached) to create the databases: read them again, now that the
+    # environment points at this benchmark's own, or the registry would be the user's.
+    reset_settings()
     server = start_prefect_server(home / "server", database_url=server_db)
     os.environ["PREFECT_API_URL"] = server.url
     try:

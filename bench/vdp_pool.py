@@ -68,7 +68,7 @@ def main() -> int:
         registry = Registry()
         for dealer in dealers:
             registry.add(dealer, jobs=["homenet_feed", "vdp_scrape"])
-        asyncio.run(setup())
+        asyncio.run(setup(seed_sandbox=True))
         pools = [p for p in load_pools() if p.name != "browser"]
         asyncio.run(ensure_pools([*pools, PoolSpec(name="browser", limit=args.pool)]))
         admin = SandboxAdmin(stack.sandbox_url)

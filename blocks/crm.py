@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
+
+from multistore.calls import Pools
+from multistore.clients.crm import CRMApi, CRMApiConfig
+from multistore.clients.crm_ui import CRMWebConfig, CRMWebUI
 
 
 class CRMCredentials(Block):
@@ -24,3 +30,25 @@ class CRMCredentials(Block):
     ui_username: str = Field(description="Login for the CRM's web UI")
     ui_password: SecretStr = Field(description="Password for the CRM's web UI")
     page_size: int = Field(default=100, ge=1, le=1000, description="Contacts per API page")
+
+    def get_client(self, store_id: str, *, pools: Pools, **options: Any) -> CRMApi:
+        """The CRM's API for `store_id` (`options`: clock, http, breaker)."""
+        config = CRMApiConfig(
+            base_url=self.base_url,
+            dealer_id=self.dealer_id,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            api_key=self.api_key,
+            page_size=self.page_size,
+        )
+        return CRMApi(config, store_id=store_id, pools=pools, **options)
+
+    def get_ui_client(self, store_id: str, *, pools: Pools, **options: Any) -> CRMWebUI:
+        """The CRM's web UI for `store_id` (`options`: clock, pages_per_slot)."""
+        config = CRMWebConfig(
+            base_url=self.base_url,
+            dealer_id=self.dealer_id,
+            username=self.ui_username,
+            password=self.ui_password,
+        )
+        return CRMWebUI(config, store_id=store_id, pools=pools, **options)

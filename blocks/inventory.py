@@ -3,8 +3,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
+
+from multistore.calls import Pools
+from multistore.clients.dealercom import DealercomClient
+from multistore.clients.homenet import FeedConfig, HomeNetClient
+from multistore.clients.shortener import ShortenerClient, ShortenerConfig
+from multistore.clients.vdp import VehiclePages
 
 
 class InventorySources(Block):
@@ -18,6 +26,25 @@ class InventorySources(Block):
     dealer_id: str = Field(description="The dealer's id at the feed vendors")
     homenet_key: SecretStr = Field(description="HomeNet feed key")
 
+    def _feed(self) -> FeedConfig:
+        return FeedConfig(self.base_url, self.dealer_id, self.homenet_key)
+
+    def get_client(self, store_id: str, *, pools: Pools, **options: Any) -> HomeNetClient:
+        """The dealer's HomeNet feed (`options`: clock, http, breaker)."""
+        return HomeNetClient(self._feed(), store_id=store_id, pools=pools, **options)
+
+    def get_dealercom_client(
+        self, store_id: str, *, pools: Pools, **options: Any
+    ) -> DealercomClient:
+        """The dealer's Dealer.com listing (`options`: clock, http, breaker)."""
+        return DealercomClient(self._feed(), store_id=store_id, pools=pools, **options)
+
+    def get_vdp_client(self, store_id: str, *, pools: Pools, **options: Any) -> VehiclePages:
+        """The dealer's vehicle detail pages (`options`: clock)."""
+        return VehiclePages(
+            self.base_url, self.dealer_id, store_id=store_id, pools=pools, **options
+        )
+
 
 class ShortenerService(Block):
     """The URL shortener used for vehicle detail page links."""
@@ -30,3 +57,9 @@ class ShortenerService(Block):
         description="The shortener's base URL (POST <base_url>/shortener/shorten)"
     )
     api_key: SecretStr = Field(description="Sent as the `X-API-Key` header")
+
+    def get_client(self, store_id: str, *, pools: Pools, **options: Any) -> ShortenerClient:
+        """The shortener, its requests counted for `store_id` (`options`: clock, http,
+        breaker)."""
+        config = ShortenerConfig(self.base_url, self.api_key)
+        return ShortenerClient(config, store_id=store_id, pools=pools, **options)

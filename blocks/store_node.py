@@ -16,8 +16,8 @@ class StoreNodeService(Block):
     _block_type_slug = "store-node-service"
     _description = "Health checks of store nodes: timeout and concurrent checks per pass."
 
-    timeout_seconds: float = Field(default=10.0, gt=0, description="A node silent this long failed")
-    max_concurrent: int = Field(default=50, ge=1, le=1000, description="Checks in flight at once")
+    timeout_seconds: float = Field(default=5.0, gt=0, description="A node silent this long failed")
+    max_concurrent: int = Field(default=100, ge=1, le=1000, description="Checks in flight at once")
 
     def get_client(self) -> StoreNodeClient:
         return StoreNodeClient(

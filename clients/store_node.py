@@ -49,8 +49,8 @@ class StoreNodeClient:
     def __init__(
         self,
         *,
-        timeout_seconds: float = 10.0,
-        max_concurrent: int = 50,
+        timeout_seconds: float = 5.0,
+        max_concurrent: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:

@@ -21,8 +21,16 @@ def register(app: typer.Typer) -> None:
         pools_file: Annotated[
             Path | None, typer.Option("--pools", help="Pools file (default data/pools.yaml).")
         ] = None,
+        sandbox: Annotated[
+            bool,
+            typer.Option(
+                "--sandbox",
+                help="Create the missing block documents with the sandbox's test credentials.",
+            ),
+        ] = False,
         sandbox_url: Annotated[
-            str | None, typer.Option(help="Point the blocks here (default: settings).")
+            str | None,
+            typer.Option(help="With --sandbox: the sandbox's URL (default: settings)."),
         ] = None,
         docker_pool: Annotated[
             bool,
@@ -32,24 +40,39 @@ def register(app: typer.Typer) -> None:
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     ) -> None:
-        """Register block types, save every store's block documents, create the pools."""
+        """Register block types, check every store's block documents (never overwritten),
+        create the pools and the work pool."""
         from flows.setup import setup
 
         try:
             summary = asyncio.run(
-                setup(sandbox_url=sandbox_url, pools_file=pools_file, docker_pool=docker_pool)
+                setup(
+                    sandbox_url=sandbox_url,
+                    pools_file=pools_file,
+                    seed_sandbox=sandbox,
+                    docker_pool=docker_pool,
+                )
             )
         except Exception as exc:
             fail(f"setup: {exc}")
         if as_json:
             print(json.dumps(summary, indent=2))
             return
-        console.print(
+        line = (
             f"setup: {len(summary['block_types'])} block types, "
             f"{len(summary['documents'])} block documents, {len(summary['pools'])} pools, "
-            f"{len(summary['alerts'])} alerts "
-            f"(sandbox {summary['sandbox_url']})"
+            f"{len(summary['alerts'])} alerts"
         )
+        if summary["sandbox_url"]:
+            line += f"; {len(summary['created'])} created for the sandbox {summary['sandbox_url']}"
+        console.print(line)
+        if summary["missing"]:
+            # Not an error: a document is created in the Prefect UI (or by `--sandbox`).
+            console.print(
+                f"missing block documents ({len(summary['missing'])}): "
+                f"{', '.join(summary['missing'])} — create them in the Prefect UI "
+                "(Blocks), or `multistore setup --sandbox` for the sandbox"
+            )
 
     @app.command("run-store")
     def run_store_command(

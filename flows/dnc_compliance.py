@@ -24,17 +24,14 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
-from blocks.roles import block_name
 from multistore import compliance
 from multistore.phones import unique_numbers
 from multistore.registry import Registry
 from multistore.settings import get_settings
-from tasks.crm import fetch_contacts
-from tasks.crm_ui import update_flags
+from tasks.crm import fetch_contacts, update_flags
 from tasks.dnc import scrub_numbers
-from tasks.results import write_results
 
 if TYPE_CHECKING:  # flows.jobs imports this module to register the job
     from flows.jobs import JobContext
@@ -44,33 +41,33 @@ DATASET = "compliance"
 
 def run_dnc_compliance(ctx: JobContext) -> dict[str, Any]:
     """The steps above for `ctx.store`; the compliance statistics (with `output`, the Parquet)."""
-    store = ctx.store
-    crm_block, dnc_block = block_name(store, "crm"), block_name(store, "dnc")
+    store, clients = ctx.store, ctx.clients
 
-    contacts = fetch_contacts(store.id, crm_block)
+    contacts = ctx.run(fetch_contacts, clients.crm())
+    ctx.log.info("store %s: %d contacts from the CRM", store.id, len(contacts))
     rows = compliance.phone_rows(contacts)
     numbers = unique_numbers(rows)
-    answers = scrub_numbers(numbers, store.id, dnc_block) if numbers else {}
+    answers = ctx.run(scrub_numbers, clients.dnc(), numbers) if numbers else {}
     verdicts = {number: (code, reason) for number, (code, reason) in answers.items()}
 
     evaluated = compliance.apply_rules(rows, verdicts, ctx.run_date, compliance.load_rules())
     outcomes = compliance.contact_outcomes(evaluated)
     changes = compliance.flag_changes(outcomes)
-    browser = update_flags(changes, store.id, crm_block)
+    browser = ctx.run(update_flags, clients.crm_ui(), changes)
 
     before = dict(zip(outcomes["contact_id"], outcomes["flag_before"].astype(bool), strict=True))
     # Measured, not assumed: the flags as the CRM holds them now (no changes, nothing to read).
-    read_back = fetch_contacts(store.id, crm_block) if changes else []
+    read_back = ctx.run(fetch_contacts, clients.crm()) if changes else []
     flags_after = compliance.confirmed_flags(before, read_back) if changes else before
-    output = ctx.output(DATASET, "results.parquet")
-    path = write_results(compliance.results_frame(evaluated, flags_after), str(output))
+    frame = compliance.results_frame(evaluated, flags_after)
+    path = ctx.outputs.write(frame, DATASET, "results.parquet")
 
     stats = compliance.statistics(evaluated, outcomes, flags_after)
     stats["flags_intended"] = len(changes)
     stats["flags_unconfirmed"] = sum(flags_after[cid] != flag for cid, flag in changes.items())
     stats["browser"] = browser
-    stats["output"] = path
-    get_run_logger().info(
+    stats["output"] = str(path)
+    ctx.log.info(
         "store %s: %d contacts, %d callable, %d flags changed, compliance %.3f",
         store.id,
         stats["contacts"],

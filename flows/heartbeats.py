@@ -12,6 +12,7 @@ minute).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from prefect.events import emit_event
 
 from blocks.store_node import StoreNodeService
 from flows.setup import STORE_NODES_BLOCK
-from multistore.network.heartbeat import Transition
+from multistore.registry import Registry
 from tasks.store_nodes import check_nodes, node_targets, record_checks
 
 
@@ -29,12 +30,14 @@ async def heartbeats(block: str = STORE_NODES_BLOCK) -> dict[str, Any]:
     """One pass over every store node; returns counts and the pass's duration."""
     started = time.perf_counter()
     at = datetime.now(UTC)
-    service = await _service(block)
+    service = await load_service(block)
     nodes = node_targets()
     checks = await check_nodes(nodes, service, at)
     transitions = record_checks(checks)
-    for transition in transitions:
-        _emit(transition)
+    if transitions:
+        stores = {store.id: store for store in Registry().list()}
+        for t in transitions:
+            emit_event(**t.as_event(stores.get(t.store_id) or _Gone(t.store_id)))
     summary = {
         "checked": len(checks),
         "answered": sum(c.ok for c in checks),
@@ -54,7 +57,7 @@ async def heartbeats(block: str = STORE_NODES_BLOCK) -> dict[str, Any]:
     return summary
 
 
-async def _service(name: str) -> StoreNodeService:
+async def load_service(name: str) -> StoreNodeService:
     """The block document, or the defaults when none was saved (it holds no secret)."""
     try:
         return await StoreNodeService.aload(name)
@@ -63,16 +66,11 @@ async def _service(name: str) -> StoreNodeService:
         return StoreNodeService()
 
 
-def _emit(transition: Transition) -> None:
-    emit_event(
-        event=transition.event,
-        resource={"prefect.resource.id": f"multistore.store.{transition.store_id}"},
-        payload={
-            "store_id": transition.store_id,
-            "at": transition.at.isoformat(),
-            "last_seen_at": None
-            if transition.last_seen_at is None
-            else transition.last_seen_at.isoformat(),
-            "reason": transition.reason,
-        },
-    )
+@dataclass(frozen=True)
+class _Gone:
+    """A store removed while its node was being checked: its id is all there is."""
+
+    id: str
+    name: str = ""
+    priority: str = ""
+    region: str = ""

@@ -1,28 +1,26 @@
 """The four inventory jobs of a dealer: HomeNet feed, Dealer.com reconciliation, detail pages,
-short links. Each is a recipe of tasks (tasks/) and rules (multistore/inventory.py); outputs are
-Parquet under data/inventory/store_id=…/date=…/, and each job returns its metrics.
+short links. Each is a recipe of one task (tasks/inventory.py, through the store's client) and
+rules (multistore/inventory.py); outputs are Parquet under data/inventory/store_id=…/date=…/ (the
+context's `outputs`), and each job returns its metrics.
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from blocks.roles import load_store_block
+from multistore.clients.shortener import IncompleteShortening
 from multistore.inventory import parse_price, reconcile, validate_homenet
-from multistore.parquet import partition_path, write_atomic
-from tasks.dealercom import fetch_listing
-from tasks.homenet import download_homenet
-from tasks.shortener import IncompleteShortening, shorten_urls
-from tasks.vdp import scrape_pages
+from multistore.outputs import Outputs
+from tasks.inventory import download_homenet, fetch_listing, scrape_pages, shorten_urls
 
 if TYPE_CHECKING:  # flows.jobs imports this module to register the jobs
     from flows.jobs import JobContext
 
 DATASET = "inventory"
+LINKS = ("shortlinks", "links.parquet")
 
 
 def homenet_feed(ctx: JobContext) -> dict[str, Any]:
@@ -30,36 +28,32 @@ def homenet_feed(ctx: JobContext) -> dict[str, Any]:
 
     Bad rows do not fail the job; an unreachable feed or one missing required columns does.
     """
-    source = load_store_block(ctx.store, "inventory")
-    text = download_homenet(source, ctx.store.id)
+    text = ctx.run(download_homenet, ctx.clients.homenet())
     feed = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     checked = validate_homenet(feed, source=f"store {ctx.store.id} HomeNet feed")
-    vehicles = write_atomic(checked.vehicles, ctx.output(DATASET, "vehicles.parquet"))
-    rejects = write_atomic(checked.rejects, ctx.output(DATASET, "rejects.parquet"))
+    vehicles = ctx.outputs.write(checked.vehicles, DATASET, "vehicles.parquet")
+    rejects = ctx.outputs.write(checked.rejects, DATASET, "rejects.parquet")
     return {**checked.metrics, "vehicles_path": str(vehicles), "rejects_path": str(rejects)}
 
 
 def dealercom_feed(ctx: JobContext) -> dict[str, Any]:
     """Page through the listing and reconcile it against HomeNet's vehicles."""
     vehicles = pd.read_parquet(ctx.upstream["homenet_feed"]["vehicles_path"])
-    source = load_store_block(ctx.store, "inventory")
-    listing = fetch_listing(source, ctx.store.id)
+    listing = ctx.run(fetch_listing, ctx.clients.dealercom())
     result = reconcile(vehicles, listing)
-    path = write_atomic(result.issues, ctx.output(DATASET, "reconciliation.parquet"))
+    path = ctx.outputs.write(result.issues, DATASET, "reconciliation.parquet")
     return {**result.metrics, "reconciliation_path": str(path)}
 
 
 def vdp_scrape(ctx: JobContext) -> dict[str, Any]:
     """Read every vehicle's rendered detail page (price, features) in the browser pool."""
     vehicles = pd.read_parquet(ctx.upstream["homenet_feed"]["vehicles_path"])
-    source = load_store_block(ctx.store, "inventory")
-    base = f"{source.base_url.rstrip('/')}/vdp/{source.dealer_id}"
-    urls = [f"{base}/{vin}" for vin in vehicles["VIN"]]
-    scraped = scrape_pages(urls, ctx.store.id)
+    client = ctx.clients.vdp()
+    scraped = ctx.run(scrape_pages, client, client.urls(list(vehicles["VIN"])))
     pages = pd.DataFrame(scraped["pages"], columns=["url", "price", "features", "error", "seconds"])
     pages.insert(0, "vin", list(vehicles["VIN"]))
     pages["price_value"] = [_price_or_none(p) for p in pages["price"]]
-    path = write_atomic(pages, ctx.output(DATASET, "vdp.parquet"))
+    path = ctx.outputs.write(pages, DATASET, "vdp.parquet")
     failed = int(pages["error"].notna().sum())
     return {
         "pages": len(pages),
@@ -76,26 +70,21 @@ def vdp_scrape(ctx: JobContext) -> dict[str, Any]:
 def url_shorten(ctx: JobContext) -> dict[str, Any]:
     """A short link for every scraped detail page; links made by earlier runs are reused."""
     pages = pd.read_parquet(ctx.upstream["vdp_scrape"]["vdp_path"])
-    known_path = partition_path(ctx.data_dir, "shortlinks", "links.parquet", store_id=ctx.store.id)
-    known = (
-        pd.read_parquet(known_path)
-        if known_path.exists()
-        else pd.DataFrame({"url": [], "short_url": [], "code": []}, dtype=str)
-    )
+    known = ctx.outputs.read_store(*LINKS)
+    if known is None:
+        known = pd.DataFrame({"url": [], "short_url": [], "code": []}, dtype=str)
     urls = list(dict.fromkeys(pages["url"]))
     seen = set(known["url"])
     new_urls = [u for u in urls if u not in seen]
-    service = load_store_block(ctx.store, "shortener")
     try:
-        made = shorten_urls(service, new_urls, ctx.store.id)
+        made = ctx.run(shorten_urls, ctx.clients.shortener(), new_urls)
     except IncompleteShortening as exc:
-        _remember_links(known, exc.links, known_path)
+        _remember_links(known, exc.links, ctx.outputs)
         raise
-    known = _remember_links(known, made, known_path)
+    known = _remember_links(known, made, ctx.outputs)
     links = known[known["url"].isin(urls)]
-    path = write_atomic(
-        pages[["vin", "url"]].merge(links, on="url", how="left"),
-        ctx.output(DATASET, "short_links.parquet"),
+    path = ctx.outputs.write(
+        pages[["vin", "url"]].merge(links, on="url", how="left"), DATASET, "short_links.parquet"
     )
     return {
         "urls": len(urls),
@@ -105,13 +94,13 @@ def url_shorten(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def _remember_links(known: pd.DataFrame, made: dict[str, dict], path: Path) -> pd.DataFrame:
+def _remember_links(known: pd.DataFrame, made: dict[str, dict], outputs: Outputs) -> pd.DataFrame:
     """`known` plus the links just `made`, written back when there are any."""
     if not made:
         return known
     fresh = pd.DataFrame([{"url": url, **link} for url, link in made.items()])
     known = pd.concat([known, fresh], ignore_index=True)
-    write_atomic(known, path)
+    outputs.write_store(known, *LINKS)
     return known
 
 

@@ -2,10 +2,13 @@
 
 1. register the block types (CRM credentials, DNC service, inventory sources, shortener), so
    they can be edited in the Prefect UI;
-2. save a block document per store and role it uses (`crm-<id>`, `inventory-<id>`, or the names
-   in the store's `blocks`) and the shared ones (`dnc-default`, `shortener-default`), pointing
-   at the sandbox (settings.sandbox_url), overwriting what was there;
-   and the store-node health settings (`store-nodes`) when there is none yet;
+2. check that every block document the stores use exists (`crm-<id>`, `inventory-<id>`, or the
+   names in a store's `blocks`, and the shared `dnc-default`, `shortener-default`). A document
+   that exists is never touched: real credentials entered in the UI survive any number of runs
+   (to resize a pool, say). Missing ones are reported; with `seed_sandbox` (the demo's and the
+   tests' explicit step, `multistore setup --sandbox`) the missing ones are created pointing at
+   the sandbox with its published test credentials. The store-node health settings
+   (`store-nodes`, no secret) are created with their defaults when missing;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
    and the process work pool prefect.yaml deploys to (and the Docker one, when asked);
 4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
@@ -17,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prefect.client.orchestration import get_client
+
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
 from blocks.store_node import StoreNodeService
@@ -27,37 +32,37 @@ from multistore.registry import Registry
 from multistore.settings import get_settings
 from tasks.pools import ensure_pools
 
+PAGE = 200
 STORE_NODES_BLOCK = "store-nodes"
 
 
 async def setup(
-    *, sandbox_url: str | None = None, pools_file: Path | None = None, docker_pool: bool = False
+    *,
+    sandbox_url: str | None = None,
+    pools_file: Path | None = None,
+    seed_sandbox: bool = False,
+    docker_pool: bool = False,
 ) -> dict[str, Any]:
-    """Do the three steps; what was registered, saved and created."""
-    base_url = sandbox_url or get_settings().sandbox_url
+    """Do the three steps; what was registered, found, created, missing and sized."""
     specs = load_pools(pools_file)  # a bad pools file fails before anything is written
 
     for block_type in (*BLOCK_TYPES.values(), StoreNodeService):
         await block_type.aregister_type_and_schema()
 
-    saved: list[str] = []
-    shared: dict[str, str] = {}  # document name → role
-    for store in Registry().list():
-        for role in PER_STORE_ROLES:
-            name = block_name(store, role)
-            await store_block(role, store.id, base_url).asave(name, overwrite=True)
-            saved.append(name)
-        for role in SHARED_ROLES:
-            shared[block_name(store, role)] = role
-    for role in SHARED_ROLES:
-        shared.setdefault(f"{role}-default", role)
-    for name, role in sorted(shared.items()):
-        await shared_block(role, base_url).asave(name, overwrite=True)
-        saved.append(name)
+    wanted = _documents_wanted()
+    existing = await _existing_documents()
+    missing = [(name, role, store) for name, role, store in wanted if (role, name) not in existing]
+    created: list[str] = []
+    base_url = sandbox_url or get_settings().sandbox_url
+    if seed_sandbox:
+        for name, role, store in missing:
+            document = store_block(role, store, base_url) if store else shared_block(role, base_url)
+            await document.asave(name)  # never overwrite: it was missing a moment ago
+            created.append(name)
 
     if await _missing(StoreNodeService, STORE_NODES_BLOCK):  # keep what a user edited
         await StoreNodeService().asave(STORE_NODES_BLOCK)
-    saved.append(STORE_NODES_BLOCK)
+        created.append(STORE_NODES_BLOCK)
 
     await ensure_pools(specs)
     await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
@@ -68,11 +73,46 @@ async def setup(
         "block_types": sorted(
             t.get_block_type_slug() for t in (*BLOCK_TYPES.values(), StoreNodeService)
         ),
-        "documents": saved,
+        "documents": sorted([*(name for name, _, _ in wanted), STORE_NODES_BLOCK]),
+        "created": sorted(created),
+        "missing": sorted(name for name, _, _ in missing if name not in created),
         "pools": [spec.name for spec in specs],
-        "sandbox_url": base_url,
+        "sandbox_url": base_url if seed_sandbox else None,
         "alerts": alerts,
     }
+
+
+def _documents_wanted() -> list[tuple[str, str, str | None]]:
+    """(document name, role, store id or None when shared) for every document a store uses."""
+    wanted: dict[tuple[str, str], str | None] = {}
+    for store in Registry().list():
+        for role in PER_STORE_ROLES:
+            wanted.setdefault((role, block_name(store, role)), store.id)
+        for role in SHARED_ROLES:
+            wanted.setdefault((role, block_name(store, role)), None)
+    for role in SHARED_ROLES:
+        wanted.setdefault((role, f"{role}-default"), None)
+    return [(name, role, store) for (role, name), store in sorted(wanted.items())]
+
+
+async def _existing_documents() -> set[tuple[str, str]]:
+    """(role, name) of every saved document of our block types (no secrets read)."""
+    found: set[tuple[str, str]] = set()
+    async with get_client() as client:
+        for role, block_type in BLOCK_TYPES.items():
+            offset = 0
+            while True:
+                page = await client.read_block_documents_by_type(
+                    block_type.get_block_type_slug(),
+                    offset=offset,
+                    limit=PAGE,
+                    include_secrets=False,
+                )
+                found.update((role, doc.name) for doc in page if doc.name)
+                if len(page) < PAGE:
+                    break
+                offset += PAGE
+    return found
 
 
 async def _missing(block_type: type, name: str) -> bool:

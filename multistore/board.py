@@ -37,8 +37,8 @@ def _row(store: Store, last: StoreRun | None, now: datetime) -> dict[str, Any]:
         "region": store.region or "",
         "window_local": window if store.always_open else f"{window} {store.timezone}",
         "window_utc": _window_utc(store, now),
-        "last_outcome": _last_outcome(last),
         "next_due": _next_due(store, last, now),
+        "last_outcome": _last_outcome(last),  # last: the widest column
     }
 
 
@@ -57,15 +57,15 @@ def _last_outcome(last: StoreRun | None) -> str:
     if last is None:
         return "never run"
     when = last.finished_at or last.started_at
-    error = f": {' '.join(last.error.split())[:120]}" if last.error else ""
+    error = f": {' '.join(last.error.split())[:80]}" if last.error else ""
     return f"{last.status} {when:%Y-%m-%d %H:%M} UTC{error}"
 
 
 def _next_due(store: Store, last: StoreRun | None, now: datetime) -> str:
     if not store.enabled:
-        return "- (disabled)"
+        return "not due (disabled)"
     if store.quarantined_at is not None:
-        return "- (quarantined: release it)"
+        return "not due (quarantined: release it)"
     start, end, tz = store.window_start, store.window_end, store.timezone
     if is_open(start, end, tz, now):
         opened = last_opened(start, end, tz, now)

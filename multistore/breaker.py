@@ -20,13 +20,14 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel, select
 
 from multistore import store_events
 from multistore.db import get_engine, session_scope
+from multistore.retry import Kind, ServiceError
 from multistore.settings import get_settings
 
 DEFAULT_BREAKERS_FILE = Path(__file__).resolve().parent.parent / "data" / "breakers.yaml"
@@ -35,15 +36,42 @@ BREAKERS_FILE_NAME = "breakers.yaml"
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
-class CircuitOpenError(RuntimeError):
-    """A call refused without being made: the service's circuit is open."""
+class CircuitOpenError(ServiceError):
+    """A call refused without being made: the service's circuit is open. One line: the store
+    (when known), the circuit and the first line of the failure that opened it."""
 
-    def __init__(self, service: str, until: datetime, *, probing: bool = False) -> None:
-        self.service = service
+    def __init__(
+        self,
+        service: str,
+        until: datetime,
+        *,
+        probing: bool = False,
+        store: str | None = None,
+        last_error: str | None = None,
+    ) -> None:
         self.until = until
+        self.probing = probing
+        self.last_error = last_error
         detail = " (a probe call is deciding)" if probing else ""
+        who = f"{service} for store {store}: " if store else ""
+        last = (last_error or "").strip().splitlines()
+        cause = f"; last error: {last[0]}" if store and last else ""
         super().__init__(
-            f"circuit open for {service} until {until.isoformat(timespec='seconds')}{detail}"
+            f"{who}circuit open for {service} until {until.isoformat(timespec='seconds')}"
+            f"{detail}{cause}",
+            service=service,
+            kind=Kind.OUTAGE,
+            store=store,
+        )
+
+    def for_store(self, store: str) -> CircuitOpenError:
+        """The same refusal, naming the store it refused."""
+        return CircuitOpenError(
+            self.service,
+            self.until,
+            probing=self.probing,
+            store=store,
+            last_error=self.last_error,
         )
 
 
@@ -107,7 +135,11 @@ def _utcnow() -> datetime:
 
 
 class CircuitBreaker:
-    """The breaker of one service; cheap to create, all state in the database."""
+    """The breaker of one service; its policy read once, at creation, all state in the database.
+
+    A call while closed costs one SQL statement (the row read by `before_call`); a failure one
+    more (one conditional UPDATE that counts it and opens the circuit at the threshold).
+    """
 
     def __init__(
         self,
@@ -122,17 +154,20 @@ class CircuitBreaker:
         self.policy = policy or policies.get(service, policies["default"])
         self.url = url
         self._clock = clock
+        # Failures counted when `before_call` last read the row: a success resets only those.
+        self._failures_seen = 0
 
     # -- the three moments of a call ---------------------------------------------------------
     def before_call(self) -> bool:
         """Allow a call or raise CircuitOpenError. True when this caller is the probe."""
         row = self._row()
         now = self._clock()
+        self._failures_seen = row.failures
         if row.state == CLOSED:
             return False
         if row.state == OPEN:
             if row.opened_until is not None and now < row.opened_until:
-                raise CircuitOpenError(self.service, row.opened_until)
+                raise CircuitOpenError(self.service, row.opened_until, last_error=row.last_error)
             won = self._transition(
                 {"state": HALF_OPEN, "probe_started_at": now},
                 state=OPEN,
@@ -149,7 +184,9 @@ class CircuitBreaker:
                 extra=BreakerRow.probe_started_at == row.probe_started_at,
             )
         if not won:
-            raise CircuitOpenError(self.service, row.opened_until or now, probing=True)
+            raise CircuitOpenError(
+                self.service, row.opened_until or now, probing=True, last_error=row.last_error
+            )
         return True
 
     def record_success(self, *, probe: bool = False) -> None:
@@ -159,8 +196,9 @@ class CircuitBreaker:
             )
             if closed:
                 _announce(store_events.circuit_event(self.service, opened=False))
-        elif self._row().failures:
+        elif self._failures_seen:
             self._transition({"failures": 0}, state=CLOSED)
+            self._failures_seen = 0
 
     def record_failure(self, error: str, *, probe: bool = False) -> bool:
         """Count a failed call; True when this failure opened the circuit."""
@@ -177,13 +215,7 @@ class CircuitBreaker:
         if probe:
             opened = self._transition(opening, state=HALF_OPEN)
         else:
-            self._row()
-            counted = self._transition(
-                {"failures": BreakerRow.failures + 1, "last_error": error}, state=CLOSED
-            )
-            opened = counted and self._transition(
-                opening, state=CLOSED, extra=BreakerRow.failures >= self.policy.threshold
-            )
+            opened = self._count_failure(error, until)
         if opened:
             payload = {
                 "error": error,
@@ -192,6 +224,30 @@ class CircuitBreaker:
             }
             _announce(store_events.circuit_event(self.service, opened=True, payload=payload))
         return opened
+
+    def _count_failure(self, error: str, until: datetime) -> bool:
+        """One statement counts the failure and, at the threshold, opens the circuit: only the
+        failure that crosses it finds the row closed, so exactly one caller opens it."""
+        opens = BreakerRow.failures + 1 >= self.policy.threshold
+        statement = (
+            update(BreakerRow)
+            .where(BreakerRow.service == self.service, BreakerRow.state == CLOSED)
+            .values(
+                failures=BreakerRow.failures + 1,
+                last_error=error,
+                state=case((opens, OPEN), else_=CLOSED),
+                opened_until=case((opens, until), else_=BreakerRow.opened_until),
+                times_opened=case(
+                    (opens, BreakerRow.times_opened + 1), else_=BreakerRow.times_opened
+                ),
+            )
+            .returning(BreakerRow.state)
+        )
+        with get_engine(self.url).begin() as connection:
+            state = connection.execute(statement).scalar_one_or_none()
+        if state is None:  # the row is missing (never called) or not closed: nothing counted
+            return self._ensure_row() and self._count_failure(error, until)
+        return state == OPEN
 
     @contextmanager
     def guard(
@@ -239,6 +295,14 @@ class CircuitBreaker:
         )
 
     # -- storage ---------------------------------------------------------------------------
+    def _ensure_row(self) -> bool:
+        """Create the row when missing; True when it was missing."""
+        with session_scope(self.url) as session:
+            if session.get(BreakerRow, self.service) is not None:
+                return False
+        self._row()
+        return True
+
     def _row(self) -> BreakerRow:
         with session_scope(self.url) as session:
             row = session.get(BreakerRow, self.service)

@@ -22,7 +22,7 @@ try:  # Typer ≥ 0.25 carries its own copy of click.
 except ImportError:  # pragma: no cover - older Typer on real click
     from click.exceptions import ClickException
 
-from multistore import store_events
+from multistore import store_events, trends
 from multistore.cli_output import (
     console,
     emit_json,
@@ -49,9 +49,12 @@ PLUGINS = (
     "flows.cli_setup",
     "multistore.cli_graph",
     "flows.cli_run",
+    "multistore.cli_schedule",
     "multistore.cli_ops",
     "multistore.cli_network",
+    "multistore.cli_supply",
     "multistore.cli_channels",
+    "flows.cli_channels",
 )
 
 
@@ -298,6 +301,18 @@ def show_status(
     )
     if data["stores"]:
         store_rows(data["stores"])
+    scheduled = data["occurrences"]
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(scheduled["by_status"].items()))
+    console.print(
+        f"occurrences due in the last 24 h: {by_status or 'none claimed'}; "
+        f"{len(scheduled['running'])} stores running now"
+    )
+    if scheduled["missed"]:
+        table(
+            "missed (not completed while due)",
+            ["store", "occurrence", "last error"],
+            [[m["store_id"], m["occurrence"], m["error"] or ""] for m in scheduled["missed"]],
+        )
     if data["quarantined"]:
         table(
             "quarantined",
@@ -313,9 +328,15 @@ def show_status(
 def history(
     store_id: StoreArg,
     limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
+    trend: Annotated[
+        bool, typer.Option("--trend", help="Success rate, durations and outcomes over time.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """A store's runs, newest first."""
+    """A store's runs, newest first (or their trend, oldest first, with --trend)."""
+    if trend:
+        _print_trend(store_id, trends.trend(Registry().history(store_id, limit=limit)), as_json)
+        return
     runs = [run_row(r) for r in Registry().history(store_id, limit=limit)]
     if as_json:
         emit_json(runs)
@@ -338,6 +359,27 @@ def history(
                 for r in runs
             ],
         )
+
+
+def _print_trend(store_id: str, data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json({"store_id": store_id, **data})
+        return
+    if not data["runs"]:
+        console.print(f"{store_id}: no finished runs yet")
+        return
+    console.print(
+        f"{store_id}: {data['completed']}/{data['runs']} runs completed "
+        f"(success rate {data['success_rate']:.0%}), oldest first",
+        markup=False,
+    )
+    console.print(f"  outcomes  {data['outcomes']}", markup=False)
+    console.print(f"  durations {data['durations']}", markup=False)
+    table(
+        None,
+        ["started", "status", "seconds"],
+        [[local_time(r["started_at"]), r["status"], r["duration_seconds"]] for r in data["rows"]],
+    )
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""`multistore health`, `serve` and `logs`: a plugin of multistore/cli.py; no Prefect here."""
+"""`multistore health`, `serve`, `logs` and `errors`: a plugin of multistore/cli.py; no Prefect."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from multistore.cli_output import console, emit_json, fail, local_time, table
 from multistore.health import UNAVAILABLE, check_health
 from multistore.prefect_api import PrefectAPI, PrefectUnavailable
 from multistore.registry import Registry, UnknownStoreError
+from multistore.trends import group_errors
 
 DEFAULT_PORT = 8780
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -129,6 +130,34 @@ def logs(
         )
 
 
+def errors(
+    since: Annotated[
+        str | None, typer.Option(help="Only from then: 30m, 2h, 7d or an ISO date/time.")
+    ] = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Failed runs' errors across stores, grouped by a normalised message, most frequent first."""
+    try:
+        start = parse_since(since, datetime.now(UTC))
+    except ValueError as exc:
+        fail(str(exc))
+    groups = group_errors(Registry().failed_runs(since=start))
+    if as_json:
+        emit_json(groups)
+        return
+    if not groups:
+        console.print("no failed runs" + (f" since {start.isoformat()}" if start else ""))
+        return
+    table(
+        None,
+        ["count", "stores", "last seen", "error"],
+        [
+            [g["count"], ", ".join(g["stores"]), local_time(g["last_seen"]), g["error"]]
+            for g in groups
+        ],
+    )
+
+
 def _print_health(data: dict) -> None:
     console.print(f"status: {data['status']}")
     for reason in data["reasons"]:
@@ -165,3 +194,4 @@ def register(app: typer.Typer) -> None:
     app.command("health")(health)
     app.command("serve")(serve)
     app.command("logs")(logs)
+    app.command("errors")(errors)

@@ -293,7 +293,7 @@ def run_demo(argv: list[str] | None = None) -> int:
         api = demo.prefect_server(args.prefect_port, args.prefect_database)
         demo.sandbox(args.sandbox_port, args.contacts, args.vehicles)
         ms = str(BIN / "multistore")
-        demo.run([ms, "setup"], "blocks, pools and the work pool")
+        demo.run([ms, "setup", "--sandbox"], "blocks (the sandbox's), pools and the work pool")
         demo.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], "deployments")
         demo.say("starting a process worker on multistore-process")
         worker = ["prefect", "worker", "start", "--pool", "multistore-process", "--name", "demo"]

@@ -14,6 +14,20 @@ from pydantic import BaseModel, Field, ValidationError
 
 DEFAULT_POOLS_FILE = Path(__file__).resolve().parent.parent / "data" / "pools.yaml"
 
+# The pools the code holds, named once (data/pools.yaml sizes them; a test checks it has each).
+BROWSER = "browser"
+API_CRM = "api:crm"
+API_DNC = "api:dnc"
+API_HOMENET = "api:homenet"
+API_DEALERCOM = "api:dealercom"
+API_SHORTENER = "api:shortener"
+POOL_NAMES = (BROWSER, API_CRM, API_DNC, API_HOMENET, API_DEALERCOM, API_SHORTENER)
+
+
+def rate_name(pool: str) -> str:
+    """The rate limit that goes with `pool` (a limit with slot decay)."""
+    return f"rate:{pool}"
+
 
 class PoolSpec(BaseModel):
     name: str
@@ -23,7 +37,7 @@ class PoolSpec(BaseModel):
 
     @property
     def rate_name(self) -> str:
-        return f"rate:{self.name}"
+        return rate_name(self.name)
 
     @property
     def decay_per_second(self) -> float | None:

@@ -62,6 +62,11 @@ class PrefectAPI:
         """Record events (Prefect's event schema) on the server."""
         self._request("POST", "/events", json=events, timeout=2.0)
 
+    def block_document(self, block_type_slug: str, name: str) -> dict[str, Any]:
+        """A block document's fields, secrets included (for the service's webhook checks)."""
+        path = f"/block_types/slug/{block_type_slug}/block_documents/name/{name}"
+        return self._request("GET", path, params={"include_secrets": "true"}).get("data") or {}
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self.url:
             raise PrefectUnavailable("Prefect server: PREFECT_API_URL is not set")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from multistore import runstats
 from multistore.atomic import atomic_open
 from multistore.dnc_codes import legend
 from multistore.windows import zone
@@ -197,6 +198,22 @@ class RunReport:
             "compliance_rate": round(weighted / contacts, 4) if contacts else None,
         }
 
+    def job_totals(self) -> dict[str, Any]:
+        """Jobs over every store that ran (seed 001's fields; dealers_processed counted)."""
+        ran = [entry for entry in self.stores if entry.attempts > 0]
+        return runstats.combine(
+            {
+                "store_id": entry.store_id,
+                "total_jobs": entry.jobs_completed + entry.jobs_failed + entry.jobs_blocked,
+                "successful_jobs": entry.jobs_completed,
+                "failed_jobs": entry.jobs_failed,
+                "blocked_jobs": entry.jobs_blocked,
+                "started_at": entry.started_at,
+                "finished_at": entry.finished_at,
+            }
+            for entry in ran
+        )
+
     def api_totals(self) -> dict[str, dict[str, int]]:
         """Calls, 429s, 5xx and retries per outside service, over every store of the run."""
         totals: dict[str, dict[str, int]] = {}
@@ -224,6 +241,7 @@ class RunReport:
             "totals": self.totals(),
             "compliance": self.compliance(),
             "api": self.api_totals(),
+            "jobs": self.job_totals(),
             "pools": self.pools,
             "pool_usage": self.pool_usage,
             "stores": [

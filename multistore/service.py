@@ -26,7 +26,7 @@ def create_app(
 ) -> FastAPI:
     """The app; `registry_url`, `prefect` and `clock` default to the configured ones (tests
     inject theirs)."""
-    from multistore import api_network, api_ops
+    from multistore import api_channels, api_network, api_ops
 
     app = FastAPI(title="multistore", docs_url="/docs", redoc_url=None)
     app.state.registry_url = registry_url
@@ -34,4 +34,5 @@ def create_app(
     app.state.clock = clock
     app.include_router(api_ops.router)  # /health, /metrics
     app.include_router(api_network.router)  # /network/nearest, /network/hub
+    app.include_router(api_channels.router)  # /channels: webhooks, reservations
     return app

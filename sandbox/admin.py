@@ -33,6 +33,16 @@ def router(state: SandboxState) -> APIRouter:
     async def counters(detail: int = 0) -> dict[str, Any]:
         return state.counters.snapshot(detail=bool(detail))
 
+    @admin.post("/clock/advance")
+    async def advance_clock(request: Request) -> dict[str, Any]:
+        """Move the sandbox's clock ahead (token expiry, faults that end), instead of waiting."""
+        body = await json_body(request)
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise bad_request("seconds: required, a number ≥ 0")
+        state.advance_clock(float(seconds))
+        return {"skew": state.skew}
+
     @admin.post("/counters/reset")
     async def reset_counters() -> dict[str, Any]:
         state.counters.reset()

@@ -4,12 +4,42 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sandbox import admin, errors, pages
+from sandbox import admin, channels, errors, pages
 from sandbox.config import SandboxConfig
 from sandbox.state import SandboxState
-from sandbox.vendors import crm, crm_ui, dealercom, dnc, homenet, node, shortener, vdp
+from sandbox.vendors import (
+    amazon,
+    crm,
+    crm_ui,
+    custom,
+    dealercom,
+    dnc,
+    ebay,
+    homenet,
+    node,
+    shopify,
+    shortener,
+    square,
+    stockroom,
+    vdp,
+)
 
-VENDOR_MODULES = (crm, crm_ui, dnc, homenet, dealercom, vdp, shortener, node)
+VENDOR_MODULES = (
+    crm,
+    crm_ui,
+    dnc,
+    homenet,
+    dealercom,
+    vdp,
+    shortener,
+    node,
+    shopify,
+    square,
+    ebay,
+    amazon,
+    custom,
+    stockroom,
+)
 
 
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
@@ -22,4 +52,5 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         app.include_router(module.router(state))
     app.include_router(pages.router(state))
     app.include_router(admin.router(state))
+    app.include_router(channels.admin_router(state))
     return app

@@ -31,6 +31,10 @@ class SandboxAdmin:
         counts = self.counters()["vendors"].get(vendor)
         return counts or dict.fromkeys(COUNTS, 0)
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's clock `seconds` ahead: tokens expire, timed faults end."""
+        self._call("POST", "/admin/clock/advance", json={"seconds": seconds})
+
     def reset_counters(self) -> None:
         self._call("POST", "/admin/counters/reset")
 
@@ -72,6 +76,15 @@ class SandboxAdmin:
     def inventory_truth(self, dealer: str) -> dict[str, Any]:
         """HomeNet's bad rows and how Dealer.com differs, for `dealer`."""
         return self._call("GET", f"/admin/inventory/{dealer}")
+
+    def channels_truth(self, store: str) -> dict[str, Any]:
+        """On hand, what each sales channel shows, writes per channel and sales."""
+        return self._call("GET", f"/admin/channels/{store}")
+
+    def sell(self, store: str, channel: str, sku: str, quantity: int = 1) -> dict[str, Any]:
+        """A customer buys on `channel` (refused beyond what it shows)."""
+        body = {"channel": channel, "sku": sku, "quantity": quantity}
+        return self._call("POST", f"/admin/channels/{store}/sell", json=body)
 
     def short_links(self) -> dict[str, str]:
         return self._call("GET", "/admin/shortener/links")

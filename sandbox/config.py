@@ -28,6 +28,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "dnc": Limit(per_minute=120, burst=10),
     "shortener": Limit(per_minute=600, burst=20),
     "dealercom": Limit(per_minute=120, burst=4),
+    # Shopify's REST leaky bucket: 40 calls, leaking 2 per second.
+    "shopify": Limit(per_minute=120, burst=40),
 }
 
 
@@ -37,6 +39,8 @@ class SandboxConfig(BaseModel):
     stores: int = Field(default=10, ge=0)
     contacts_per_store: int = Field(default=200, ge=0, le=10_000_000)
     vehicles_per_store: int = Field(default=50, ge=0, le=1_000_000)
+    # Products each store sells on its channels (sandbox.channels).
+    products_per_store: int = Field(default=200, ge=0, le=1_000_000)
     token_ttl_seconds: float = Field(default=300, gt=0)
     limits: dict[str, Limit] = Field(default_factory=lambda: dict(DEFAULT_LIMITS))
     faults: list[Fault] = Field(default_factory=list)

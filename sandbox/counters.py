@@ -18,6 +18,7 @@ COUNTS = (
     "logins",
     "login_failures",
     "hangs",
+    "delayed",
     "saves_dropped",
 )
 

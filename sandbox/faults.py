@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -92,10 +93,17 @@ def roll(seed: int, vendor: str, store: str, number: int, kind: str) -> float:
 class FaultBook:
     """The installed faults and the per (vendor, store) request numbers the dice use."""
 
-    def __init__(self, seed: int, faults: list[Fault] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        faults: list[Fault] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.seed = seed
         self.faults: list[Fault] = list(faults or [])
         self._numbers: dict[tuple[str, str], int] = {}
+        self.clock = clock
 
     def replace(self, faults: list[Fault]) -> None:
         self.faults = list(faults)
@@ -105,7 +113,7 @@ class FaultBook:
         self.replace([])
 
     def active(self) -> list[Fault]:
-        now = time.time()
+        now = self.clock()
         self.faults = [f for f in self.faults if f.active(now)]
         return self.faults
 

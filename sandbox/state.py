@@ -23,7 +23,14 @@ from sandbox.ratelimit import TokenBucket
 NO_STORE = "_shared"
 # What `PUT /admin/config` may change at run time.
 CONFIGURABLE = frozenset(
-    {"seed", "stores", "contacts_per_store", "vehicles_per_store", "token_ttl_seconds"}
+    {
+        "seed",
+        "stores",
+        "contacts_per_store",
+        "vehicles_per_store",
+        "products_per_store",
+        "token_ttl_seconds",
+    }
 )
 
 
@@ -36,13 +43,18 @@ class SandboxState:
     tokens: dict[str, float] = field(default_factory=dict)  # access token → expiry (monotonic)
     ui_sessions: dict[str, str] = field(default_factory=dict)  # cookie → dealer
     short_links: dict[str, str] = field(default_factory=dict)  # code → url
+    # Sales channels (sandbox.channels): (vendor, store) → what clients wrote, and sales.
+    channels: dict[str, Any] = field(default_factory=dict)
     stopping: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
         # What `reset()` returns to; `configure()` changes only the current copy.
         self.base_config = self.config
         self.config = self.base_config.model_copy()
-        self.faults = FaultBook(self.config.seed, self.config.faults)
+        # How far tests moved the sandbox's clock ahead (token expiry, faults that end by
+        # themselves), so that no test waits for them on the real clock.
+        self.skew = 0.0
+        self.faults = FaultBook(self.config.seed, self.config.faults, clock=self.wall)
         self.buckets: dict[str, TokenBucket] = {}
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
 
@@ -54,7 +66,9 @@ class SandboxState:
         self.tokens.clear()
         self.ui_sessions.clear()
         self.short_links.clear()
-        self.faults = FaultBook(self.config.seed, self.config.faults)
+        self.channels.clear()
+        self.skew = 0.0
+        self.faults = FaultBook(self.config.seed, self.config.faults, clock=self.wall)
         self.buckets.clear()
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
 
@@ -88,16 +102,25 @@ class SandboxState:
     def limits(self) -> dict[str, dict[str, float]]:
         return {v: {"per_minute": b.rate * 60, "burst": b.burst} for v, b in self.buckets.items()}
 
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skew
+
+    def wall(self) -> float:
+        return time.time() + self.skew
+
+    def advance_clock(self, seconds: float) -> None:
+        self.skew += seconds
+
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(24)
-        self.tokens[token] = time.monotonic() + self.config.token_ttl_seconds
+        self.tokens[token] = self.monotonic() + self.config.token_ttl_seconds
         return token
 
     def token_valid(self, token: str) -> bool:
         expiry = self.tokens.get(token)
         if expiry is None:
             return False
-        if time.monotonic() >= expiry:
+        if self.monotonic() >= expiry:
             del self.tokens[token]
             return False
         return True
@@ -121,6 +144,7 @@ class SandboxState:
         number = self.faults.next_number(vendor, store)
         for fault in faults:
             if fault.latency_ms:
+                count(vendor, store, "delayed")
                 await asyncio.sleep(fault.latency_ms / 1000)
         for fault in faults:
             if fault.outage:

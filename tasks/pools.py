@@ -1,8 +1,15 @@
-"""The pools as Prefect global concurrency limits: create them, hold a slot, wait for the rate.
+"""The pools as Prefect global concurrency limits: create them, and `PREFECT_POOLS`, the
+`multistore.calls.Pools` the clients hold slots and wait for rates through.
 
-Held around just the scarce part of a task (the page, the batch request), not around whole tasks:
-PREFECT_NOTES.md measured that this bounds as well as a tag limit and costs nothing elsewhere.
-`strict=True` everywhere: a pool that was never created is an error, not an unlimited pool.
+A slot is held around just the scarce part of a task (the page, the batch request), not around
+whole tasks: PREFECT_NOTES.md measured that this bounds as well as a tag limit and costs nothing
+elsewhere. `strict=True` everywhere: a pool that was never created is an error, not an unlimited
+pool.
+
+A slot's lease is short (`SLOT_LEASE_SECONDS`, the server's minimum) and Prefect renews it while
+the holder lives, so a holder killed with -9 gives its slot back within about a minute, not the
+default five. A renewal that fails (the server restarting) is logged and the work goes on: the
+vendor work in hand is worth more than the slot's exactness for the minute it takes.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import concurrency as aconcurrency
 from prefect.concurrency.sync import concurrency, rate_limit
 
-from multistore.pools import PoolSpec
+from multistore.pools import PoolSpec, rate_name
+
+SLOT_LEASE_SECONDS = 60.0
 
 
 async def ensure_pools(specs: list[PoolSpec]) -> None:
@@ -28,23 +37,31 @@ async def ensure_pools(specs: list[PoolSpec]) -> None:
                 )
 
 
-@contextmanager
-def pool_slot(name: str, *, occupy: int = 1) -> Iterator[None]:
-    """Hold `occupy` slots of pool `name` for the duration of the block."""
-    with concurrency(name, occupy=occupy, strict=True):
-        yield
+class PrefectPools:
+    """Prefect's global concurrency limits as the call policy's pools."""
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        with concurrency(
+            name,
+            occupy=1,
+            strict=True,
+            lease_duration=SLOT_LEASE_SECONDS,
+            raise_on_lease_renewal_failure=False,
+        ):
+            yield
+
+    def throttle(self, name: str) -> None:
+        rate_limit(rate_name(name), occupy=1, strict=True)
+
+
+PREFECT_POOLS = PrefectPools()
 
 
 @asynccontextmanager
 async def apool_slot(
-    name: str, *, occupy: int = 1, lease_seconds: float = 60
+    name: str, *, occupy: int = 1, lease_seconds: float = SLOT_LEASE_SECONDS
 ) -> AsyncIterator[None]:
-    """`pool_slot` for async tasks. A short lease: a killed worker frees its slots in about
-    `lease_seconds` (PREFECT_NOTES: the default lease held them ~300 s)."""
+    """A slot of pool `name` for async tasks, on the same short, renewed lease."""
     async with aconcurrency(name, occupy=occupy, strict=True, lease_duration=lease_seconds):
         yield
-
-
-def throttle(name: str, *, calls: int = 1) -> None:
-    """Block until pool `name`'s rate limit allows `calls` more calls."""
-    rate_limit(f"rate:{name}", occupy=calls, strict=True)

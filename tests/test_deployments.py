@@ -24,7 +24,6 @@ from multistore.config import load_store_file
 from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
 from multistore.run_options import REGION_ZONES
-from multistore.windows import zone
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final
 
 PREFECT_YAML = ROOT / "prefect.yaml"
@@ -69,23 +68,29 @@ def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
         flow.validate_parameters({**required, **parameters})
 
 
-def test_nightly_schedules_cover_the_example_regions() -> None:
-    """Each region's schedule is in a zone its stores use, and says which region it runs."""
-    nightly = next(d for d in _load(PREFECT_YAML)["deployments"] if d["name"] == "nightly")
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+def test_the_tick_is_the_only_schedule_every_5_minutes(path: Path) -> None:
+    """The scheduler replaces the per-region crons: no parent runs on a schedule; the tick
+    runs every 5 minutes."""
+    deployments = _load(path)["deployments"]
+    parents = [d for d in deployments if d["entrypoint"] == "flows/run_stores.py:run_stores"]
+    assert not any(d.get("schedules") for d in parents)
+    (tick,) = [d for d in deployments if d["entrypoint"] == "flows/tick.py:tick_flow"]
+    assert tick["entrypoint"] == "flows/tick.py:tick_flow"
+    assert [s.get("interval") for s in tick["schedules"]] == [300]
+    assert not any("cron" in s for s in tick["schedules"])
+
+
+def test_the_region_choices_are_the_example_stores_regions_in_one_of_their_zones() -> None:
+    """A run's region choices (and the zone its run name shows) match the example stores."""
     stores = load_store_file(ROOT / "data" / "stores.example.yaml")
     zones_by_region: dict[str, set[str]] = {}
     for store in stores:
-        zones_by_region.setdefault(store.region, set()).add(store.timezone)
-    scheduled = {}
-    for schedule in nightly["schedules"]:
-        zone(schedule["timezone"])  # a real IANA zone
-        assert re.fullmatch(r"[\d*/,-]+( [\d*/,-]+){4}", schedule["cron"]), schedule["cron"]
-        region = schedule["parameters"]["region"]
-        assert schedule["timezone"] in zones_by_region[region], region
-        scheduled[region] = schedule["timezone"]
-    assert set(scheduled) == set(zones_by_region)
-    # The parent flow's region choices and the zones its run names use are these schedules.
-    assert scheduled == REGION_ZONES
+        if store.region:
+            zones_by_region.setdefault(store.region, set()).add(store.timezone)
+    assert set(zones_by_region) == set(REGION_ZONES)
+    for region, tz in REGION_ZONES.items():
+        assert tz in zones_by_region[region], region
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
@@ -118,7 +123,7 @@ def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
     assert {".venv", ".git", "data/*", ".wheelhouse"} <= set(ignored)
     # Runs of the Docker parents start Docker store runs.
     for deployment in raw["deployments"]:
-        if deployment["entrypoint"].startswith("flows/run_stores.py"):
+        if deployment["entrypoint"].startswith(("flows/run_stores.py", "flows/tick.py")):
             target = deployment["parameters"]["store_deployment"]
             assert target == "store-pipeline/default-docker"
 
@@ -134,14 +139,10 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     env = prefect_env(tmp_path / "cli-home", prefect_server.url)
     prefect_deploy(env, "--all", timeout=300, tail=3000)
     async with get_client() as client:
-        nightly = await client.read_deployment_by_name("run-stores/nightly")
+        ticker = await client.read_deployment_by_name("tick/every-5-minutes")
         adhoc = await client.read_deployment_by_name("run-stores/adhoc")
         store = await client.read_deployment_by_name("store-pipeline/default")
-    assert sorted(s.schedule.timezone for s in nightly.schedules) == [
-        "America/Chicago",
-        "America/Los_Angeles",
-        "America/New_York",
-    ]
+    assert [s.schedule.interval.total_seconds() for s in ticker.schedules] == [300]
     assert not adhoc.schedules
     assert adhoc.parameters["store_deployment"] == "store-pipeline/default"
     assert store.work_pool_name == adhoc.work_pool_name == PROCESS_POOL

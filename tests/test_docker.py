@@ -154,7 +154,7 @@ async def test_two_stores_run_in_containers_on_the_docker_pool(
     registry = Registry()
     for store_id in STORES:
         registry.add(store_id, jobs=["dnc_compliance"])
-    await setup(sandbox_url=sandbox.url, docker_pool=True)
+    await setup(sandbox_url=sandbox.url, seed_sandbox=True, docker_pool=True)
 
     env = prefect_env(tmp_path / "home", prefect_server.url)
     env.update(

@@ -84,7 +84,7 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
     workers = []
     since = datetime.now(UTC) - timedelta(seconds=5)
     with temporary_settings(updates={PREFECT_API_URL: pg_prefect.url}):
-        await setup(sandbox_url=sandbox.url, pools_file=_pools_file(tmp_path))
+        await setup(sandbox_url=sandbox.url, pools_file=_pools_file(tmp_path), seed_sandbox=True)
         await shared_block("dnc", sandbox.url, batch_size=DNC_BATCH).asave(
             "dnc-default", overwrite=True
         )

@@ -170,14 +170,18 @@ def _price(listings: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
 def _info(listings: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
     if "title" not in listings.columns or "title" not in source.columns:
         return pd.DataFrame(columns=COLUMNS)
-    theirs = _normal(listings["title"])
-    ours = _normal(source["title"]).reindex(listings["sku"]).reset_index(drop=True)
-    theirs = theirs.reset_index(drop=True)
-    hit = (theirs.notna() & ours.notna() & (theirs != ours)).to_numpy()
+    theirs = listings["title"].to_numpy(dtype=object)
+    ours = source["title"].reindex(listings["sku"]).to_numpy(dtype=object)
+    # Most titles are identical: only the others are normalised (the costly part).
+    maybe = np.flatnonzero((theirs != ours) & pd.notna(theirs) & pd.notna(ours))
+    differ = (
+        _normal(pd.Series(theirs[maybe])).to_numpy() != _normal(pd.Series(ours[maybe])).to_numpy()
+    )
+    hit = np.zeros(len(listings), dtype=bool)
+    hit[maybe[differ]] = True
     nan = np.full(len(listings), np.nan)
-    detail = "title differs: " + listings["title"].astype(str).to_numpy()[hit]
     out = _rows(Kind.PRODUCT_INFO, listings, hit, nan, nan, "")
-    out["detail"] = detail
+    out["detail"] = "title differs: " + theirs[hit].astype(str)
     return out
 
 

@@ -267,3 +267,22 @@ def synthetic_sales(
                 )
             )
     return pd.concat(frames, ignore_index=True)
+
+
+def latest_demand(
+    data_dir: Path, *, store_id: str | None = None, method: str = "ets", days: int | None = None
+) -> pd.DataFrame:
+    """The newest forecast run's demand per store and SKU (units summed over the first `days`
+    days ahead, all of them by default): what a hub plans supply with, and what demand-based
+    channel allocation can weigh a store's SKUs by. Empty when nothing was forecast yet."""
+    runs = sorted(Path(data_dir, "forecasts").glob("run=*/forecast.parquet"))
+    if not runs:
+        return pd.DataFrame(columns=["store_id", "sku", "units"])
+    frame = pd.read_parquet(runs[-1])
+    frame = frame[frame["method"] == method]
+    if store_id is not None:
+        frame = frame[frame["store_id"] == store_id]
+    if days is not None:
+        first = frame.groupby(["store_id", "sku"])["date"].transform("min")
+        frame = frame[frame["date"] < first + pd.Timedelta(days=days)]
+    return frame.groupby(["store_id", "sku"], as_index=False)["units"].sum()

@@ -61,6 +61,50 @@ def unit_vectors(lat, lon) -> np.ndarray:  # type: ignore[no-untyped-def]
     return np.stack([cos_phi * np.cos(lmb), cos_phi * np.sin(lmb), np.sin(phi)], axis=-1)
 
 
+def unit_vector(lat: float, lon: float) -> np.ndarray:
+    """One point's unit vector (plain math: numpy's per-call overhead dominates for one)."""
+    phi, lmb = math.radians(lat), math.radians(lon)
+    return np.array([math.cos(phi) * math.cos(lmb), math.cos(phi) * math.sin(lmb), math.sin(phi)])
+
+
+def haversine_one(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """`haversine_km` for one pair of points, in plain math."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((phi2 - phi1) / 2) ** 2
+        + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, a))))
+
+
+class Circles:
+    """Circles on the sphere (regions: centre and radius); which covers a point, nearest centre
+    first. A point is inside when its angle to the centre is at most radius / R, i.e. when the
+    dot product of their unit vectors is at least cos(radius / R)."""
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        lat: Sequence[float],
+        lon: Sequence[float],
+        radius_km: Sequence[float],
+    ) -> None:
+        self.ids = list(ids)
+        self._vectors = unit_vectors(np.asarray(lat, float), np.asarray(lon, float)).reshape(-1, 3)
+        self._cos_radius = np.cos(
+            np.minimum(np.asarray(radius_km, float) / EARTH_RADIUS_KM, math.pi)
+        )
+
+    def covering(self, lat: float, lon: float) -> str | None:
+        """The id of the covering circle whose centre is nearest, None outside all."""
+        if not self.ids:
+            return None
+        scores = self._vectors @ unit_vector(lat, lon)
+        scores = np.where(scores >= self._cos_radius - 1e-12, scores, -np.inf)
+        best = int(np.argmax(scores))
+        return self.ids[best] if np.isfinite(scores[best]) else None
+
+
 @dataclass(frozen=True)
 class Nearest:
     id: str
@@ -110,10 +154,7 @@ class PointIndex:
         self, lat: float, lon: float, *, region: str | None = None, exclude: str | None = None
     ) -> Nearest | None:
         """The nearest eligible point, in `region` first, then anywhere; None if none is."""
-        phi, lmb = math.radians(lat), math.radians(lon)
-        query = np.array(
-            [math.cos(phi) * math.cos(lmb), math.cos(phi) * math.sin(lmb), math.sin(phi)]
-        )
+        query = unit_vector(lat, lon)
         skip = self._position.get(exclude) if exclude is not None else None
         searches = [(self._groups.get(region), True)] if region is not None else []
         searches.append((self._everyone, False))
@@ -122,7 +163,7 @@ class PointIndex:
                 continue
             best = self._best(found, query, skip)
             if best is not None:
-                distance = float(haversine_km(lat, lon, self.lat[best], self.lon[best]))
+                distance = haversine_one(lat, lon, float(self.lat[best]), float(self.lon[best]))
                 return Nearest(self.ids[best], distance, self.regions[best], same)
         return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -18,8 +19,10 @@ from multistore.db import session_scope
 from multistore.models import Store
 from multistore.network import machines
 from multistore.network.models import NodeHealth, StoreNode
+from multistore.store_events import store_resource
 
 UNREACHABLE_AFTER = timedelta(minutes=2)
+NODE_UNREACHABLE, NODE_REACHABLE = "multistore.node.unreachable", "multistore.node.reachable"
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,25 @@ class Transition:
 
     @property
     def event(self) -> str:
-        return "multistore.node.reachable" if self.reachable else "multistore.node.unreachable"
+        return NODE_REACHABLE if self.reachable else NODE_UNREACHABLE
+
+    def as_event(self, store: Any) -> dict[str, Any]:
+        """`emit_event`'s arguments: the store as the resource (multistore.store_events'
+        shape, so alerts match a store, priority or region the same way)."""
+        related = {**store_resource(store), "prefect.resource.role": "store"}
+        return {
+            "event": self.event,
+            "resource": store_resource(store),
+            "related": [related],
+            "payload": {
+                "store_id": self.store_id,
+                "at": self.at.isoformat(),
+                "last_seen_at": None
+                if self.last_seen_at is None
+                else self.last_seen_at.isoformat(),
+                "reason": self.reason,
+            },
+        }
 
 
 def targets(url: str | None = None) -> list[tuple[str, str]]:

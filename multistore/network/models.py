@@ -123,6 +123,7 @@ class SupplyDelivery(SQLModel, table=True):
     stops: list[str] = Field(default_factory=list, sa_column=Column(JSON, default=list))
     request_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, default=list))
     distance_km: float = 0.0
+    confirmed_stops: list[str] = Field(default_factory=list, sa_column=Column(JSON, default=list))
     status: str = Field(default="scheduled", max_length=16, index=True)
     scheduled_for: datetime | None = _when(index=True)
     confirmed_at: datetime | None = _when()

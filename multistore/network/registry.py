@@ -16,7 +16,7 @@ from multistore.config import ConfigError
 from multistore.db import session_scope
 from multistore.models import Store
 from multistore.network.config import HubSpec, MachineSpec, NodeSpec, RegionSpec
-from multistore.network.geo import PointIndex, check_coordinates, haversine_km
+from multistore.network.geo import Circles, PointIndex, check_coordinates, haversine_one
 from multistore.network.models import Machine, NodeHealth, Region, StoreNode, SupplyHub
 
 
@@ -297,12 +297,15 @@ def _fields(row: Any, spec: type, *skip: str) -> dict[str, Any]:
 
 
 def _covering(regions: Iterable[Region], lat: float, lon: float) -> Region | None:
-    best: tuple[float, Region] | None = None
-    for region in regions:
-        distance = float(haversine_km(lat, lon, region.lat, region.lon))
-        if distance <= region.radius_km and (best is None or distance < best[0]):
-            best = (distance, region)
-    return None if best is None else best[1]
+    regions = list(regions)
+    circles = Circles(
+        [r.id for r in regions],
+        [r.lat for r in regions],
+        [r.lon for r in regions],
+        [r.radius_km for r in regions],
+    )
+    found = circles.covering(lat, lon)
+    return next((r for r in regions if r.id == found), None)
 
 
 def _region_of(
@@ -314,7 +317,7 @@ def _region_of(
     by_id = {r.id: r for r in regions}
     if named in by_id:
         region = by_id[named]
-        if float(haversine_km(lat, lon, region.lat, region.lon)) <= region.radius_km:
+        if haversine_one(lat, lon, region.lat, region.lon) <= region.radius_km:
             return region
     region = _covering(regions, lat, lon)
     if region is None:

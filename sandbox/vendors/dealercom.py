@@ -37,23 +37,25 @@ def router(state: SandboxState) -> APIRouter:
         if not ascii_digits(pageSize) or not 1 <= int(pageSize) <= MAX_PAGE_SIZE:
             raise bad_request(f"pageSize: must be 1..{MAX_PAGE_SIZE}, got {pageSize!r}")
         first, size = int(start), int(pageSize)
-        config = state.config
-        listing = inventory.dealercom_listing(
-            config.seed, dealer, config.vehicles_per_store, config.today
-        )
-        base = str(request.base_url).rstrip("/")
-        items = [
-            _item(v, f"{base}/vdp/{quote(dealer, safe='')}/{v['VIN']}")
-            for v in listing.vehicles[first : first + size]
-        ]
+        listed = listing_items(state, dealer, str(request.base_url))
         return json_answer(
             {
-                "pageInfo": {"totalCount": len(listing.vehicles), "pageSize": size, "start": first},
-                "inventory": items,
+                "pageInfo": {"totalCount": len(listed), "pageSize": size, "start": first},
+                "inventory": listed[first : first + size],
             }
         )
 
     return api
+
+
+def listing_items(state: SandboxState, dealer: str, base_url: str) -> list[dict[str, Any]]:
+    """The dealer's whole listing as the API serves it (links under `base_url`)."""
+    config = state.config
+    listing = inventory.dealercom_listing(
+        config.seed, dealer, config.vehicles_per_store, config.today
+    )
+    base = base_url.rstrip("/")
+    return [_item(v, f"{base}/vdp/{quote(dealer, safe='')}/{v['VIN']}") for v in listing.vehicles]
 
 
 def _item(v: dict[str, Any], link: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ VENDORS = ("homenet", "dealercom")
 
 async def test_metrics_per_vendor_and_store_match_the_sandbox(prefect_server, sandbox) -> None:
     Registry().add(STORE, jobs=["homenet_feed", "dealercom_feed"])
-    await setup()
+    await setup(seed_sandbox=True)
     fault = {"store": STORE, "error_rate": 0.5, "rate_limit_storm": 0.3, "retry_after": 0}
     sandbox.admin.set_faults([{"vendor": vendor, **fault} for vendor in VENDORS])
     state = await store_pipeline(STORE, return_state=True)

@@ -1,22 +1,20 @@
 """DNC compliance end to end: a real Prefect server, the sandbox, real Chromium.
 
-The expected flags are computed here, independently of multistore's code: from the sandbox's
-ground truth (its contacts and its scrub function) and the rules written out plainly below.
+The expected flags come from tests/fixtures/dnc_oracle.py, independently of multistore's code:
+the sandbox's ground truth (its contacts and its scrub function) and the rules written plainly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextvars
 import json
 import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -25,13 +23,11 @@ from blocks.crm import CRMCredentials
 from blocks.sandbox import shared_block
 from flows.dnc_compliance import dnc_compliance
 from flows.setup import setup
-from multistore.compliance import load_rules
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.retry import ServiceError
-from sandbox import data as sandbox_data
 from tasks.pools import ensure_pools
-from tests.fixtures.phones import nanp_digits
+from tests.fixtures.dnc_oracle import expected_flags_of
 
 pytestmark = [pytest.mark.prefect, pytest.mark.browser]
 
@@ -46,57 +42,14 @@ def stores(prefect_server, sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str
     registry = Registry()
     for store_id in ids:
         registry.add(store_id, jobs=["dnc_compliance"])
-    asyncio.run(setup())
+    asyncio.run(setup(seed_sandbox=True))
     return ids
-
-
-# --- the rules, written out independently ---------------------------------------------------
-# Phone validity is tests.fixtures.phones.nanp_digits: the same plain oracle the phone tests use.
-
-
-def _months_later(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _in_ebr(contact: dict[str, Any], today: date) -> bool:
-    window = load_rules().window(contact["State"])
-    for field, months in (
-        ("LastPurchaseDate", window.purchase_months),
-        ("LastInquiryDate", window.inquiry_months),
-    ):
-        when = contact[field]
-        if months is not None and when:
-            day = date.fromisoformat(when)
-            if day <= today <= _months_later(day, months):
-                return True
-    return False
-
-
-def expected_flag(contact: dict[str, Any], seed: int, today: date) -> bool:
-    if contact["DoNotCallRequestDate"]:
-        return True
-    numbers = [nanp_digits(p["Number"]) for p in contact["ContactInformation"]["Phones"]]
-    codes = [sandbox_data.scrub_result(seed, n)["code"] for n in numbers if n]
-    codes = [c for c in codes if c not in ("I", "M")]
-    if not codes:
-        return True
-    for code in codes:
-        if code in ("C", "W", "E"):
-            continue
-        if code == "D" and _in_ebr(contact, today):
-            continue
-        return True
-    return False
 
 
 def expected_flags(sandbox, store_id: str) -> dict[str, bool]:
     seed = sandbox.state.config.seed
     today = datetime.now(UTC).date()
-    return {
-        c["ContactId"]: expected_flag(c, seed, today) for c in sandbox.admin.crm_contacts(store_id)
-    }
+    return expected_flags_of(sandbox.admin.crm_contacts(store_id), seed, today)
 
 
 # --- the tests ------------------------------------------------------------------------------
@@ -167,7 +120,10 @@ def test_5xx_and_a_429_storm_end_in_the_same_crm_state(stores: list[str], sandbo
             {"vendor": "dnc", "rate_limit_storm": 0.4, "retry_after": 1},
         ]
     )
-    stats = dnc_compliance(store)
+    try:
+        stats = dnc_compliance(store)
+    finally:  # setup never overwrites a document: put the shared one back for the other tests
+        shared_block("dnc", sandbox.url).save("dnc-default", overwrite=True)
 
     counts = sandbox.admin.counters()["vendors"]
     assert counts["dnc"]["rate_limited"] > 0, counts

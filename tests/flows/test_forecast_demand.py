@@ -32,6 +32,8 @@ async def test_forecasts_written_and_reported(prefect_server) -> None:
     metrics = pd.read_parquet(out / "metrics.parquet")
     assert set(metrics.columns) >= {"store_id", "sku", "method", "mase", "smape"}
     assert (out / "actuals-vs-forecast.png").read_bytes().startswith(b"\x89PNG")
+    demand = forecast.latest_demand(get_settings().data_dir, store_id="store-000", days=3)
+    assert list(demand["sku"]) == ["sku-000", "sku-001"] and (demand["units"] > 0).all()
     async with get_client() as client:
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["demand-forecast"]))

@@ -87,6 +87,8 @@ async def test_a_pass_marks_transitions_and_emits_them(prefect_server, sandbox) 
     back = await _events("multistore.node.reachable", since, 1)
     assert [e.resource.id for e in down] == ["multistore.store.n-down"]
     assert [e.resource.id for e in back] == ["multistore.store.n-back"]
+    assert down[0].resource["multistore.store"] == "n-down"  # the store events' shape (alerts)
+    assert "503" in down[0].payload["reason"]
 
     _place(network, "n-new", 4, sandbox.url)  # no restart: the next pass checks it
     Registry().remove("n-up")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
+from pydantic import SecretStr
 
 from blocks.crm import CRMCredentials
 from blocks.dnc import DNCService
@@ -49,23 +50,30 @@ async def _documents() -> list[str]:
     return sorted(d.name for d in docs if d.name)
 
 
-def test_setup_twice_saves_every_store_block_and_pool(prefect_server, sandbox) -> None:
+def test_setup_twice_seeds_every_missing_store_block_once_and_sizes_the_pools(
+    prefect_server, sandbox
+) -> None:
     registry = Registry()
     registry.add("setup-a")
     registry.add("setup-b", blocks={"crm": "crm-custom-b", "dnc": "dnc-west"})
 
-    first = _setup("--json")
+    first = _setup("--sandbox", "--json")
     assert first.returncode == 0, first.stderr
     documents_once = asyncio.run(_documents())
     StoreNodeService(timeout_seconds=3).save("store-nodes", overwrite=True)  # a user's edit
-    second = _setup("--json")
+    second = _setup("--sandbox", "--json")
     assert second.returncode == 0, second.stderr
-    assert json.loads(first.stdout) == json.loads(second.stdout)
-    assert asyncio.run(_documents()) == documents_once  # overwritten, not duplicated
+    assert asyncio.run(_documents()) == documents_once  # not duplicated
 
-    summary = json.loads(second.stdout)
+    once, twice = json.loads(first.stdout), json.loads(second.stdout)
+    wanted = {"crm-setup-a", "inventory-setup-a", "crm-custom-b", "inventory-setup-b"}
+    wanted |= {"dnc-default", "dnc-west", "shortener-default"}
+    assert wanted <= set(once["documents"]) and once["documents"] == twice["documents"]
+    assert wanted <= set(once["created"]) and once["missing"] == []
+    assert twice["created"] == [] and twice["missing"] == []  # found, left alone
+
     # The shipped alerts: created once, updated by name the second time, listed by Prefect.
-    assert summary["alerts"] == [a["name"] for a in load_alerts()]
+    assert twice["alerts"] == [a["name"] for a in load_alerts()]
     listed = subprocess.run(
         [PREFECT, "automation", "ls"],
         capture_output=True,
@@ -73,14 +81,10 @@ def test_setup_twice_saves_every_store_block_and_pool(prefect_server, sandbox) -
         env={**os.environ, "COLUMNS": "400"},  # whole names, one per line
     )
     assert listed.returncode == 0, listed.stderr
-    for name in summary["alerts"]:
+    for name in twice["alerts"]:
         assert len(asyncio.run(_automations(name))) == 1, name
         assert name in listed.stdout, name
-    assert {"crm-setup-a", "inventory-setup-a", "crm-custom-b", "inventory-setup-b"} <= set(
-        summary["documents"]
-    )
-    assert {"dnc-default", "dnc-west", "shortener-default"} <= set(summary["documents"])
-    assert "store-nodes" in summary["documents"]
+    assert "store-nodes" in twice["documents"] and "store-nodes" not in twice["created"]
     assert StoreNodeService.load("store-nodes").timeout_seconds == 3  # kept, not overwritten
 
     crm = CRMCredentials.load("crm-custom-b")
@@ -95,6 +99,34 @@ def test_setup_twice_saves_every_store_block_and_pool(prefect_server, sandbox) -
         assert limits[spec.name][0] == spec.limit
         if spec.per_minute is not None:
             assert limits[spec.rate_name] == (spec.burst, pytest.approx(spec.per_minute / 60))
+
+
+def test_credentials_edited_in_the_ui_survive_setup(prefect_server, sandbox) -> None:
+    """A user replaces the sandbox's key with a real one in the UI (a save of the document);
+    setup, with or without --sandbox, leaves it as the user left it."""
+    Registry().add("setup-real")
+    assert _setup("--sandbox").returncode == 0
+    crm = CRMCredentials.load("crm-setup-real")
+    crm.base_url = "https://crm.vendor.example/api"
+    crm.client_secret = SecretStr("real-secret-from-the-vendor")
+    crm.save("crm-setup-real", overwrite=True)  # what the UI's "Save" does
+
+    for argv in (["--json"], ["--sandbox", "--json"]):
+        rerun = _setup(*argv)
+        assert rerun.returncode == 0, rerun.stderr
+        assert "crm-setup-real" not in json.loads(rerun.stdout)["created"]
+        kept = CRMCredentials.load("crm-setup-real")
+        assert kept.base_url == "https://crm.vendor.example/api"
+        assert kept.client_secret.get_secret_value() == "real-secret-from-the-vendor"
+        assert "real-secret-from-the-vendor" not in rerun.stdout + rerun.stderr
+
+
+def test_setup_without_sandbox_creates_no_document_and_names_the_missing(prefect_server) -> None:
+    Registry().add("setup-new")
+    result = _setup()
+    assert result.returncode == 0, result.stderr
+    assert "crm-setup-new" not in asyncio.run(_documents())
+    assert "missing block documents" in result.stdout and "crm-setup-new" in result.stdout
 
 
 def test_a_bad_pools_file_is_one_line_and_changes_nothing(

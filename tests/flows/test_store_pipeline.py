@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -44,7 +43,7 @@ async def test_three_dealers_at_once_run_the_whole_inventory_graph(prefect_serve
     registry = Registry()
     for dealer in dealers:
         registry.add(dealer, jobs=INVENTORY)
-    await setup()
+    await setup(seed_sandbox=True)
 
     results = await asyncio.gather(*(_run(d) for d in dealers))
     for dealer, (ok, stats) in zip(dealers, results, strict=True):
@@ -88,7 +87,7 @@ async def test_a_homenet_outage_blocks_only_that_dealers_dependents(prefect_serv
     registry.add("west-bmw", jobs=INVENTORY)
     registry.add("broken-jeep")  # every job, DNC compliance too
     registry.add("mid-subaru", jobs=INVENTORY)
-    await setup()
+    await setup(seed_sandbox=True)
     sandbox.admin.set_faults({"vendor": "homenet", "store": "broken-jeep", "outage": True})
 
     (ok_w, west), (ok_b, broken), (ok_m, mid) = await asyncio.gather(
@@ -113,18 +112,21 @@ async def test_a_homenet_outage_blocks_only_that_dealers_dependents(prefect_serv
     assert breaker("homenet").status().state == "closed"  # one dealer is not an outage
 
 
-async def test_an_open_breaker_fails_the_next_stores_fast_and_recovers(
+async def test_an_open_breaker_fails_the_next_store_fast_and_blocks_its_dependents(
     prefect_server, sandbox, isolated_settings
 ):
+    """Across store runs, the breaker opens and the next store's job fails without a request.
+    (The cool-down and recovery run on a moved clock in tests/clients/test_inventory.py: a
+    cool-down on the wall clock here would lapse on a loaded machine.)"""
     isolated_settings.mkdir(parents=True, exist_ok=True)
     (isolated_settings / "breakers.yaml").write_text(
-        "breakers:\n  homenet: {threshold: 2, cooldown_seconds: 4}\n"
+        "breakers:\n  homenet: {threshold: 2, cooldown_seconds: 3600}\n"
     )
-    stores = ["store-a", "store-b", "store-c", "store-d"]
+    stores = ["store-a", "store-b", "store-c"]
     registry = Registry()
     for store in stores:
         registry.add(store, jobs=["homenet_feed", "dealercom_feed"])
-    await setup()
+    await setup(seed_sandbox=True)
     sandbox.admin.set_faults({"vendor": "homenet", "outage": True})
 
     for store in stores[:2]:
@@ -135,23 +137,18 @@ async def test_an_open_breaker_fails_the_next_stores_fast_and_recovers(
 
     ok, stats = await _run("store-c")
     assert not ok
-    assert stats["jobs"]["homenet_feed"]["error"].startswith(
-        "CircuitOpenError: circuit open for homenet until"
-    )
+    error = stats["jobs"]["homenet_feed"]["error"]
+    assert error.startswith(
+        "CircuitOpenError: homenet for store store-c: circuit open for homenet until"
+    ), error
+    assert "; last error: ServiceError: homenet for store store-b: HTTP 503" in error
     assert stats["jobs"]["dealercom_feed"]["status"] == "blocked"
     assert sandbox.admin.vendor_counts("homenet")["requests"] == requests  # nothing was asked
-
-    sandbox.admin.clear_faults()
-    opened_until = breaker("homenet").status().opened_until
-    await asyncio.sleep(max(0.0, opened_until.timestamp() - time.time()) + 0.2)
-    ok, stats = await _run("store-d")
-    assert ok, stats["error"]
-    assert breaker("homenet").status().state == "closed"
 
 
 async def test_one_store_runs_by_hand(prefect_server, sandbox):
     Registry().add("hand-run", jobs=["homenet_feed"])
-    await setup()
+    await setup(seed_sandbox=True)
     done = subprocess.run(
         [sys.executable, "-m", "flows.store_pipeline", "hand-run"],
         capture_output=True,

@@ -12,10 +12,10 @@ import pytest
 from blocks.inventory import ShortenerService
 from flows.inventory import url_shorten
 from flows.jobs import JobContext
+from multistore.clients.shortener import IncompleteShortening
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from tasks.pools import ensure_pools
-from tasks.shortener import IncompleteShortening
 
 pytestmark = [pytest.mark.prefect]
 

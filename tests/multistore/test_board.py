@@ -36,8 +36,8 @@ def test_board_rows() -> None:
     assert rows["done"]["last_outcome"].startswith("completed ")
     assert rows["later"]["next_due"] == "2026-03-03 12:00 UTC"
     assert rows["later"]["window_utc"] == "12:00-13:00 UTC"
-    assert rows["off"]["state"] == "disabled" and rows["off"]["next_due"] == "- (disabled)"
+    assert rows["off"]["state"] == "disabled" and rows["off"]["next_due"] == "not due (disabled)"
     assert rows["stuck"]["state"] == "quarantined"
-    assert rows["stuck"]["next_due"] == "- (quarantined: release it)"
+    assert rows["stuck"]["next_due"] == "not due (quarantined: release it)"
     assert rows["stuck"]["last_outcome"].endswith("UTC: HTTP 503 on feed")
     assert rows["stuck"]["window_local"] == "always" and rows["stuck"]["window_utc"] == "always"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from multistore import retry
+from multistore.clock import ManualClock
 from multistore.retry import ServiceError
 
 
@@ -75,9 +76,18 @@ def test_429_waits_what_retry_after_asks_even_with_instant_backoff(
     server: tuple[str, Script],
 ) -> None:
     url, script = server
-    script.answers = [(429, {"Retry-After": "1"}, {}), (200, {}, {"ok": True})]
-    assert retry.call(lambda: _post(url), service="dnc") == {"ok": True}
-    assert script.seen[1] - script.seen[0] >= 0.95
+    script.answers = [(429, {"Retry-After": "7"}, {}), (200, {}, {"ok": True})]
+    clock = ManualClock()
+    assert retry.call(lambda: _post(url), service="dnc", sleep=clock.sleep) == {"ok": True}
+    assert clock.slept == [7.0] and len(script.seen) == 2
+
+
+def test_a_retry_after_beyond_the_cap_waits_the_cap(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.answers = [(429, {"Retry-After": "600"}, {}), (200, {}, {"ok": True})]
+    clock = ManualClock()
+    retry.call(lambda: _post(url), service="dnc", sleep=clock.sleep, max_retry_after=60)
+    assert clock.slept == [60.0]
 
 
 def test_other_4xx_fails_at_once_with_one_line(server: tuple[str, Script]) -> None:

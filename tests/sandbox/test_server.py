@@ -1,4 +1,5 @@
-"""The fixture's server starts and stops quickly (the figure is printed; the bound is loose)."""
+"""The fixture's server starts and stops, even with a request hanging (the times are printed;
+speed is measured in bench/, not asserted here)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,5 @@ def test_starts_and_stops_quickly_even_with_a_hanging_request():
     down = time.monotonic() - stopping
     caller.join(5)
     print(f"sandbox start {up:.3f} s, stop {down:.3f} s (one request hanging)")
-    assert up + down < 5
     assert not handle.thread.is_alive()
     assert outcome, "the hanging request was released when the server stopped"

@@ -2,50 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from pydantic import SecretStr
 
 from blocks.sandbox import store_block
-from tasks.crm_ui import SignInError, crm_web_session
+from multistore.calls import NO_POOLS
+from multistore.clients.crm_ui import SignInError
+from tests.fixtures.chromium import kill_browser
+
+
+def crm_web_session(credentials, store_id: str):
+    return credentials.get_ui_client(store_id, pools=NO_POOLS).session()
+
 
 pytestmark = pytest.mark.browser
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _kill_browser() -> int:
-    """SIGKILL the Chromium browser process (not its renderers) that this test started."""
-    for pid in _descendants(os.getpid()):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"chrom" in argv[0] and not any(a.startswith(b"--type=") for a in argv):
-            os.kill(pid, signal.SIGKILL)
-            return pid
-    raise AssertionError("no Chromium browser process found")
 
 
 def test_flags_are_saved_and_a_crashed_browser_is_replaced(sandbox) -> None:
@@ -55,10 +28,10 @@ def test_flags_are_saved_and_a_crashed_browser_is_replaced(sandbox) -> None:
     credentials = store_block("crm", store, sandbox.url)
     with crm_web_session(credentials, store) as session:
         session.set_flag(targets[0], not before[targets[0]])
-        _kill_browser()
+        kill_browser()
         session.set_flag(targets[1], not before[targets[1]])
         session.set_flag(targets[2], before[targets[2]])  # unchanged value: saved as is
-        assert session.launches == 2 and session.sign_ins == 2
+        assert session.browser.launches == 2 and session.sign_ins == 2
     after = sandbox.admin.crm_flags(store)
     assert after[targets[0]] is (not before[targets[0]])
     assert after[targets[1]] is (not before[targets[1]])
@@ -109,7 +82,7 @@ def test_a_page_whose_socket_close_fails_is_still_closed(sandbox) -> None:
             raise PlaywrightError("evaluate failed")
 
         page.evaluate = broken  # type: ignore[method-assign]
-        session.close_page()
+        session.browser.close_page()
         assert page.is_closed()
         # Still inside the session (the browser lives): only closing the page ends its socket.
         for _ in range(50):

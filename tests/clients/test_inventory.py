@@ -1,14 +1,13 @@
-"""The inventory tasks against the sandbox, on a real Prefect server and a real Chromium.
+"""The inventory clients against the sandbox (HomeNet, Dealer.com, vehicle pages in a real
+Chromium, the shortener), breakers on a clock the tests move.
 
-Plain (not async) tests: the tasks are synchronous and run in worker threads in the pipeline,
+Plain (not async) tests: the clients are synchronous and run in worker threads in the pipeline,
 and Playwright's sync API refuses a thread with a running event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
-import time
 
 import httpx
 import pandas as pd
@@ -16,26 +15,43 @@ import pytest
 
 from blocks.inventory import InventorySources, ShortenerService
 from multistore.breaker import CircuitOpenError, breaker
+from multistore.calls import NO_POOLS
+from multistore.clock import ManualClock
 from multistore.inventory import reconcile, validate_homenet
-from multistore.pools import load_pools
 from multistore.retry import ServiceError
-from tasks.dealercom import fetch_listing
-from tasks.homenet import download_homenet
-from tasks.pools import ensure_pools
-from tasks.shortener import shorten_urls
-from tasks.vdp import scrape_pages
-
-pytestmark = [pytest.mark.prefect]
+from tests.fixtures.chromium import kill_browser
 
 DEALER = "maple-motors"
-# Long enough that a loaded machine cannot let it lapse between the opening and the fast failure
-# (1.5 s did once), short enough to wait for the recovery.
-COOLDOWN = 4.0
+# The breakers' clock is a test's: the cool-down passes when the test says so.
+COOLDOWN = 60.0
 
 
 @pytest.fixture
-def pools(prefect_server):
-    asyncio.run(ensure_pools(load_pools()))
+def pools():
+    """No shared pools: one process (the pools across processes are the pipeline tests')."""
+    return NO_POOLS
+
+
+def download_homenet(source: InventorySources, store_id: str, clock=None) -> str:
+    options = {"clock": clock} if clock else {}
+    with source.get_client(store_id, pools=NO_POOLS, **options) as client:
+        return client.feed()
+
+
+def fetch_listing(source: InventorySources, store_id: str, *, page_size: int = 50, http=None):
+    options = {"http": http} if http else {}
+    with source.get_dealercom_client(store_id, pools=NO_POOLS, **options) as client:
+        return client.listing(page_size=page_size)
+
+
+def scrape_pages(urls: list[str], store_id: str) -> dict:
+    source = InventorySources(base_url="http://unused", dealer_id=store_id, homenet_key="-")
+    return source.get_vdp_client(store_id, pools=NO_POOLS).scrape(urls)
+
+
+def shorten_urls(service: ShortenerService, urls: list[str], store_id: str) -> dict:
+    with service.get_client(store_id, pools=NO_POOLS) as client:
+        return client.shorten(urls)
 
 
 @pytest.fixture
@@ -88,7 +104,7 @@ def test_dealercom_pages_and_reconciles_to_the_vendors_truth(pools, source, sand
     assert sandbox.admin.vendor_counts("dealercom")["requests"] == 3  # 50-odd items, 20 a page
 
 
-def test_dealercom_pages_without_a_total_go_on_until_an_empty_page(pools, monkeypatch):
+def test_dealercom_pages_without_a_total_go_on_until_an_empty_page(pools):
     """A vendor page without pageInfo.totalCount does not end the listing after page 1.
 
     The sandbox always sends pageInfo, so the vendor's JSON comes from a mock transport here.
@@ -102,14 +118,11 @@ def test_dealercom_pages_without_a_total_go_on_until_an_empty_page(pools, monkey
         starts.append(start)
         return httpx.Response(200, json={"inventory": vehicles[start : start + size]})
 
-    monkeypatch.setattr(
-        "tasks.dealercom._client",
-        lambda store_id: httpx.Client(transport=httpx.MockTransport(vendor)),
-    )
     source = InventorySources(
         base_url="http://vendor.invalid", dealer_id=DEALER, homenet_key="unused"
     )
-    listing = fetch_listing(source, DEALER, page_size=2)
+    http = httpx.Client(transport=httpx.MockTransport(vendor))
+    listing = fetch_listing(source, DEALER, page_size=2, http=http)
     assert [v["vin"] for v in listing] == [v["vin"] for v in vehicles]
     assert starts == [0, 2, 4, 5]  # three pages of items, then the empty page ends it
 
@@ -147,26 +160,35 @@ def test_shortener_makes_one_link_per_url(pools, sandbox):
 def test_an_outage_opens_the_breaker_then_calls_fail_fast_and_recover(
     pools, source, sandbox, breakers
 ):
-    """threshold 3: three stores' calls fail (each after its retries), the fourth fails fast."""
+    """threshold 3: three stores' calls fail (each after its retries), the fourth fails fast:
+    no request and no backoff waited."""
+    clock = ManualClock()
     sandbox.admin.set_faults({"vendor": "homenet", "outage": True})
     dealers = ["oak-auto", "elm-cars", "ash-motors", "fir-trucks"]
     sources = {d: source.model_copy(update={"dealer_id": d}) for d in dealers}
     for dealer in dealers[:3]:
         with pytest.raises(ServiceError, match=f"homenet for store {dealer}: HTTP 503"):
-            download_homenet(sources[dealer], dealer)
+            download_homenet(sources[dealer], dealer, clock)
     assert sandbox.admin.vendor_counts("homenet")["requests"] == 3 * 6  # six attempts each
     status = breaker("homenet").status()
     assert (status.state, status.failures) == ("open", 3)
 
-    began = time.monotonic()
-    with pytest.raises(CircuitOpenError, match=r"circuit open for homenet until"):
-        download_homenet(sources["fir-trucks"], "fir-trucks")
-    assert time.monotonic() - began < 1.0
+    waited = len(clock.slept)
+    with pytest.raises(CircuitOpenError) as info:
+        download_homenet(sources["fir-trucks"], "fir-trucks", clock)
+    assert str(info.value).startswith(
+        "homenet for store fir-trucks: circuit open for homenet until "
+    )
+    assert "; last error: ServiceError: homenet for store ash-motors: HTTP 503" in str(info.value)
+    assert len(clock.slept) == waited  # failed fast: not one backoff
     assert sandbox.admin.vendor_counts("homenet")["requests"] == 18  # no request made
 
     sandbox.admin.clear_faults()
-    time.sleep(COOLDOWN + 0.1)
-    assert "VIN" in download_homenet(sources["fir-trucks"], "fir-trucks")  # the probe
+    clock.advance(COOLDOWN - 1)
+    with pytest.raises(CircuitOpenError):  # not yet
+        download_homenet(sources["fir-trucks"], "fir-trucks", clock)
+    clock.advance(1)
+    assert "VIN" in download_homenet(sources["fir-trucks"], "fir-trucks", clock)  # the probe
     assert breaker("homenet").status().state == "closed"
 
 
@@ -197,3 +219,22 @@ def test_a_not_found_is_not_an_outage(pools, sandbox, breakers):
         with pytest.raises(ServiceError, match="homenet for store maple-motors: HTTP 401"):
             download_homenet(wrong, DEALER)
     assert breaker("homenet").status().state == "closed"
+
+
+@pytest.mark.browser
+def test_a_crashed_browser_is_replaced_and_is_not_the_sites_failure(
+    source, sandbox, breakers
+) -> None:
+    """The page after a crash is read in a new browser; the `vdp` breaker counts nothing."""
+    vins = list(_vehicles(source).vehicles["VIN"][:2])
+    client = source.get_vdp_client(DEALER, pools=NO_POOLS)
+    urls = client.urls(vins)
+    with client.browser() as browser:
+        first = client.read(browser, urls[0])
+        kill_browser()
+        second = client.read(browser, urls[1])
+        assert browser.launches == 2
+    assert first.error is None and second.error is None
+    assert second.price and second.price.startswith("$")
+    status = breaker("vdp").status()
+    assert (status.state, status.failures) == ("closed", 0)

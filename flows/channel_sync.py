@@ -1,0 +1,89 @@
+"""`channel-sync`: one store's sales channels brought to what the store can sell.
+
+Recipe: read on hand from the store's inventory system → allocate (policy of the store) → for
+each channel (or the one asked for): read what it shows, write what differs → conflicts found,
+recorded and settled by the store's policy → a report artifact per channel (writes, calls, 429s,
+conflicts found and resolved). With `from_webhooks`, each store and channel that received
+webhooks since the last pass gets one single-channel sync, however many webhooks came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+
+from blocks.channels import SalesChannel
+from multistore.channels.conflicts import detect
+from multistore.channels.review import ConflictBook
+from multistore.channels.stores import StoreChannels
+from multistore.channels.webhooks import WebhookInbox
+from tasks.channels import allocate_task, read_stock_task, sync_channel_task
+
+
+@flow(name="channel-sync")
+def channel_sync(
+    store_id: str | None = None, channel: str | None = None, from_webhooks: bool = False
+) -> dict[str, Any]:
+    """Sync `store_id` (every store with channels when None), all its channels or `channel`."""
+    if from_webhooks:
+        inbox = WebhookInbox()
+        runs = [key for key in inbox.pending() if inbox.claim(*key)]
+    else:
+        stores = [store_id] if store_id else sorted({c.store_id for c in StoreChannels().list()})
+        runs = [(s, channel) for s in stores]
+    return {f"{s}:{c or '*'}": sync_one_store(s, c) for s, c in runs}
+
+
+def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
+    logger = get_run_logger()
+    settings = StoreChannels()
+    policy, conflict_policy = settings.policy(store_id)
+    rows = {c.name: c for c in settings.list(store_id) if c.enabled}
+    if only is not None and only not in rows:
+        raise ValueError(f"store {store_id}: no enabled channel {only!r}")
+    stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(store_id)
+    stock = read_stock_task(store_id, stockroom)
+    allocation = allocate_task(stock, policy)
+    reports, listings = {}, []
+    for name in [only] if only else list(rows):
+        client = SalesChannel.load(rows[name].block, _sync=True).get_client(store_id)
+        report = sync_channel_task.with_options(tags=[f"api:{client.service}"])(
+            name, client, allocation[name]
+        )
+        reports[name] = report
+        listings.append(_after_sync(name, allocation[name], report))
+    found = detect(allocation, pd.concat(listings, ignore_index=True), source=stock)
+    book = ConflictBook()
+    book.record(store_id, found)
+    book.record_syncs(store_id, {name: not (found["channel"] == name).any() for name in reports})
+    settled = book.settle(store_id, conflict_policy, weights=book.reliability(store_id))
+    rows_out = [
+        {
+            **{k: v for k, v in r.to_dict().items() if k != "failed"},
+            "failed": len(r.failed),
+            "conflicts_found": int((found["channel"] == name).sum()),
+        }
+        for name, r in reports.items()
+    ]
+    create_table_artifact(
+        key=f"channel-sync-{store_id}".lower(),
+        table=rows_out,
+        description=f"channel sync of {store_id}: {settled['resolved']} conflicts resolved, "
+        f"{settled['queued']} queued for review",
+    )
+    for name, r in reports.items():
+        for sku, reason in list(r.failed.items())[:20]:
+            logger.warning("store %s channel %s: %s not written: %s", store_id, name, sku, reason)
+    return {"channels": rows_out, **settled}
+
+
+def _after_sync(name: str, target: pd.Series, report: Any) -> pd.DataFrame:
+    """What the channel shows after the sync, without asking it again: its allocation, except
+    where a write failed and it still shows what it showed before (a stock mismatch)."""
+    shown = target.astype(float).copy()
+    stale = pd.Series(report.stale, dtype=float)
+    shown.loc[stale.index.intersection(shown.index)] = stale
+    return pd.DataFrame({"channel": name, "sku": shown.index, "quantity": shown.to_numpy()})

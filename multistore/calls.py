@@ -1,0 +1,183 @@
+"""The one call policy every client of an outside system goes through (`Caller`).
+
+A call passes four stages, outermost first, always in this order:
+
+1. **pool slot**: a slot of the client's shared pool (`Pools.slot`), so at most the pool's limit
+   of these calls are in flight across stores, processes and machines. A client that works through
+   many requests in one sitting (a listing's pages, a browser page's stint) holds the slot for that
+   session instead (`Caller.session()`, `hold="session"`): a declared choice of the client.
+2. **breaker**: the service's circuit breaker (multistore.breaker) refuses at once while open: no
+   request, no rate spent, no retry waited. One call with all its retries is one outcome; only
+   OUTAGE and MALFORMED endings count against the service (a rejection is our request's fault, a
+   429 is waited out, a LOCAL failure such as a crashed browser is ours).
+3. **retry**: up to `attempts` tries of the call, every kind but REJECTED retried, with backoff
+   (multistore.retry). Each try first waits for the pool's rate limit (`Pools.throttle`) when the
+   client has one, so retries spend rate too and the vendor's limit holds.
+4. **the end**: a call that fails for good raises one `ServiceError` (a `CircuitOpenError` when
+   refused), one line naming the service, the store and the cause. Errors that are no call
+   failure (bugs) pass through unchanged.
+
+The pools are injected (`Pools`): Prefect's global concurrency limits in production
+(tasks/pools.py), `NO_POOLS` in fakes and logic tests. So are the clock (backoff sleeps, breaker
+cool-downs, token expiry) and the breaker, so a test moves time instead of waiting for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Literal, Protocol, TypeVar
+
+import httpx
+
+from multistore import retry
+from multistore.breaker import CircuitBreaker, CircuitOpenError
+from multistore.clock import SYSTEM_CLOCK, Clock
+from multistore.retry import CallFailed, Kind
+
+T = TypeVar("T")
+
+# The endings that say the service itself is failing (see stage 2).
+COUNTED = frozenset({Kind.OUTAGE, Kind.MALFORMED})
+
+
+class Pools(Protocol):
+    """The shared pools as the call policy needs them."""
+
+    def slot(self, name: str) -> AbstractContextManager[None]:
+        """Hold one slot of pool `name` for the block."""
+        ...
+
+    def throttle(self, name: str) -> None:
+        """Return when pool `name`'s rate limit allows one more call."""
+        ...
+
+
+class NoPools:
+    """No shared pools: one process alone (fakes, logic tests)."""
+
+    def slot(self, name: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def throttle(self, name: str) -> None:
+        return None
+
+
+NO_POOLS = NoPools()
+
+
+def counts_against_service(exc: BaseException) -> bool:
+    return retry.classify(exc) in COUNTED
+
+
+class Caller:
+    """The policy bound to one service, one store and one client's choices."""
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        store: str,
+        pools: Pools,
+        pool: str | None = None,
+        rate: bool = False,
+        hold: Literal["call", "session"] = "call",
+        breaker: CircuitBreaker | Literal[False] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        **retry_options: Any,
+    ) -> None:
+        """`pool`: the pool whose slot a call (or session) holds; `rate`: each try waits for
+        `rate:<pool>`; `breaker`: None builds the service's configured one (read once, here),
+        False means none; `retry_options`: the fields of `retry.Policy`."""
+        self.service = service
+        self.store = store
+        self.pools = pools
+        self.pool = pool
+        self.rate = rate
+        self.hold = hold
+        self.clock = clock
+        if breaker is None:
+            breaker = CircuitBreaker(service, clock=clock.now)
+        self.breaker: CircuitBreaker | None = breaker or None
+        self.retry_options = {"sleep": clock.sleep, **retry_options}
+
+    def call(self, fn: Callable[[], T], **retry_options: Any) -> T:
+        """`fn()` through the four stages (`retry_options` override the client's for this call)."""
+        slot = self._slot() if self.hold == "call" else nullcontext()
+        with slot, self._guard():
+            return retry.call(
+                self._throttled(fn),
+                service=self.service,
+                store=self.store,
+                **{**self.retry_options, **retry_options},
+            )
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold the pool's slot around many calls (for a client declared `hold="session"`)."""
+        with self._slot():
+            yield
+
+    # -- the stages --------------------------------------------------------------------------
+    def _slot(self) -> AbstractContextManager[None]:
+        return self.pools.slot(self.pool) if self.pool else nullcontext()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        if self.breaker is None:
+            yield
+            return
+        try:
+            with self.breaker.guard(counts=counts_against_service):
+                yield
+        except CircuitOpenError as exc:
+            if exc.store is not None:
+                raise
+            raise exc.for_store(self.store) from None
+
+    def _throttled(self, fn: Callable[[], T]) -> Callable[[], T]:
+        if not (self.rate and self.pool):
+            return fn
+        name = self.pool
+
+        def attempt() -> T:
+            self.pools.throttle(name)
+            return fn()
+
+        return attempt
+
+
+# -- what every HTTP client reads the same way -----------------------------------------------
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON after `raise_for_status`; a body that is not JSON is MALFORMED."""
+    response.raise_for_status()
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        text = " ".join(response.text.split())[:60]
+        raise CallFailed(
+            Kind.MALFORMED,
+            f"{_where(response)}: body is not JSON ({text!r})",
+            status=response.status_code,
+        ) from None
+
+
+def require(body: Any, key: str, kind: type | tuple[type, ...], response: httpx.Response) -> Any:
+    """`body[key]`, which must be of `kind`; anything else is a MALFORMED answer."""
+    if not isinstance(body, dict):
+        raise CallFailed(
+            Kind.MALFORMED, f"{_where(response)}: body is {type(body).__name__}, not an object"
+        )
+    value = body.get(key)
+    if not isinstance(value, kind):
+        what = "missing" if key not in body else f"a {type(value).__name__}"
+        raise CallFailed(Kind.MALFORMED, f"{_where(response)}: {key!r} is {what}")
+    return value
+
+
+def _where(response: httpx.Response) -> str:
+    request = response.request
+    return f"HTTP {response.status_code} on {request.method} {request.url.path}"

@@ -1,0 +1,432 @@
+"""One client per sales channel, behind one small interface, plus the store's inventory system.
+
+    read_levels() -> DataFrame[sku, quantity]       what the channel shows now
+    write(changes: {sku: units}) -> WriteResult      in the vendor's batch shape and size
+    verify_webhook(body, headers) -> Delivery        the vendor's signature scheme
+
+Every request goes through the call policy (`multistore.calls.Caller`: the service's circuit
+breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After honoured; one
+`ServiceError` line when it gives up). Shopify's client also paces itself on the
+`X-Shopify-Shop-Api-Call-Limit` header so that its leaky bucket never overflows (no 429s in the
+first place). The interface is kept this small so the clients can move onto the shared call
+policy (slot → rate → breaker → retry) without their callers changing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+import pandas as pd
+
+from multistore import retry
+from multistore.calls import NO_POOLS, Caller
+from multistore.channels.webhooks import Delivery, WebhookSecret, verify
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """What a channel client needs (built from the channel's block)."""
+
+    base_url: str
+    token: str
+    store_id: str
+    webhook_secret: str = ""
+    notification_url: str = ""
+    # The custom REST channel's shape (CustomRestClient.DEFAULTS lists the keys).
+    custom: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WriteResult:
+    written: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class ChannelClient:
+    """The shared part: one httpx client, requests under the retry policy, counts of calls."""
+
+    service: ClassVar[str]
+    scheme: ClassVar[str] = "custom"
+    batch_size: ClassVar[int]
+
+    def __init__(
+        self,
+        config: ChannelConfig,
+        *,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.http = http or httpx.Client(timeout=httpx.Timeout(30.0))
+        self.sleep = sleep
+        self.calls = 0
+        self.throttled = 0
+        # No shared pool yet: each channel paces itself (Shopify) or relies on the retries.
+        self.caller = Caller(self.service, store=config.store_id, pools=NO_POOLS, sleep=sleep)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        url = self.config.base_url.rstrip("/") + path
+
+        def once() -> httpx.Response:
+            self.calls += 1
+            response = self.http.request(method, url, headers=self._headers(), **kwargs)
+            if response.status_code == 429:
+                self.throttled += 1
+            response.raise_for_status()
+            self._after(response)
+            return response
+
+        return self.caller.call(once)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.token}"}
+
+    def _after(self, response: httpx.Response) -> None:
+        """Look at a successful answer (Shopify paces itself here)."""
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
+        secret = WebhookSecret(
+            self.scheme, self.config.webhook_secret, self.config.notification_url
+        )
+        return verify(secret, body, headers)
+
+    def read_levels(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        raise NotImplementedError
+
+    @staticmethod
+    def _batches(items: Iterable[tuple[str, int]], size: int) -> Iterable[list[tuple[str, int]]]:
+        batch: list[tuple[str, int]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _levels(rows: list[tuple[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["sku", "quantity"])
+    frame["quantity"] = pd.to_numeric(frame["quantity"], errors="coerce")
+    return frame
+
+
+class ShopifyClient(ChannelClient):
+    service = "shopify"
+    scheme = "shopify"
+    api = "/admin/api/2026-04"
+    batch_size = 250
+    page_size = 250
+    # Leave this much of the bucket free for other callers of the same shop.
+    headroom = 2
+    leak_per_second = 2.0
+
+    def __init__(self, config: ChannelConfig, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._items: dict[str, int] = {}
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-Shopify-Access-Token": self.config.token}
+
+    def _after(self, response: httpx.Response) -> None:
+        used, _, limit = response.headers.get("x-shopify-shop-api-call-limit", "").partition("/")
+        if used.isdigit() and limit.isdigit():
+            over = int(used) - (int(limit) - self.headroom)
+            if over > 0:  # wait until the bucket has leaked back below the headroom
+                self.sleep(over / self.leak_per_second)
+
+    def read_levels(self) -> pd.DataFrame:
+        rows: list[tuple[str, Any]] = []
+        path: str | None = (
+            f"/shopify/{self.config.store_id}/admin/api/2026-04/inventory_levels.json"
+        )
+        params: dict[str, Any] | None = {"limit": self.page_size}
+        while path is not None:
+            response = self._request("GET", path, params=params)
+            for level in response.json()["inventory_levels"]:
+                self._items[level["sku"]] = level["inventory_item_id"]
+                rows.append((level["sku"], level["available"]))
+            nxt = response.links.get("next", {}).get("url")
+            path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
+        return _levels(rows)
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        result = WriteResult()
+        path = f"/shopify/{self.config.store_id}{self.api}/inventory_set_quantities.json"
+        known = [(s, q) for s, q in changes.items() if s in self._items]
+        for sku in set(changes) - {s for s, _ in known}:
+            result.failed[sku] = "not listed on shopify (read the levels first)"
+        for batch in self._batches(known, self.batch_size):
+            body = {
+                "quantities": [
+                    {"inventory_item_id": self._items[s], "location_id": 1, "quantity": q}
+                    for s, q in batch
+                ]
+            }
+            errors = self._request("POST", path, json=body).json().get("userErrors", [])
+            bad = {int(e["field"][1]) for e in errors}
+            for position, (sku, _q) in enumerate(batch):
+                if position in bad:
+                    result.failed[sku] = "refused by shopify"
+                else:
+                    result.written += 1
+        return result
+
+
+class SquareClient(ChannelClient):
+    service = "square"
+    scheme = "square"
+    batch_size = 100
+
+    def read_levels(self) -> pd.DataFrame:
+        rows: list[tuple[str, Any]] = []
+        path = f"/square/{self.config.store_id}/v2/inventory/counts/batch-retrieve"
+        cursor: str | None = None
+        while True:
+            answer = self._request("POST", path, json={"cursor": cursor, "limit": 1000}).json()
+            rows += [(c["catalog_object_id"], c["quantity"]) for c in answer["counts"]]
+            cursor = answer.get("cursor")
+            if not cursor:
+                return _levels(rows)
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        result = WriteResult()
+        path = f"/square/{self.config.store_id}/v2/inventory/changes/batch-create"
+        at = datetime.now(UTC).isoformat()
+        for batch in self._batches(changes.items(), self.batch_size):
+            # One key per batch, made before the first try: a retried batch is applied once.
+            body = {
+                "idempotency_key": str(uuid.uuid4()),
+                "changes": [
+                    {
+                        "type": "PHYSICAL_COUNT",
+                        "physical_count": {
+                            "catalog_object_id": s,
+                            "quantity": str(q),
+                            "state": "IN_STOCK",
+                            "occurred_at": at,
+                        },
+                    }
+                    for s, q in batch
+                ],
+            }
+            self._request("POST", path, json=body)
+            result.written += len(batch)
+        return result
+
+
+class EbayClient(ChannelClient):
+    service = "ebay"
+    batch_size = 25
+
+    def read_levels(self) -> pd.DataFrame:
+        rows: list[tuple[str, Any]] = []
+        path: str | None = f"/ebay/{self.config.store_id}/sell/inventory/v1/inventory_item"
+        params: dict[str, Any] | None = {"limit": 200, "offset": 0}
+        while path is not None:
+            answer = self._request("GET", path, params=params).json()
+            rows += [
+                (i["sku"], i["availability"]["shipToLocationAvailability"]["quantity"])
+                for i in answer["inventoryItems"]
+            ]
+            nxt = answer.get("next")
+            path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
+        return _levels(rows)
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        result = WriteResult()
+        path = f"/ebay/{self.config.store_id}/sell/inventory/v1/bulk_update_price_quantity"
+        for batch in self._batches(changes.items(), self.batch_size):
+            body = {
+                "requests": [
+                    {"sku": s, "shipToLocationAvailability": {"quantity": q}} for s, q in batch
+                ]
+            }
+            for answer in self._request("POST", path, json=body).json()["responses"]:
+                if answer.get("statusCode") == 200:
+                    result.written += 1
+                else:  # a partial failure: the others in the call stand
+                    reason = "; ".join(answer.get("errors") or ["refused"])
+                    result.failed[str(answer.get("sku"))] = f"ebay: {reason}"
+        return result
+
+
+class AmazonClient(ChannelClient):
+    """SP-API: one JSON_LISTINGS_FEED per ≤ 25,000 changes (create document, upload, create feed,
+    poll, read the report); the report's issues are the SKUs that failed."""
+
+    service = "amazon"
+    batch_size = 25_000
+    poll_seconds = 1.0
+    max_polls = 600
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-amz-access-token": self.config.token}
+
+    def read_levels(self) -> pd.DataFrame:
+        rows: list[tuple[str, Any]] = []
+        token: int | None = 0
+        path = f"/amazon/{self.config.store_id}/listings/2021-08-01/items"
+        while token is not None:
+            answer = self._request("GET", path, params={"pageSize": 1000, "pageToken": token})
+            body = answer.json()
+            rows += [(i["sku"], i["fulfillmentAvailability"][0]["quantity"]) for i in body["items"]]
+            token = body.get("pagination", {}).get("nextToken")
+        return _levels(rows)
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        result = WriteResult()
+        for batch in self._batches(changes.items(), self.batch_size):
+            report = self._feed(batch)
+            bad = {str(i.get("sku")) for i in report.get("issues", [])}
+            for sku, _q in batch:
+                if sku in bad:
+                    result.failed[sku] = "amazon: rejected by the feed"
+                else:
+                    result.written += 1
+        return result
+
+    def _feed(self, batch: list[tuple[str, int]]) -> dict[str, Any]:
+        base = f"/amazon/{self.config.store_id}/feeds/2021-06-30"
+        doc = self._request("POST", f"{base}/documents", json={"contentType": "application/json"})
+        messages = [
+            {
+                "messageId": n,
+                "sku": sku,
+                "operationType": "PATCH",
+                "patches": [
+                    {
+                        "op": "replace",
+                        "path": "/attributes/fulfillment_availability",
+                        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": q}],
+                    }
+                ],
+            }
+            for n, (sku, q) in enumerate(batch, start=1)
+        ]
+        upload = httpx.URL(doc.json()["url"]).raw_path.decode()
+        self._request("PUT", upload, content=json.dumps({"messages": messages}).encode())
+        feed = self._request(
+            "POST",
+            f"{base}/feeds",
+            json={
+                "feedType": "JSON_LISTINGS_FEED",
+                "inputFeedDocumentId": doc.json()["feedDocumentId"],
+            },
+        ).json()["feedId"]
+        for _ in range(self.max_polls):
+            status = self._request("GET", f"{base}/feeds/{feed}").json()
+            if status["processingStatus"] == "DONE":
+                result = status["resultFeedDocumentId"]
+                return self._request("GET", f"{base}/documents/{result}").json()["report"]
+            if status["processingStatus"] in ("CANCELLED", "FATAL"):
+                raise retry.ServiceError(
+                    f"amazon for store {self.config.store_id}: feed {feed} "
+                    f"{status['processingStatus']}",
+                    service=self.service,
+                )
+            self.sleep(self.poll_seconds)
+        raise retry.ServiceError(
+            f"amazon for store {self.config.store_id}: feed {feed} not done after "
+            f"{self.max_polls} polls",
+            service=self.service,
+        )
+
+
+class CustomRestClient(ChannelClient):
+    """A REST channel described by its block: URL templates, auth header, field mapping."""
+
+    service = "custom"
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "read_path": "/custom/{store}/api/stock?page={page}",
+        "write_path": "/custom/{store}/api/stock/bulk",
+        "write_method": "PUT",
+        "auth_header": "X-Custom-Key",
+        "items_key": "data",
+        "next_key": "next_page",
+        "updates_key": "updates",
+        "sku_field": "item_code",
+        "quantity_field": "qty",
+        "rejected_key": "rejected",
+        "batch_size": 50,
+    }
+
+    def __init__(self, config: ChannelConfig, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.shape = {**self.DEFAULTS, **dict(config.custom)}
+        self.batch_size = int(self.shape["batch_size"])  # type: ignore[misc]
+
+    def _headers(self) -> dict[str, str]:
+        return {self.shape["auth_header"]: self.config.token}
+
+    def read_levels(self) -> pd.DataFrame:
+        rows: list[tuple[str, Any]] = []
+        page: Any = 0
+        shape = self.shape
+        while page is not None:
+            path = shape["read_path"].format(store=self.config.store_id, page=page)
+            body = self._request("GET", path).json()
+            rows += [
+                (i[shape["sku_field"]], i[shape["quantity_field"]])
+                for i in body[shape["items_key"]]
+            ]
+            page = body.get(shape["next_key"])
+        return _levels(rows)
+
+    def write(self, changes: Mapping[str, int]) -> WriteResult:
+        result = WriteResult()
+        shape = self.shape
+        path = shape["write_path"].format(store=self.config.store_id)
+        for batch in self._batches(changes.items(), self.batch_size):
+            updates = [{shape["sku_field"]: s, shape["quantity_field"]: q} for s, q in batch]
+            body = self._request(shape["write_method"], path, json={shape["updates_key"]: updates})
+            rejected = {str(s) for s in body.json().get(shape["rejected_key"], [])}
+            for sku, _q in batch:
+                if sku in rejected:
+                    result.failed[sku] = "custom: rejected"
+                else:
+                    result.written += 1
+        return result
+
+
+class StockroomClient(ChannelClient):
+    """The store's inventory system: on hand, price and title per SKU (read only)."""
+
+    service = "stockroom"
+    batch_size = 5000
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.config.token}
+
+    def read_stock(self) -> pd.DataFrame:
+        items: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            answer = self._request(
+                "GET",
+                f"/stockroom/{self.config.store_id}/stock",
+                params={"offset": offset, "limit": self.batch_size},
+            ).json()
+            items += answer["items"]
+            offset = answer.get("next_offset")
+        frame = pd.DataFrame(items, columns=["sku", "on_hand", "price", "title"])
+        return frame.set_index("sku")
+
+
+CLIENTS: dict[str, type[ChannelClient]] = {
+    "shopify": ShopifyClient,
+    "square": SquareClient,
+    "ebay": EbayClient,
+    "amazon": AmazonClient,
+    "custom": CustomRestClient,
+}

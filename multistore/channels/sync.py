@@ -1,0 +1,100 @@
+"""One store's channel sync: read on hand from the inventory system, allocate, and write to each
+channel only the quantities that differ from what it shows (a second sync with nothing changed
+writes nothing). Plain functions over the clients; the Prefect flow composes them as tasks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from multistore.channels.allocation import Policy, allocate
+from multistore.channels.connectors import ChannelClient, StockroomClient
+from multistore.channels.reservations import Reservations
+
+
+@dataclass
+class ChannelReport:
+    channel: str
+    listed: int = 0
+    changes: int = 0
+    written: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    # What the channel still shows where a write failed: a stock mismatch to record.
+    stale: dict[str, float] = field(default_factory=dict)
+    calls: int = 0
+    rate_limited: int = 0
+    negative: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_stock(store_id: str, stockroom: StockroomClient, book: Reservations) -> pd.DataFrame:
+    """On hand from the inventory system, recorded; returns on_hand, reserved, price, title."""
+    source = stockroom.read_stock()
+    on_hand = pd.to_numeric(source["on_hand"], errors="coerce").fillna(0).astype(int)
+    book.set_on_hand(store_id, on_hand.to_dict())
+    return book.stock(store_id).join(source[["price", "title"]], how="left")
+
+
+def changes(target: pd.Series, levels: pd.DataFrame) -> dict[str, int]:
+    """SKU → units to write: every listed product whose shown quantity is not its allocation (a
+    missing or negative count is rewritten too). Products the channel does not list are left."""
+    shown = levels.drop_duplicates("sku", keep="last").set_index("sku")["quantity"]
+    wanted = target.reindex(shown.index)
+    listed = wanted.notna()
+    differ = listed & (shown.isna() | (shown.to_numpy() != wanted.to_numpy()))
+    return {str(k): int(v) for k, v in wanted[differ].items()}
+
+
+def sync_channel(client: ChannelClient, target: pd.Series) -> ChannelReport:
+    """Bring one channel to `target` (units per SKU) with as few writes as the batches allow."""
+    before_calls, before_429 = client.calls, client.throttled
+    start = time.perf_counter()
+    levels = client.read_levels()
+    delta = changes(target, levels)
+    result = client.write(delta)
+    return ChannelReport(
+        channel=client.service,
+        listed=len(levels),
+        changes=len(delta),
+        written=result.written,
+        failed=result.failed,
+        stale=_shown(levels, result.failed),
+        calls=client.calls - before_calls,
+        rate_limited=client.throttled - before_429,
+        negative=int((levels["quantity"] < 0).sum()),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def sync_store(
+    store_id: str,
+    policy: Policy,
+    stockroom: StockroomClient,
+    clients: Mapping[str, ChannelClient],
+    book: Reservations,
+    *,
+    only: str | None = None,
+) -> dict[str, ChannelReport]:
+    """Sync every channel of `clients` (or `only` that one)."""
+    stock = read_stock(store_id, stockroom, book)
+    allocation = allocate(stock, policy)
+    names = [only] if only else [n for n in policy.names if n in clients]
+    reports = {}
+    for name in names:
+        target = allocation[name].astype(np.int64)
+        reports[name] = sync_channel(clients[name], target)
+        reports[name].channel = name
+    return reports
+
+
+def _shown(levels: pd.DataFrame, skus: Mapping[str, str]) -> dict[str, float]:
+    shown = levels.drop_duplicates("sku", keep="last").set_index("sku")["quantity"]
+    return {s: float(shown[s]) for s in skus if s in shown.index}

@@ -1,0 +1,95 @@
+"""Shopify (shape of the Admin API's inventory levels): one level per (inventory item, location).
+
+- `GET /shopify/{store}/admin/api/2026-04/inventory_levels.json?limit=250&page_info=N`:
+  `{"inventory_levels": [{"inventory_item_id", "location_id", "available", "sku"}]}`, the next
+  page in a `Link: <…>; rel="next"` header (limit ≤ 250). (`sku` saves the variant lookup.)
+- `POST /shopify/{store}/admin/api/2026-04/inventory_set_quantities.json`
+  `{"quantities": [{"inventory_item_id", "location_id", "quantity"}]}` (≤ 250, as GraphQL's
+  `inventorySetQuantities` takes), answered `{"userErrors": [...]}` per bad item.
+
+Every call spends one call of the leaky bucket (40, leaking 2 per second): the answer says
+`X-Shopify-Shop-Api-Call-Limit: used/40`; past it, 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from sandbox import credentials
+from sandbox.channels import catalogue, write
+from sandbox.errors import VendorError, bad_request
+from sandbox.state import SandboxState
+
+VENDOR = "shopify"
+LOCATION = 1
+MAX_PAGE = 250
+MAX_SET = 250
+ITEM_BASE = 1_000_000
+
+
+def item_id(index: int) -> int:
+    return ITEM_BASE + index
+
+
+def router(state: SandboxState) -> APIRouter:
+    api = APIRouter(prefix="/shopify/{store}/admin/api/2026-04")
+
+    async def gate(request: Request, store: str) -> None:
+        await state.gate(request, VENDOR, store)
+        if request.headers.get("x-shopify-access-token") != credentials.CHANNEL_TOKEN:
+            raise VendorError(401, "unauthorized", "missing or wrong X-Shopify-Access-Token")
+
+    def call_limit() -> dict[str, str]:
+        bucket = state.buckets.get(VENDOR)
+        used = 0 if bucket is None else bucket.burst - math.floor(bucket.tokens)
+        burst = 40 if bucket is None else bucket.burst
+        return {"X-Shopify-Shop-Api-Call-Limit": f"{max(used, 0)}/{burst}"}
+
+    @api.get("/inventory_levels.json")
+    async def levels(store: str, request: Request, limit: int = 50, page_info: int = 0):
+        await gate(request, store)
+        if not 1 <= limit <= MAX_PAGE:
+            raise bad_request(f"limit: 1..{MAX_PAGE}")
+        cat = catalogue(state, store)
+        rows = [
+            {
+                "inventory_item_id": item_id(i),
+                "location_id": LOCATION,
+                "available": cat.levels[VENDOR][sku],
+                "sku": sku,
+            }
+            for i, sku in enumerate(cat.skus[page_info : page_info + limit], start=page_info)
+        ]
+        headers = call_limit()
+        if page_info + limit < len(cat.skus):
+            url = str(request.url.include_query_params(page_info=page_info + limit))
+            headers["Link"] = f'<{url}>; rel="next"'
+        return JSONResponse({"inventory_levels": rows}, headers=headers)
+
+    @api.post("/inventory_set_quantities.json")
+    async def set_quantities(store: str, request: Request):
+        await gate(request, store)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise bad_request("body: not JSON") from None
+        quantities = body.get("quantities") if isinstance(body, dict) else None
+        if not isinstance(quantities, list) or not quantities:
+            raise bad_request("quantities: a non-empty list")
+        if len(quantities) > MAX_SET:
+            raise bad_request(f"quantities: {len(quantities)} given, at most {MAX_SET}")
+        cat = catalogue(state, store)
+        errors = []
+        for position, q in enumerate(quantities):
+            index = (q.get("inventory_item_id") or 0) - ITEM_BASE if isinstance(q, dict) else -1
+            qty = q.get("quantity") if isinstance(q, dict) else None
+            if not 0 <= index < len(cat.skus) or not isinstance(qty, int) or qty < 0:
+                errors.append({"field": ["quantities", str(position)], "message": "invalid"})
+                continue
+            write(cat, VENDOR, cat.skus[index], qty)
+        return JSONResponse({"userErrors": errors}, headers=call_limit())
+
+    return api

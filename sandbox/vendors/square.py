@@ -1,0 +1,92 @@
+"""Square (shape of the Inventory API): counts per catalog object and location.
+
+- `POST /square/{store}/v2/inventory/counts/batch-retrieve` `{"cursor", "limit" ≤ 1000}` →
+  `{"counts": [{"catalog_object_id", "quantity" (a string), "state": "IN_STOCK"}], "cursor"}`.
+- `POST /square/{store}/v2/inventory/changes/batch-create` `{"idempotency_key", "changes": [{"type":
+  "PHYSICAL_COUNT", "physical_count": {"catalog_object_id", "quantity", "state", "occurred_at"}}]}`
+  with at most 100 changes. Changes apply in `occurred_at` order; the same idempotency key again
+  returns the first answer and applies nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from sandbox import credentials
+from sandbox.channels import catalogue, write
+from sandbox.errors import VendorError, bad_request
+from sandbox.state import SandboxState
+
+VENDOR = "square"
+MAX_CHANGES = 100
+MAX_PAGE = 1000
+
+
+def router(state: SandboxState) -> APIRouter:
+    api = APIRouter(prefix="/square/{store}/v2/inventory")
+
+    async def body_of(request: Request, store: str) -> dict[str, Any]:
+        await state.gate(request, VENDOR, store)
+        if request.headers.get("authorization") != f"Bearer {credentials.CHANNEL_TOKEN}":
+            raise VendorError(401, "UNAUTHORIZED", "missing or wrong Bearer token")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise bad_request("body: not JSON") from None
+        if not isinstance(body, dict):
+            raise bad_request("body: a JSON object")
+        return body
+
+    @api.post("/counts/batch-retrieve")
+    async def counts(store: str, request: Request) -> dict[str, Any]:
+        body = await body_of(request, store)
+        start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+        if not 1 <= limit <= MAX_PAGE:
+            raise bad_request(f"limit: 1..{MAX_PAGE}")
+        cat = catalogue(state, store)
+        page = cat.skus[start : start + limit]
+        rows = [
+            {
+                "catalog_object_id": sku,
+                "quantity": str(cat.levels[VENDOR][sku]),
+                "state": "IN_STOCK",
+            }
+            for sku in page
+        ]
+        more = start + limit < len(cat.skus)
+        return {"counts": rows, **({"cursor": str(start + limit)} if more else {})}
+
+    @api.post("/changes/batch-create")
+    async def batch_create(store: str, request: Request) -> dict[str, Any]:
+        body = await body_of(request, store)
+        key, changes = body.get("idempotency_key"), body.get("changes")
+        if not isinstance(key, str) or not key:
+            raise bad_request("idempotency_key: required")
+        seen = state.channels.setdefault(f"square-keys:{store}", {})
+        if key in seen:
+            return seen[key]
+        if not isinstance(changes, list) or not changes:
+            raise bad_request("changes: a non-empty list")
+        if len(changes) > MAX_CHANGES:
+            raise bad_request(f"changes: {len(changes)} given, at most {MAX_CHANGES}")
+        cat = catalogue(state, store)
+        parsed = []
+        for position, change in enumerate(changes):
+            count = change.get("physical_count") if isinstance(change, dict) else None
+            sku = count.get("catalog_object_id") if isinstance(count, dict) else None
+            try:
+                qty = int(count["quantity"])  # type: ignore[index]
+            except (TypeError, KeyError, ValueError):
+                qty = -1
+            if sku not in cat.on_hand or qty < 0 or not count.get("occurred_at"):  # type: ignore[union-attr]
+                raise bad_request(f"changes[{position}]: catalog_object_id, quantity, occurred_at")
+            parsed.append((count["occurred_at"], position, sku, qty))  # type: ignore[index]
+        for _at, _pos, sku, qty in sorted(parsed):
+            write(cat, VENDOR, sku, qty)
+        answer = {"counts": [{"catalog_object_id": s, "quantity": str(q)} for *_, s, q in parsed]}
+        seen[key] = answer
+        return answer
+
+    return api

@@ -1,0 +1,73 @@
+"""Overselling: two channels sell the same products at once while syncs run; every sale is
+reserved through multistore first (as the order systems do over POST /channels/…/reservations),
+and the channels together never sell more than on hand."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from multistore.channels.allocation import Channel, Policy
+from multistore.channels.connectors import CLIENTS, ChannelConfig, StockroomClient
+from multistore.channels.reservations import ReservationError, Reservations
+from multistore.channels.sync import sync_store
+from sandbox import credentials
+
+STORE = "store-0009"
+POLICY = Policy((Channel("shopify"), Channel("square")))
+
+
+def test_two_channels_selling_during_syncs_never_sell_more_than_on_hand(sandbox) -> None:  # type: ignore[no-untyped-def]
+    sandbox.admin.configure(products_per_store=8)
+    config = ChannelConfig(sandbox.url, credentials.CHANNEL_TOKEN, STORE)
+    book = Reservations()
+    stockroom = StockroomClient(config)
+    clients = {n: CLIENTS[n](config) for n in POLICY.names}
+    sync_store(STORE, POLICY, stockroom, clients, book)
+    on_hand = dict(sandbox.admin.channels_truth(STORE)["on_hand"])
+    skus = list(on_hand)
+    sold = {n: 0 for n in POLICY.names}
+    stop = threading.Event()
+
+    def sell(channel: str, seed: int) -> None:
+        rng = random.Random(seed)
+        for n in range(400):
+            sku = rng.choice(skus)
+            try:  # the order system reserves before it accepts the order...
+                hold = book.reserve(STORE, sku, 1, f"{channel}-{n}")
+            except ReservationError:
+                continue
+            book.confirm(hold.id)
+            sold[channel] += 1
+
+    def keep_syncing() -> None:
+        while not stop.is_set():
+            sync_store(
+                STORE,
+                POLICY,
+                stockroom,
+                {n: CLIENTS[n](config) for n in POLICY.names},
+                Reservations(),
+            )
+
+    syncer = threading.Thread(target=keep_syncing)
+    sellers = [threading.Thread(target=sell, args=(n, i)) for i, n in enumerate(POLICY.names)]
+    syncer.start()
+    for t in sellers:
+        t.start()
+    for t in sellers:
+        t.join()
+    stop.set()
+    syncer.join()
+
+    stock = book.stock(STORE)
+    # Every unit sold is reserved against on hand, never beyond it.
+    assert 0 < sum(sold.values()) == int(stock["reserved"].sum()) <= sum(on_hand.values())
+    assert (stock["reserved"] <= stock["on_hand"]).all()
+    # And what the channels are given leaves the reserved units out: after a last sync the
+    # channels together show at most on hand − reserved for every product.
+    sync_store(STORE, POLICY, stockroom, clients, book)
+    levels = sandbox.admin.channels_truth(STORE)["levels"]
+    for sku in skus:
+        shown = levels["shopify"][sku] + levels["square"][sku]
+        assert shown <= stock.at[sku, "on_hand"] - stock.at[sku, "reserved"]

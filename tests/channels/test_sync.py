@@ -1,0 +1,116 @@
+"""A store's channel sync over real HTTP to the sandbox: delta writes in each vendor's batch
+shape, a second sync writes nothing, a partial failure names the SKU and keeps the rest,
+channel sales never take the channels past on hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from multistore.channels.allocation import Channel, Policy
+from multistore.channels.connectors import (
+    CLIENTS,
+    ChannelConfig,
+    StockroomClient,
+)
+from multistore.channels.reservations import Reservations
+from multistore.channels.sync import sync_store
+from multistore.channels.webhooks import WebhookSecret, sign
+from sandbox import credentials
+
+STORE = "store-0007"
+NAMES = ("shopify", "square", "ebay", "amazon", "custom")
+POLICY = Policy(
+    (
+        Channel("shopify", priority=3),
+        Channel("square", priority=2),
+        Channel("ebay"),
+        Channel("amazon"),
+        Channel("custom"),
+    ),
+    buffer_units=1,
+)
+
+
+def clients(url: str) -> tuple[StockroomClient, dict]:
+    config = ChannelConfig(url, credentials.CHANNEL_TOKEN, STORE, "hook-secret", "https://h/x")
+    made = {name: cls(config, sleep=lambda _s: None) for name, cls in CLIENTS.items()}
+    return StockroomClient(config), made
+
+
+@pytest.fixture
+def synced(sandbox):  # type: ignore[no-untyped-def]
+    sandbox.admin.configure(products_per_store=600)
+    stockroom, channel_clients = clients(sandbox.url)
+    book = Reservations()
+    first = sync_store(STORE, POLICY, stockroom, channel_clients, book)
+    return sandbox, stockroom, channel_clients, book, first
+
+
+def test_first_sync_writes_the_differences_in_batches_and_second_writes_nothing(synced) -> None:  # type: ignore[no-untyped-def]
+    sandbox, stockroom, channel_clients, book, first = synced
+    truth = sandbox.admin.channels_truth(STORE)
+    stock = book.stock(STORE)
+    for name, report in first.items():
+        assert report.listed == 600 and report.changes > 500
+        assert report.written == report.changes and not report.failed
+        assert truth["writes"][name] == report.changes
+        batch = channel_clients[name].batch_size
+        if name == "amazon":  # 1 read; one feed: document, upload, feed, 2 polls, report
+            assert report.calls == 1 + 6
+            continue
+        read_calls = {"shopify": 3, "square": 1, "ebay": 3, "custom": 2}[name]
+        assert report.calls == read_calls + math.ceil(report.changes / batch)
+    # Together the channels show at most on hand − reserved − the buffer, per product.
+    shown = sum(
+        [stock.index.map(truth["levels"][name]).to_series(index=stock.index) for name in NAMES]
+    )
+    assert (shown <= (stock["on_hand"] - 1).clip(lower=0)).all()
+
+    second = sync_store(STORE, POLICY, stockroom, channel_clients, book)
+    assert all(r.changes == 0 and r.written == 0 for r in second.values())
+    assert sandbox.admin.channels_truth(STORE)["writes"] == truth["writes"]
+
+
+def test_a_sale_is_synced_to_the_other_channels_only_where_it_changed(synced) -> None:  # type: ignore[no-untyped-def]
+    sandbox, stockroom, channel_clients, book, _first = synced
+    truth = sandbox.admin.channels_truth(STORE)
+    sku = next(s for s, q in truth["levels"]["square"].items() if q >= 2)
+    assert sandbox.admin.sell(STORE, "square", sku, 2)["sold"]
+    again = sync_store(STORE, POLICY, stockroom, channel_clients, book)
+    assert sum(r.changes for r in again.values()) >= 1
+    assert all(r.changes <= 5 for r in again.values())
+    after = sandbox.admin.channels_truth(STORE)
+    total = sum(after["levels"][n][sku] for n in NAMES)
+    assert total <= max(after["on_hand"][sku] - 1, 0)
+
+
+@pytest.mark.parametrize("name", ["ebay", "amazon", "custom"])
+def test_partial_failure_names_the_sku_and_keeps_the_rest(sandbox, name: str) -> None:  # type: ignore[no-untyped-def]
+    sandbox.admin.configure(products_per_store=30)
+    _stockroom, channel_clients = clients(sandbox.url)
+    result = channel_clients[name].write({"P-000001": 3, "NOPE": 2, "P-000002": -1, "P-000003": 4})
+    assert result.written == 2
+    assert set(result.failed) == {"NOPE", "P-000002"}
+    levels = sandbox.admin.channels_truth(STORE)["levels"][name]
+    assert (levels["P-000001"], levels["P-000003"]) == (3, 4)
+
+
+def test_each_client_verifies_its_vendors_webhooks(sandbox) -> None:  # type: ignore[no-untyped-def]
+    _stockroom, channel_clients = clients(sandbox.url)
+    body = b'{"event_id": "e1"}'
+    for name, scheme in (
+        ("shopify", "shopify"),
+        ("square", "square"),
+        ("ebay", "custom"),
+        ("amazon", "custom"),
+        ("custom", "custom"),
+    ):
+        secret = WebhookSecret(scheme, "hook-secret", "https://h/x")
+        headers = {
+            **sign(secret, body),
+            "X-Shopify-Webhook-Id": "e1",
+            "X-Multistore-Delivery": "e1",
+        }
+        assert channel_clients[name].verify_webhook(body, headers).delivery_id == "e1"
