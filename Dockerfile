@@ -1,25 +1,20 @@
-# The image the Docker work pool runs (prefect.docker.yaml builds and pushes it).
-# Flow code lives at /opt/multistore; the deployments' pull step sets that working directory.
-FROM python:3.11-slim
-
-# Debian's chromium: the browser pool drives it through Playwright (no `playwright install`).
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
- && rm -rf /var/lib/apt/lists/*
-
+# The image the Docker work pool runs: the code on top of the dependencies image
+# (Dockerfile.deps). Build both with scripts/build_image.py:
+#
+#   python scripts/build_image.py                 # FROM python:3.11-slim (the default)
+#   python scripts/build_image.py --local-base    # FROM a Debian bookworm made by debootstrap
+#
+# Flow code lives at /opt/multistore (the deployments' pull step sets that working directory).
+# Blocks, settings and credentials come from the job variables at run time, never from here.
+ARG DEPS=multistore-deps
+FROM ${DEPS}
 WORKDIR /opt/multistore
-# Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
-COPY multistore/__init__.py multistore/__init__.py
-COPY flows/__init__.py flows/__init__.py
-COPY tasks/__init__.py tasks/__init__.py
-COPY blocks/__init__.py blocks/__init__.py
-COPY sandbox/__init__.py sandbox/__init__.py
-RUN pip install --no-cache-dir .
-
+# The code, importable from the working directory (no install: nothing to build in here).
 COPY . .
-RUN pip install --no-cache-dir --no-deps .
-
-ENV MULTISTORE_CHROMIUM_PATH=/usr/bin/chromium \
-    MULTISTORE_HEADLESS=true \
-    PYTHONUNBUFFERED=1
+# Which code this is: run reports read REVISION (the commit); the pre-flight compares VERSION
+# with the version the deployment was built for (scripts/preflight.py).
+ARG REVISION=
+ARG VERSION=
+RUN printf '%s\n' "$REVISION" > REVISION && printf '%s\n' "$VERSION" > VERSION
+LABEL org.multistore.version=$VERSION org.multistore.revision=$REVISION
+ENV PYTHONPATH=/opt/multistore

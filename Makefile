@@ -13,6 +13,7 @@ $(BIN)/multistore: pyproject.toml
 
 setup: $(BIN)/multistore
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-docker.sh
 
 demo: setup
 	$(BIN)/python -m multistore.demo

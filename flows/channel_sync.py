@@ -58,7 +58,8 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     found = detect(allocation, pd.concat(listings, ignore_index=True), source=stock)
     book = ConflictBook()
     book.record(store_id, found)
-    settled = book.settle(store_id, conflict_policy)
+    book.record_syncs(store_id, {name: not (found["channel"] == name).any() for name in reports})
+    settled = book.settle(store_id, conflict_policy, weights=book.reliability(store_id))
     rows_out = [
         {
             **{k: v for k, v in r.to_dict().items() if k != "failed"},

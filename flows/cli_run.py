@@ -41,7 +41,7 @@ def run_stores_cli(
     **options: Any,
 ) -> int:
     """Run the parent flow in this process (stores as subflows); 0 when every store completed."""
-    from flows.run_stores import run_stores
+    from flows.run_stores import NOTHING_RAN_STATE, run_stores
 
     state = asyncio.run(
         run_stores(stores=stores, priority=priority, region=region, return_state=True, **options)
@@ -55,6 +55,10 @@ def run_stores_cli(
         emit_json(result)
     else:
         print_report(result)
+    if state.name == NOTHING_RAN_STATE:
+        # Nothing asked for ran (windows closed, disabled, running elsewhere): not a success.
+        console.print(state.message, highlight=False)
+        return 1
     return 0 if state.is_completed() else 1
 
 

@@ -32,6 +32,12 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="With --sandbox: the sandbox's URL (default: settings)."),
         ] = None,
+        docker_pool: Annotated[
+            bool,
+            typer.Option(
+                "--docker-pool", help="Also create the Docker work pool (prefect.docker.yaml)."
+            ),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     ) -> None:
         """Register block types, check every store's block documents (never overwritten),
@@ -40,7 +46,12 @@ def register(app: typer.Typer) -> None:
 
         try:
             summary = asyncio.run(
-                setup(sandbox_url=sandbox_url, pools_file=pools_file, seed_sandbox=sandbox)
+                setup(
+                    sandbox_url=sandbox_url,
+                    pools_file=pools_file,
+                    seed_sandbox=sandbox,
+                    docker_pool=docker_pool,
+                )
             )
         except Exception as exc:
             fail(f"setup: {exc}")

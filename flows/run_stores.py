@@ -43,7 +43,7 @@ from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_UI_URL
-from prefect.states import Cancelled, Cancelling, Completed, Failed, State
+from prefect.states import Cancelled, Cancelling, Completed, Crashed, Failed, State
 from sqlalchemy.exc import OperationalError
 
 from flows.events import emit_store_event
@@ -51,20 +51,29 @@ from flows.run_names import parent_run_name, store_attempt_name
 from multistore import logfields
 from multistore import report as reports
 from multistore.board import BOARD_KEY, board_rows
+from multistore.claims import Claims
 from multistore.db import DatabaseUnavailable
+from multistore.leases import Leases
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.revision import code_identity
 from multistore.run_options import JobName, PriorityChoice, Region
 from multistore.settings import get_settings
 from multistore.store_events import STORE_EVENT
+from multistore.ticking import sweep
 from multistore.windows import is_open, next_open
 
 STORE_DEPLOYMENT = "store-pipeline/default"
+# The store pipeline's state when its store was already running (flows/store_pipeline.py).
+ALREADY_RUNNING_STATE = "AlreadyRunning"
+# The parent's state name when none of the stores asked for ran (the CLI exits 1 on it).
+NOTHING_RAN_STATE = "NothingRan"
 QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
+# How often a waiting parent asks the registry whether its store run's lease expired.
+DEATH_CHECK_SECONDS = 15.0
 MONITOR_SECONDS = 1.0
 
 
@@ -76,6 +85,8 @@ class StoreAttempt:
     flow_run_id: str | None
     error: str | None
     stats: dict[str, Any] | None
+    # Set when the store pipeline refused to start: its store was already running (the line).
+    already_running: str | None = None
 
 
 @flow(name="run-stores", log_prints=False, flow_run_name=parent_run_name)
@@ -195,12 +206,19 @@ async def run_stores(
         if entry.status == reports.COMPLETED and len(entry.attempt_log) > 1:
             await _mark_retried(entry)
         if entry.status == reports.NOT_STARTED:
-            # Its window closed before its first start: a skip, not a failure of the store.
+            # Its window closed before its first start, or it was running elsewhere: a skip,
+            # not a failure of the store.
             report.stores.remove(entry)
+            closed = (entry.error or "").startswith("window")
             report.skipped.append(
-                reports.SkipEntry(store.id, entry.error or "window closed", _next_open(store))
+                reports.SkipEntry(
+                    store.id,
+                    "outside window" if closed else "already running",
+                    _next_open(store) if closed else None,
+                    entry.error or "",
+                )
             )
-            _emit_skipped(store, "window closed", entry.error)
+            _emit_skipped(store, "window closed" if closed else "already running", entry.error)
         else:
             # The registry is plain (blocking) SQL: off the event loop, so other stores go on.
             # A failure to record (a locked database, say) stays with this store: it must not
@@ -230,11 +248,18 @@ async def run_stores(
         await asyncio.gather(monitor, return_exceptions=True)
     await aupdate_progress_artifact(progress, 100.0)
     report.finish()
+    if stores and not report.stores:
+        # Stores were asked for and none ran: say so in the state's name, not a plain Completed.
+        return await _publish(report, settings.data_dir, final_state=_nothing_ran)
     return await _publish(
         report,
         settings.data_dir,
         final_state=Completed if report.state == reports.COMPLETED else Failed,
     )
+
+
+def _nothing_ran(message: str, data: Any) -> State:
+    return Completed(name=NOTHING_RAN_STATE, message=f"nothing ran: {message}", data=data)
 
 
 def _database_hiccup(task: Any, task_run: Any, state: State) -> bool:
@@ -251,13 +276,15 @@ def select_stores(
     stores: list[str] | None, priority: str | None, region: str | None, ignore_windows: bool = False
 ) -> Plan:
     """The plan now: who runs in what order, who is skipped and why (planning.plan)."""
+    now = datetime.now(UTC)
     return plan(
         Registry().list(),
-        datetime.now(UTC),
+        now,
         only_ids=stores or None,
         priority=Priority.parse(priority) if priority else None,
         region=region,
         ignore_windows=ignore_windows,
+        running={store_id: held.line() for store_id, held in Leases().live(now=now).items()},
     )
 
 
@@ -321,6 +348,10 @@ async def _run_with_retries(
                 # vanished): this store's failure, never the end of the others.
                 error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
                 outcome = StoreAttempt(ok=False, flow_run_id=None, error=error, stats=None)
+        if outcome.already_running:
+            # Started elsewhere meanwhile (the tick, another parent): a skip, not a failure.
+            entry.status, entry.error = reports.NOT_STARTED, outcome.already_running
+            break
         entry.record_attempt(
             attempt,
             flow_run_id=outcome.flow_run_id,
@@ -509,7 +540,13 @@ class _DeploymentRunner:
     async def run(self, store: Store, attempt: int) -> StoreAttempt:
         async with self._create_lock:
             flow_run = await self._create(store, attempt)
-        state = await _wait_final(flow_run.id, self.timeout_seconds)
+        state = await _wait_final(
+            flow_run.id, self.timeout_seconds, dead=lambda: _died(store.id, str(flow_run.id))
+        )
+        if isinstance(state, str):  # its process died: known from its lease, not the timeout
+            get_run_logger().warning("%s; flow run %s set Crashed", state, flow_run.id)
+            await _stop_run(flow_run.id, state, crashed=True)
+            return StoreAttempt(ok=False, flow_run_id=str(flow_run.id), error=state, stats=None)
         if state is None:
             error = f"store {store.id}: no final state after {self.timeout_seconds:g} s"
             get_run_logger().warning("%s; stopping flow run %s", error, flow_run.id)
@@ -545,6 +582,8 @@ def _attempt(
         stats = stats or recorded
     else:
         recorded_error = None
+    if state.name == ALREADY_RUNNING_STATE:
+        return StoreAttempt(False, flow_run_id, state.message, None, already_running=state.message)
     if not state.is_completed():
         error = recorded_error or f"{state.name}: {state.message or 'no message'}"
     return StoreAttempt(ok=state.is_completed(), flow_run_id=flow_run_id, error=error, stats=stats)
@@ -556,14 +595,45 @@ def _transient(exc: Exception) -> bool:
     return True
 
 
-async def _wait_final(flow_run_id: UUID, timeout_seconds: float) -> State | None:
+def _died(store_id: str, flow_run_id: str) -> str | None:
+    """Why the store run is dead, when its lease says so (multistore/leases.py); else None.
+
+    A run that took its store's lease and stopped renewing it (its process was killed) is dead
+    once the lease expires: within 2 minutes, not when `store_timeout_seconds` runs out.
+    """
+    closed = [c for c in sweep(Claims(), Leases(), datetime.now(UTC)) if c.holder == flow_run_id]
+    if closed:
+        expired = closed[0].expired_at.isoformat(timespec="seconds")
+        return f"store {store_id}: its run died (lease expired at {expired}); row closed as crashed"
+    for run in Registry().history(store_id, limit=5):
+        if run.flow_run_id == flow_run_id and run.status == "crashed":
+            return f"store {store_id}: its run died ({run.error})"
+    return None
+
+
+async def _wait_final(
+    flow_run_id: UUID,
+    timeout_seconds: float,
+    *,
+    dead: Callable[[], str | None] | None = None,
+) -> State | str | None:
     """Poll the run until it reaches a final state; a failed poll (a 503) is just tried again.
 
-    None when it is still not final after `timeout_seconds`.
+    None when it is still not final after `timeout_seconds`; the reason, when `dead` (asked every
+    `DEATH_CHECK_SECONDS`, off the event loop) says the run died.
     """
     deadline = time.monotonic() + timeout_seconds
+    next_check = time.monotonic() + DEATH_CHECK_SECONDS
     async with get_client() as client:
         while time.monotonic() < deadline:
+            if dead is not None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + DEATH_CHECK_SECONDS
+                try:
+                    why = await asyncio.to_thread(dead)
+                except Exception:  # a registry hiccup: ask again at the next check
+                    why = None
+                if why:
+                    return why
             try:
                 run = await client.read_flow_run(flow_run_id)
                 if run.state is not None and run.state.is_final():
@@ -575,7 +645,7 @@ async def _wait_final(flow_run_id: UUID, timeout_seconds: float) -> State | None
     return None
 
 
-async def _stop_run(flow_run_id: UUID, message: str) -> None:
+async def _stop_run(flow_run_id: UUID, message: str, *, crashed: bool = False) -> None:
     """Stop a run that overran: CANCELLING (its worker kills it), CANCELLED if it never started.
 
     Best effort: a failure is logged, the attempt is failed either way.
@@ -587,6 +657,8 @@ async def _stop_run(flow_run_id: UUID, message: str) -> None:
                 return
             started = run.state is not None and (run.state.is_running() or run.state.is_paused())
             new_state = Cancelling(message=message) if started else Cancelled(message=message)
+            if crashed:  # nobody is left to cancel: say what happened
+                new_state = Crashed(message=message)
             await client.set_flow_run_state(flow_run_id, new_state, force=True)
     except Exception as exc:
         get_run_logger().warning(
@@ -665,6 +737,12 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
     if final_state is Failed:
         failed = [s["store_id"] for s in payload["stores"] if s["status"] != "completed"]
         message = f"stores failed: {', '.join(failed)}; {message}"
+    elif final_state is _nothing_ran:
+        skipped = "; ".join(
+            f"{s.store_id} {s.reason}" + (f" ({s.detail})" if s.detail else "")
+            for s in report.skipped
+        )
+        message = f"skipped: {skipped}; report {path}"
     get_run_logger().info(message)
     return final_state(message=message, data=payload)
 

@@ -10,7 +10,7 @@
    the sandbox with its published test credentials. The store-node health settings
    (`store-nodes`, no secret) are created with their defaults when missing;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
-   and the process work pool prefect.yaml deploys to;
+   and the process work pool prefect.yaml deploys to (and the Docker one, when asked);
 4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
    `multistore-alerts` webhook block, created when missing, never overwritten).
 """
@@ -26,7 +26,7 @@ from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
 from blocks.store_node import StoreNodeService
 from flows.alerts import ensure_alerts
-from flows.work_pools import ensure_process_pool
+from flows.work_pools import ensure_docker_pool, ensure_process_pool
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.settings import get_settings
@@ -41,6 +41,7 @@ async def setup(
     sandbox_url: str | None = None,
     pools_file: Path | None = None,
     seed_sandbox: bool = False,
+    docker_pool: bool = False,
 ) -> dict[str, Any]:
     """Do the three steps; what was registered, found, created, missing and sized."""
     specs = load_pools(pools_file)  # a bad pools file fails before anything is written
@@ -65,6 +66,8 @@ async def setup(
 
     await ensure_pools(specs)
     await ensure_process_pool()  # `prefect deploy` refuses a deployment whose pool is missing
+    if docker_pool:
+        await ensure_docker_pool()  # prefect.docker.yaml's deployments go there
     alerts = await ensure_alerts()
     return {
         "block_types": sorted(

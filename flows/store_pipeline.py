@@ -9,6 +9,13 @@
    jobs with their state and upstream jobs, and each job's metrics);
 4. end Failed, naming the failed and blocked jobs, when any job did not complete.
 
+No store runs twice at once: the run first takes the store's lease (multistore/leases.py), renews
+it while it runs and drops it at the end; a second start while it is held ends at once in a
+Cancelled state named AlreadyRunning with one line ("store X is already running since … in flow
+run …"). Started by the tick, the run also records its claims' outcome (multistore/claims.py), and
+with `stop_at` (its window's close) it starts no job after that instant: the running job finishes,
+the rest are reported "stopped", and the run counts as completed.
+
 `python -m flows.store_pipeline STORE [JOB ...]` runs one store by hand.
 """
 
@@ -20,24 +27,29 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectConcurrentFuture
-from prefect.states import State
+from prefect.states import Cancelled, State
 
 from flows.jobs import JOBS, JobContext
 from flows.run_names import store_run_name
 from multistore import apicounts, logfields
+from multistore import claims as claim_states
+from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
+from multistore.leases import RENEW_SECONDS, Held, Leases
 from multistore.registry import Registry
 from multistore.run_options import JobName
 from multistore.runstats import (
     BLOCKED,
     COMPLETED,
     FAILED,
+    STOPPED,
     JobRecord,
     render_markdown,
     run_statistics,
@@ -74,21 +86,121 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
 
 
 @flow(name="store-pipeline", flow_run_name=store_run_name)
-async def store_pipeline(store_id: str, jobs: list[JobName] | None = None) -> dict[str, Any]:
-    """Run the store's validated job graph (or just `jobs`) and return the run's statistics."""
+async def store_pipeline(
+    store_id: str,
+    jobs: list[JobName] | None = None,
+    occurrences: list[str] | None = None,
+    stop_at: str | None = None,
+    quarantine_threshold: int = 3,
+) -> Any:
+    """Run the store's validated job graph (or just `jobs`) and return the run's statistics.
+
+    `occurrences` (the tick's claims this run covers) get the run's outcome; `stop_at` (ISO
+    instant) is when the store's window closes: no job starts after it.
+    """
     context = FlowRunContext.get()
     flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
     # Every log record of the run (its task threads' too) carries store_id and flow_run_id.
     with logfields.bind(store_id, flow_run_id):
-        return await _run_store(store_id, jobs, flow_run_id)
+        return await _leased(
+            store_id, jobs, flow_run_id, occurrences, stop_at, quarantine_threshold
+        )
 
 
-async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | None) -> dict:
+async def _leased(
+    store_id: str,
+    jobs: list[str] | None,
+    flow_run_id: str | None,
+    occurrences: list[str] | None,
+    stop_at: str | None,
+    quarantine_threshold: int,
+) -> Any:
+    """The store's lease around the run: taken first, renewed while it runs, dropped after."""
     logger = get_run_logger()
     # The registry is plain (blocking) SQL: off the event loop, so that in subflow mode the
     # parent's other stores go on while SQLite waits on a lock.
     registry = await asyncio.to_thread(Registry)
     store = await asyncio.to_thread(registry.get, store_id)
+    holder = flow_run_id or f"local-{uuid4()}"
+    leases = Leases()
+    taken = await asyncio.to_thread(leases.acquire, store_id, holder)
+    if isinstance(taken, Held):
+        logger.warning(taken.line())
+        await _record_claims(store_id, occurrences, claim_states.FAILED, taken.line(), 0)
+        return Cancelled(name="AlreadyRunning", message=taken.line())
+    if taken is not None:
+        logger.warning(
+            "store %s: took over the lease of flow run %s (dead since %s); its run closed: crashed",
+            store_id,
+            taken.holder,
+            taken.expired_at.isoformat(timespec="seconds"),
+        )
+    if occurrences:  # whoever started it, the claims name the run that serves them
+        await asyncio.to_thread(Claims().set_flow_run, store_id, occurrences, holder)
+    keeper = asyncio.create_task(_keep_lease(leases, store_id, holder))
+    try:
+        return await _run_store(
+            registry,
+            store,
+            jobs,
+            flow_run_id,
+            leases=leases,
+            holder=holder,
+            occurrences=occurrences,
+            stop_at=datetime.fromisoformat(stop_at) if stop_at else None,
+            quarantine_threshold=quarantine_threshold,
+        )
+    finally:
+        keeper.cancel()
+        await asyncio.gather(keeper, return_exceptions=True)
+        await asyncio.to_thread(leases.release, store_id, holder)
+
+
+async def _keep_lease(leases: Leases, store_id: str, holder: str) -> None:
+    """Renew the lease while the run lives; a renewal that fails (a database hiccup) is retried
+    at the next beat, well within the lease's time to live."""
+    logger = get_run_logger()
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        try:
+            if not await asyncio.to_thread(leases.renew, store_id, holder):
+                logger.warning("store %s: lease lost (taken over as expired)", store_id)
+        except Exception as exc:
+            logger.warning("store %s: lease renewal failed: %s", store_id, exc)
+
+
+async def _record_claims(
+    store_id: str, occurrences: list[str] | None, status: str, error: str | None, threshold: int
+) -> None:
+    """The claims' outcome; a final failure of the occasion counts once toward quarantine."""
+    if not occurrences:
+        return
+    finals = await asyncio.to_thread(
+        Claims().finish, store_id, occurrences, status=status, error=error
+    )
+    if threshold < 1:
+        return
+    registry = Registry()
+    if status == claim_states.COMPLETED:
+        await asyncio.to_thread(registry.record_outcome, store_id, True, None, threshold)
+    elif claim_states.FAILED in finals:
+        await asyncio.to_thread(registry.record_outcome, store_id, False, error, threshold)
+
+
+async def _run_store(
+    registry: Registry,
+    store: Any,
+    jobs: list[str] | None,
+    flow_run_id: str | None,
+    *,
+    leases: Leases,
+    holder: str,
+    occurrences: list[str] | None,
+    stop_at: datetime | None,
+    quarantine_threshold: int,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    store_id = store.id
     try:
         graph = build_graph(
             store.jobs if jobs is None else jobs, store.dependencies, owner=f"store {store_id}"
@@ -101,9 +213,13 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
     except GraphError as exc:
         run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
         await asyncio.to_thread(registry.finish_run, run_id, "failed", error=str(exc))
+        await _record_claims(
+            store_id, occurrences, claim_states.FAILED, str(exc), quarantine_threshold
+        )
         raise
 
     run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
+    await asyncio.to_thread(leases.attach_run, store_id, holder, run_id)
     api_before = apicounts.snapshot(store_id)
     settings = get_settings()
     started = time.time()
@@ -114,6 +230,7 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
             lambda upstream: JobContext(
                 store=store, run_date=run_date, data_dir=settings.data_dir, upstream=upstream
             ),
+            stop_at=stop_at,
         )
         stats = run_statistics(
             store_id, graph, records, started_at=started, finished_at=time.time()
@@ -126,18 +243,29 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
         )
     except BaseException as exc:  # cancelled or crashed: the run must not stay "running"
         # A second cancellation may interrupt this await, but not the thread: the row is written.
-        await asyncio.to_thread(
-            registry.finish_run, run_id, "failed", error=f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {exc}"
+        await asyncio.to_thread(registry.finish_run, run_id, "failed", error=error)
+        await _record_claims(
+            store_id, occurrences, claim_states.FAILED, error, quarantine_threshold
         )
         raise
     problem = _problem(store_id, records)
-    await asyncio.to_thread(
-        registry.finish_run,
-        run_id,
-        "failed" if problem else "completed",
-        error=problem,
-        metrics=stats,
-    )
+    stopped = [r.name for r in records.values() if r.status == STOPPED]
+    status = "failed" if problem else ("stopped" if stopped else "completed")
+    await asyncio.to_thread(registry.finish_run, run_id, status, error=problem, metrics=stats)
+    claim_status = {
+        "failed": claim_states.FAILED,
+        "stopped": claim_states.STOPPED,
+        "completed": claim_states.COMPLETED,
+    }[status]
+    await _record_claims(store_id, occurrences, claim_status, problem, quarantine_threshold)
+    if stopped:
+        logger.warning(
+            "store %s: window closed at %s; stopped by the window: %s",
+            store_id,
+            stop_at.isoformat(timespec="seconds") if stop_at else "?",
+            ", ".join(stopped),
+        )
     logger.info(
         "store %s: %d completed, %d failed, %d blocked in %.1f s",
         store_id,
@@ -152,7 +280,10 @@ async def _run_store(store_id: str, jobs: list[str] | None, flow_run_id: str | N
 
 
 async def _run_graph(
-    graph: JobGraph, make_context: Callable[[dict[str, dict]], JobContext]
+    graph: JobGraph,
+    make_context: Callable[[dict[str, dict]], JobContext],
+    *,
+    stop_at: datetime | None = None,
 ) -> dict[str, JobRecord]:
     """A ready queue: start each job whose dependencies completed; block dependents of failures.
 
@@ -163,6 +294,11 @@ async def _run_graph(
     running: dict[asyncio.Future, str] = {}
     pending = list(graph.jobs)
     while pending or running:
+        if stop_at is not None and pending and datetime.now(UTC) >= stop_at:
+            # The window closed: nothing new starts; what runs finishes.
+            for job in pending:
+                records[job] = JobRecord(job, STOPPED, error="stopped by the window")
+            pending = []
         changed = True
         while changed:  # blocking cascades down the graph in one pass per level
             changed = False

@@ -49,6 +49,7 @@ PLUGINS = (
     "flows.cli_setup",
     "multistore.cli_graph",
     "flows.cli_run",
+    "multistore.cli_schedule",
     "multistore.cli_ops",
     "multistore.cli_network",
     "multistore.cli_supply",
@@ -300,6 +301,18 @@ def show_status(
     )
     if data["stores"]:
         store_rows(data["stores"])
+    scheduled = data["occurrences"]
+    by_status = ", ".join(f"{n} {s}" for s, n in sorted(scheduled["by_status"].items()))
+    console.print(
+        f"occurrences due in the last 24 h: {by_status or 'none claimed'}; "
+        f"{len(scheduled['running'])} stores running now"
+    )
+    if scheduled["missed"]:
+        table(
+            "missed (not completed while due)",
+            ["store", "occurrence", "last error"],
+            [[m["store_id"], m["occurrence"], m["error"] or ""] for m in scheduled["missed"]],
+        )
     if data["quarantined"]:
         table(
             "quarantined",

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from multistore.crons import cadence, check_cron
 from multistore.jobgraph import DEFAULT_JOBS, GraphError, build_graph
 from multistore.settings import get_settings
 from multistore.windows import parse_hhmm, parse_window, zone
@@ -26,6 +27,10 @@ JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 BLOCK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
 DEFAULT_TIMEZONE = "UTC"
+TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+# A recurring task is due this long after its cron instant, unless it says otherwise (or its
+# cron fires more often: then until its next fire).
+DEFAULT_CATCH_UP_MINUTES = 30
 
 # Zone names the tz database keeps for old systems: EST, MST and HST are fixed offsets (no daylight
 # saving, so a store in New York typed as EST runs an hour off all summer), the others POSIX rules.
@@ -102,6 +107,56 @@ def validate_timezone(value: str) -> str:
     return value
 
 
+class TaskConfig(BaseModel):
+    """A recurring per-store task: a cron on the store's wall clock and the jobs it runs.
+
+    It is due from each cron instant for `catch_up_minutes` (default 30, or the cron's cadence
+    when it fires more often); a catch-up longer than the cadence would overlap the next fire.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    cron: str
+    jobs: list[str]
+    catch_up_minutes: int | None = Field(default=None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not TASK_NAME.match(value):
+            raise ValueError(f"{value!r} is not a task name (lowercase letters, digits, _ and -)")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("jobs")
+    @classmethod
+    def _jobs(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a task runs at least one job")
+        try:
+            build_graph(value)
+        except GraphError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _catch_up(self) -> TaskConfig:
+        every = int(cadence(self.cron).total_seconds() // 60)
+        if self.catch_up_minutes is None:
+            self.catch_up_minutes = min(DEFAULT_CATCH_UP_MINUTES, every)
+        elif self.catch_up_minutes > every:
+            raise ValueError(
+                f"catch_up_minutes: {self.catch_up_minutes} is longer than the cron's cadence "
+                f"({every} minutes between fires of {self.cron!r})"
+            )
+        return self
+
+
 class StoreConfig(BaseModel):
     """One store as a person writes it (CLI flags, a YAML/JSON file, STORE_IDS).
 
@@ -123,6 +178,7 @@ class StoreConfig(BaseModel):
     blocks: dict[str, str] | None = None
     region: str | None = None
     tags: list[str] = Field(default_factory=list)
+    tasks: list[TaskConfig] = Field(default_factory=list)
     consecutive_failures: int = Field(default=0, ge=0)
     quarantined_at: datetime | None = None
     quarantine_reason: str | None = None
@@ -203,6 +259,22 @@ class StoreConfig(BaseModel):
             build_graph(self.jobs, self.dependencies)
         except GraphError as exc:
             raise ValueError(f"jobs: {exc}") from None
+        names: set[str] = set()
+        schedules: set[tuple[str, tuple[str, ...]]] = set()
+        for index, task in enumerate(self.tasks):
+            if task.name in names:
+                raise ValueError(f"tasks.{index}.name: duplicate task {task.name!r}")
+            if (task.cron, tuple(sorted(task.jobs))) in schedules:
+                raise ValueError(
+                    f"tasks.{index}: duplicate task (another runs {', '.join(task.jobs)} "
+                    f"on {task.cron!r})"
+                )
+            names.add(task.name)
+            schedules.add((task.cron, tuple(sorted(task.jobs))))
+            try:
+                build_graph(task.jobs, self.dependencies)
+            except GraphError as exc:
+                raise ValueError(f"tasks.{index}.jobs: {exc}") from None
         return self
 
     @property
@@ -325,6 +397,8 @@ def dump_store_file(stores: list[StoreConfig], path: Path) -> None:
                 entry.pop(key, None)
         if entry.get("consecutive_failures") == 0:
             entry.pop("consecutive_failures")
+        if not entry.get("tasks"):
+            entry.pop("tasks", None)
     document = {"stores": entries}
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps(document, indent=2) + "\n")

@@ -82,13 +82,16 @@ def _build_engine(url: str) -> Engine:
 
 def _create_tables(engine: Engine) -> None:
     """`create_all`, tolerating workers that create the same tables at the same moment."""
-    for attempt in range(3):
+    # One pass per table at most: with many tables, workers racing can each lose on a different
+    # table in one pass, so three passes were not always enough.
+    passes = max(3, len(SQLModel.metadata.tables))
+    for attempt in range(passes):
         try:
             SQLModel.metadata.create_all(engine)
             return
         except DBAPIError as exc:
             # The loser of the race sees "already exists"; the next pass finds the tables.
-            if attempt == 2 or "already exists" not in str(exc.orig):
+            if attempt == passes - 1 or "already exists" not in str(exc.orig):
                 raise
 
 
@@ -100,6 +103,8 @@ def _import_models() -> None:
     for module in (
         "multistore.registry",
         "multistore.breaker",
+        "multistore.claims",
+        "multistore.leases",
         "multistore.network.models",
         "multistore.channels.tables",
     ):

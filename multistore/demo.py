@@ -149,6 +149,8 @@ class Demo:
             else:
                 where = f"SQLite in {self.env['PREFECT_HOME']}"
             self.say(f"starting a Prefect server at {api} ({where})")
+            # The UI in the browser calls the API where this server is, not at the default 4200.
+            self.env["PREFECT_UI_API_URL"] = api
             argv = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
             log = self.logs / "prefect-server.log"
             self.server_log_from = log.stat().st_size if log.exists() else 0  # this demo's part

@@ -65,10 +65,17 @@ class Store(SQLModel, table=True):
     blocks: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, default=dict))
     region: str | None = Field(default=None, max_length=64)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, default=list))
+    # Recurring tasks (multistore.config.TaskConfig as dicts): name, cron, jobs, catch_up_minutes.
+    tasks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, default=list))
     consecutive_failures: int = Field(default=0)
     quarantined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     quarantine_reason: str | None = Field(default=None, sa_column=Column(Text))
     last_run_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The scheduler owes the store only the occurrences due from this instant on (when it was
+    # added, or when an older registry was upgraded): nothing before it is reported missed.
+    scheduled_since: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), default=utcnow)
+    )
 
     @property
     def quarantined(self) -> bool:

@@ -8,7 +8,7 @@ comes before everything), then by id so the order is stable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,12 +19,15 @@ from multistore.windows import format_window, is_open, next_open, zone
 DISABLED = "disabled"
 QUARANTINED = "quarantined"
 OUTSIDE_WINDOW = "outside window"
+ALREADY_RUNNING = "already running"
+# What overrides a closed window, named in the skip so that people need not look it up.
+WINDOW_OVERRIDE = "--ignore-windows (ignore_windows=true) runs it now"
 
 
 @dataclass(frozen=True)
 class Skip:
     store_id: str
-    reason: str  # DISABLED, QUARANTINED or OUTSIDE_WINDOW
+    reason: str  # DISABLED, QUARANTINED, OUTSIDE_WINDOW or ALREADY_RUNNING
     next_open: datetime | None = None  # in the store's zone, for OUTSIDE_WINDOW
     detail: str = ""  # for people: the quarantine reason, the window and its zone
 
@@ -47,8 +50,12 @@ def plan(
     priority: Priority | str | None = None,
     region: str | None = None,
     ignore_windows: bool = False,
+    running: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan at `now` (aware) for `stores`, narrowed to `only_ids`, `priority`, `region`.
+
+    `running` maps the stores whose lease is held now to the one line saying so (they are skipped
+    as ALREADY_RUNNING whatever the windows).
 
     Stores the filters leave out are neither selected nor skipped. An id in `only_ids` that is
     not among `stores` raises UnknownStoreError.
@@ -73,6 +80,8 @@ def plan(
     skipped: list[Skip] = []
     for store in candidates:
         skip = _why_not(store, now, ignore_windows=ignore_windows)
+        if skip is None and running and store.id in running:
+            skip = Skip(store.id, ALREADY_RUNNING, detail=running[store.id])
         if skip is None:
             selected.append(store)
         else:
@@ -93,7 +102,13 @@ def _why_not(store: Store, now: datetime, *, ignore_windows: bool) -> Skip | Non
         tz = zone(store.timezone)
         opens = next_open(store.window_start, store.window_end, tz, now).astimezone(tz)
         window = format_window(store.window_start, store.window_end)
-        return Skip(store.id, OUTSIDE_WINDOW, opens, detail=f"window {window} {store.timezone}")
+        return Skip(
+            store.id,
+            OUTSIDE_WINDOW,
+            opens,
+            detail=f"window {window} {store.timezone}; opens {opens:%Y-%m-%d %H:%M %Z}; "
+            f"{WINDOW_OVERRIDE}",
+        )
     return None
 
 

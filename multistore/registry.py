@@ -246,6 +246,31 @@ class Registry:
             raise ConfigError("schedule: nothing to change (give a timezone, a window or always)")
         return self._set(store_id, **changes)
 
+    def add_task(
+        self,
+        store_id: str,
+        *,
+        name: str,
+        cron: str,
+        jobs: Sequence[str],
+        catch_up_minutes: int | None = None,
+    ) -> Store:
+        """Add a recurring task, validated with the whole store (one line naming the field)."""
+        config = to_config(self.get(store_id)).model_dump()
+        task = {"name": name, "cron": cron, "jobs": builtins.list(jobs)}
+        if catch_up_minutes is not None:
+            task["catch_up_minutes"] = catch_up_minutes
+        config["tasks"] = [*config["tasks"], task]
+        parsed = parse_store(config)
+        return self._set(store_id, tasks=[t.model_dump() for t in parsed.tasks])
+
+    def remove_task(self, store_id: str, name: str) -> Store:
+        tasks = builtins.list(self.get(store_id).tasks or [])
+        kept = [t for t in tasks if t.get("name") != name]
+        if len(kept) == len(tasks):
+            raise RegistryError(f"store {store_id!r}: tasks: no task named {name!r}")
+        return self._set(store_id, tasks=kept)
+
     def release(self, store_id: str) -> Store:
         """Out of quarantine, with a clean failure count."""
         return self._set(
@@ -421,6 +446,7 @@ def _apply(store: Store, config: StoreConfig) -> None:
     store.blocks = dict(config.blocks if config.blocks is not None else default_blocks(config.id))
     store.region = config.region
     store.tags = builtins.list(config.tags)
+    store.tasks = [task.model_dump() for task in config.tasks]
     # State is only overwritten when the entry states it (an export does): re-importing a
     # hand-written file must not release quarantines or forget when stores last ran.
     for key in _STATE_FIELDS:
@@ -445,6 +471,7 @@ def to_config(store: Store) -> StoreConfig:
         blocks=dict(store.blocks or {}),
         region=store.region,
         tags=builtins.list(store.tags or []),
+        tasks=builtins.list(store.tasks or []),
         consecutive_failures=store.consecutive_failures or 0,
         quarantined_at=store.quarantined_at,
         quarantine_reason=store.quarantine_reason,

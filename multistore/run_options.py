@@ -1,4 +1,4 @@
-"""The choices a run offers: the regions the nightly schedules serve, the jobs, the priorities.
+"""The choices a run offers: the example stores' regions, the jobs, the priorities.
 
 Typed as Literals and an Enum so that a run's parameters validate and the Prefect UI's Run form
 offers them as choices instead of free text. Prefect-free: the CLI checks its options against
@@ -14,8 +14,8 @@ from pydantic import BeforeValidator
 from multistore.config import Priority
 from multistore.jobgraph import DEFAULT_JOBS
 
-# A region and the zone its nightly schedule runs in (prefect.yaml's nightly schedules, checked
-# by tests/test_deployments.py): a new region goes here and there.
+# A region and the zone its runs are named in (one of its example stores' zones, checked by
+# tests/test_deployments.py against data/stores.example.yaml): a new region goes here and there.
 Region = Literal["west", "central", "east"]
 REGION_ZONES: dict[str, str] = {
     "west": "America/Los_Angeles",

@@ -17,6 +17,8 @@ from typing import Any
 from multistore.jobgraph import JobGraph
 
 COMPLETED, FAILED, BLOCKED = "completed", "failed", "blocked"
+# Not started because the store's window closed first (a job already running finishes).
+STOPPED = "stopped"
 
 
 @dataclass
@@ -86,6 +88,7 @@ def run_statistics(
         "successful_jobs": statuses.count(COMPLETED),
         "failed_jobs": statuses.count(FAILED),
         "blocked_jobs": statuses.count(BLOCKED),
+        "stopped_jobs": statuses.count(STOPPED),
         "processing_seconds": round(seconds, 3),
         "dealers_processed": 1,
         "jobs_per_second": round(ran / seconds, 3) if seconds > 0 else 0.0,

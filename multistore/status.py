@@ -5,7 +5,7 @@ Plain data (JSON-ready dicts), so the CLI renders it and scripts read it with `-
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from multistore.models import Store, StoreRun
@@ -79,7 +79,36 @@ def status(registry: Registry, now: datetime) -> dict[str, Any]:
         for r in rows
         if r["state"] == "quarantined"
     ]
-    return {"at": now.isoformat(), "counts": counts, "stores": rows, "quarantined": quarantined}
+    return {
+        "at": now.isoformat(),
+        "counts": counts,
+        "stores": rows,
+        "quarantined": quarantined,
+        "occurrences": occurrence_status(registry, now),
+    }
+
+
+def occurrence_status(registry: Registry, now: datetime) -> dict[str, Any]:
+    """The scheduler's last day: claims by status, the missed occurrences, the live leases."""
+    from multistore.claims import MISSED, Claims
+    from multistore.leases import Leases
+
+    since = now - timedelta(days=1)
+    claims = Claims(registry.url)
+    recent = [c for c in claims.history(limit=5000) if c.due_from >= since]
+    return {
+        "since": since.isoformat(),
+        "by_status": claims.counts(since=since),
+        "missed": [
+            {"store_id": c.store_id, "occurrence": c.occurrence_key, "error": c.error}
+            for c in recent
+            if c.status == MISSED
+        ],
+        "running": [
+            {"store_id": h.store_id, "flow_run_id": h.holder, "since": h.since.isoformat()}
+            for h in Leases(registry.url).live(now=now).values()
+        ],
+    }
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -59,44 +59,44 @@ def zone(tz: ZoneLike) -> tzinfo:
 
 def is_open(start: TimeLike, end: TimeLike, tz: ZoneLike, at: datetime) -> bool:
     """Whether the window is open at the instant `at` (timezone-aware)."""
-    bounds = _bounds(start, end)
+    bounds = bounds_of(start, end)
     if bounds is None:
         return True
     _require_aware(at)
-    return _inside(bounds, at.astimezone(zone(tz)).time())
+    return inside(bounds, at.astimezone(zone(tz)).time())
 
 
 def next_open(start: TimeLike, end: TimeLike, tz: ZoneLike, after: datetime) -> datetime:
     """The earliest instant at or after `after` when the window is open (`after` if open then)."""
-    bounds = _bounds(start, end)
+    bounds = bounds_of(start, end)
     _require_aware(after)
     if bounds is None:
         return after
     zi = zone(tz)
-    if _inside(bounds, after.astimezone(zi).time()):
+    if inside(bounds, after.astimezone(zi).time()):
         return after
     for instant in _events(bounds, zi, after):
-        if _inside(bounds, instant.astimezone(zi).time()):
+        if inside(bounds, instant.astimezone(zi).time()):
             return instant.astimezone(after.tzinfo)
     raise ValueError(f"window {start}-{end} never opens in {zi} after {after.isoformat()}")
 
 
 def closes_at(start: TimeLike, end: TimeLike, tz: ZoneLike, at: datetime) -> datetime | None:
     """When the window open at `at` closes; None when it is closed at `at` or never closes."""
-    bounds = _bounds(start, end)
+    bounds = bounds_of(start, end)
     _require_aware(at)
     if bounds is None:
         return None
     zi = zone(tz)
-    if not _inside(bounds, at.astimezone(zi).time()):
+    if not inside(bounds, at.astimezone(zi).time()):
         return None
     for instant in _events(bounds, zi, at):
-        if not _inside(bounds, instant.astimezone(zi).time()):
+        if not inside(bounds, instant.astimezone(zi).time()):
             return instant.astimezone(at.tzinfo)
     raise ValueError(f"window {start}-{end} never closes in {zi} after {at.isoformat()}")
 
 
-def _bounds(start: TimeLike, end: TimeLike) -> tuple[time, time] | None:
+def bounds_of(start: TimeLike, end: TimeLike) -> tuple[time, time] | None:
     if start is None and end is None:
         return None
     if start is None or end is None:
@@ -108,7 +108,7 @@ def _bounds(start: TimeLike, end: TimeLike) -> tuple[time, time] | None:
     return s, e
 
 
-def _inside(bounds: tuple[time, time], t: time) -> bool:
+def inside(bounds: tuple[time, time], t: time) -> bool:
     start, end = bounds
     if start < end:
         return start <= t < end
@@ -131,14 +131,14 @@ def _events(bounds: tuple[time, time], zi: tzinfo, after: datetime) -> list[date
     for offset in range(_SEARCH_DAYS + 2):
         day = first_day + timedelta(days=offset)
         for t in bounds:
-            found.update(_wall_instants(day, t, zi))
+            found.update(wall_instants(day, t, zi))
     horizon_start = datetime.combine(first_day, time(), UTC) - timedelta(days=1)
-    found.update(_transitions(zi, horizon_start, horizon_start + timedelta(days=_SEARCH_DAYS + 4)))
+    found.update(transitions(zi, horizon_start, horizon_start + timedelta(days=_SEARCH_DAYS + 4)))
     after_utc = after.astimezone(UTC)
     return sorted(i for i in found if i > after_utc)
 
 
-def _wall_instants(day: date, t: time, zi: tzinfo) -> list[datetime]:
+def wall_instants(day: date, t: time, zi: tzinfo) -> list[datetime]:
     """The UTC instants whose local wall time is `day` `t`: none in a gap, two in an overlap."""
     instants = []
     for fold in (0, 1):
@@ -150,7 +150,7 @@ def _wall_instants(day: date, t: time, zi: tzinfo) -> list[datetime]:
     return instants
 
 
-def _transitions(zi: tzinfo, start: datetime, end: datetime) -> list[datetime]:
+def transitions(zi: tzinfo, start: datetime, end: datetime) -> list[datetime]:
     """The instants in [start, end) where the zone's UTC offset changes, to the second."""
     step = timedelta(hours=6)
     found = []
@@ -158,12 +158,12 @@ def _transitions(zi: tzinfo, start: datetime, end: datetime) -> list[datetime]:
     while lo < end:
         hi = lo + step
         if lo.astimezone(zi).utcoffset() != hi.astimezone(zi).utcoffset():
-            found.append(_bisect_transition(zi, lo, hi))
+            found.append(bisect_transition(zi, lo, hi))
         lo = hi
     return found
 
 
-def _bisect_transition(zi: tzinfo, lo: datetime, hi: datetime) -> datetime:
+def bisect_transition(zi: tzinfo, lo: datetime, hi: datetime) -> datetime:
     """The first instant in (lo, hi] with hi's offset; zones change offset on whole seconds."""
     target = hi.astimezone(zi).utcoffset()
     while hi - lo > timedelta(seconds=1):
@@ -184,7 +184,7 @@ def last_opened(start: TimeLike, end: TimeLike, tz: ZoneLike, at: datetime) -> d
     None for a window that is always open, and for one that did not open in the three days
     before `at` (a daily window opens every day, even across a skipped calendar day).
     """
-    if _bounds(start, end) is None:
+    if bounds_of(start, end) is None:
         return None
     _require_aware(at)
     cursor = at - timedelta(days=3)

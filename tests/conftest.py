@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.prefect_server",
     "tests.fixtures.sandbox",
+    "tests.fixtures.docker",
 ]

@@ -24,7 +24,6 @@ from multistore.config import load_store_file
 from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
 from multistore.run_options import REGION_ZONES
-from multistore.windows import zone
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final
 
 PREFECT_YAML = ROOT / "prefect.yaml"
@@ -69,45 +68,50 @@ def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
         flow.validate_parameters({**required, **parameters})
 
 
-def test_nightly_schedules_cover_the_example_regions() -> None:
-    """Each region's schedule is in a zone its stores use, and says which region it runs."""
-    nightly = next(d for d in _load(PREFECT_YAML)["deployments"] if d["name"] == "nightly")
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+def test_the_tick_is_the_only_schedule_every_5_minutes(path: Path) -> None:
+    """The scheduler replaces the per-region crons: no parent runs on a schedule; the tick
+    runs every 5 minutes."""
+    deployments = _load(path)["deployments"]
+    parents = [d for d in deployments if d["entrypoint"] == "flows/run_stores.py:run_stores"]
+    assert not any(d.get("schedules") for d in parents)
+    (tick,) = [d for d in deployments if d["entrypoint"] == "flows/tick.py:tick_flow"]
+    assert tick["entrypoint"] == "flows/tick.py:tick_flow"
+    assert [s.get("interval") for s in tick["schedules"]] == [300]
+    assert not any("cron" in s for s in tick["schedules"])
+
+
+def test_the_region_choices_are_the_example_stores_regions_in_one_of_their_zones() -> None:
+    """A run's region choices (and the zone its run name shows) match the example stores."""
     stores = load_store_file(ROOT / "data" / "stores.example.yaml")
     zones_by_region: dict[str, set[str]] = {}
     for store in stores:
-        zones_by_region.setdefault(store.region, set()).add(store.timezone)
-    scheduled = {}
-    for schedule in nightly["schedules"]:
-        zone(schedule["timezone"])  # a real IANA zone
-        assert re.fullmatch(r"[\d*/,-]+( [\d*/,-]+){4}", schedule["cron"]), schedule["cron"]
-        region = schedule["parameters"]["region"]
-        assert schedule["timezone"] in zones_by_region[region], region
-        scheduled[region] = schedule["timezone"]
-    assert set(scheduled) == set(zones_by_region)
-    # The parent flow's region choices and the zones its run names use are these schedules.
-    assert scheduled == REGION_ZONES
+        if store.region:
+            zones_by_region.setdefault(store.region, set()).add(store.timezone)
+    assert set(zones_by_region) == set(REGION_ZONES)
+    for region, tz in REGION_ZONES.items():
+        assert tz in zones_by_region[region], region
 
 
 def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
-    from prefect_docker.deployments import steps
+    from prefect.deployments.steps import run_shell_script
     from prefect_docker.worker import DockerWorker
 
     raw = _load(DOCKER_YAML)
-    reserved = {"id", "requires"}
-    for section, function in (
-        ("build", steps.build_docker_image),
-        ("push", steps.push_docker_image),
-    ):
+    accepted = set(inspect.signature(run_shell_script).parameters) | {"id", "requires"}
+    for section in ("build", "push"):
         (step,) = raw[section]
         (name, kwargs) = next(iter(step.items()))
-        assert name == f"prefect_docker.deployments.steps.{function.__name__}"
-        accepted = set(inspect.signature(function).parameters) - {"build_kwargs"}
-        assert set(kwargs) - reserved <= accepted, f"{section}: {set(kwargs) - reserved - accepted}"
+        assert name == "prefect.deployments.steps.run_shell_script", section
+        assert set(kwargs) <= accepted, f"{section}: {set(kwargs) - accepted}"
+        assert kwargs["script"].startswith("python scripts/build_image.py")
+    assert raw["build"][0]["prefect.deployments.steps.run_shell_script"]["id"] == "build-image"
     template = DockerWorker.get_default_base_job_template()["variables"]["properties"]
     for deployment in raw["deployments"]:
         variables = deployment["work_pool"]["job_variables"]
         assert set(variables) <= set(template), set(variables) - set(template)
-        assert variables["image"] == "{{ build-image.image }}"
+        assert variables["image"] == "{{ build-image.stdout }}"
+        assert variables["env"]["MULTISTORE_IMAGE_EXPECTED"] == "{{ build-image.stdout }}"
         assert deployment["work_pool"]["name"] == "multistore-docker"
     # The pull step's directory is where the Dockerfile puts the code.
     (pull,) = raw["pull"]
@@ -116,10 +120,10 @@ def test_docker_steps_and_job_variables_match_prefect_docker() -> None:
     assert f"WORKDIR {directory}" in dockerfile
     assert "COPY . ." in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".venv", ".git", "data/*"} <= set(ignored)
+    assert {".venv", ".git", "data/*", ".wheelhouse"} <= set(ignored)
     # Runs of the Docker parents start Docker store runs.
     for deployment in raw["deployments"]:
-        if deployment["entrypoint"].startswith("flows/run_stores.py"):
+        if deployment["entrypoint"].startswith(("flows/run_stores.py", "flows/tick.py")):
             target = deployment["parameters"]["store_deployment"]
             assert target == "store-pipeline/default-docker"
 
@@ -135,14 +139,10 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     env = prefect_env(tmp_path / "cli-home", prefect_server.url)
     prefect_deploy(env, "--all", timeout=300, tail=3000)
     async with get_client() as client:
-        nightly = await client.read_deployment_by_name("run-stores/nightly")
+        ticker = await client.read_deployment_by_name("tick/every-5-minutes")
         adhoc = await client.read_deployment_by_name("run-stores/adhoc")
         store = await client.read_deployment_by_name("store-pipeline/default")
-    assert sorted(s.schedule.timezone for s in nightly.schedules) == [
-        "America/Chicago",
-        "America/Los_Angeles",
-        "America/New_York",
-    ]
+    assert [s.schedule.interval.total_seconds() for s in ticker.schedules] == [300]
     assert not adhoc.schedules
     assert adhoc.parameters["store_deployment"] == "store-pipeline/default"
     assert store.work_pool_name == adhoc.work_pool_name == PROCESS_POOL

@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from multistore.channels.conflicts import ConflictPolicy, Resolution, resolve
-from multistore.channels.tables import Conflict, ConflictResolution
+from multistore.channels.conflicts import ConflictPolicy, Resolution, reliability, resolve
+from multistore.channels.tables import ChannelSyncRecord, Conflict, ConflictResolution
 from multistore.db import get_engine
 from multistore.models import utcnow
 
 OPEN, QUEUED, RESOLVED = "open", "queued", "resolved"
+# How many recent syncs per source make its reliability.
+RELIABILITY_WINDOW = 50
 
 
 class ConflictNotFound(LookupError):
@@ -75,7 +77,7 @@ class ConflictBook:
         store_id: str,
         policy: ConflictPolicy,
         *,
-        reliability: Mapping[str, float] | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> dict[str, int]:
         """Apply the policy to every open conflict; returns counts resolved and queued.
 
@@ -92,7 +94,7 @@ class ConflictBook:
                 by_strategy.setdefault(policy.strategy(c.kind), []).append(c)
             now = self.clock()
             for strategy, conflicts in by_strategy.items():
-                values = self._values(conflicts, strategy, policy, reliability)
+                values = self._values(conflicts, strategy, policy, weights)
                 for c in conflicts:
                     value = values.get(c.id, np.nan)
                     no_number = c.expected is None and c.observed is None
@@ -133,7 +135,7 @@ class ConflictBook:
         conflicts: builtins.list[Conflict],
         strategy: Resolution,
         policy: ConflictPolicy,
-        reliability: Mapping[str, float] | None,
+        weights: Mapping[str, float] | None,
     ) -> dict[int | None, float]:
         rows = []
         for c in conflicts:
@@ -150,9 +152,33 @@ class ConflictBook:
             candidates,
             strategy,
             sources=(*policy.sources, *sorted({c.channel for c in conflicts})),
-            weights=pd.Series(reliability or {}, dtype=np.float64),
+            weights=pd.Series(weights or {}, dtype=np.float64),
         )
         return values.to_dict()
+
+    def record_syncs(self, store_id: str, clean: Mapping[str, bool]) -> None:
+        """One row per channel synced: whether it left no conflict."""
+        now = self.clock()
+        with self._session() as session:
+            for channel, ok in clean.items():
+                session.add(
+                    ChannelSyncRecord(store_id=store_id, channel=channel, clean=ok, synced_at=now)
+                )
+            session.commit()
+
+    def reliability(self, store_id: str) -> dict[str, float]:
+        """Each channel's ``(clean syncs + 1) / (syncs + 2)`` over its last RELIABILITY_WINDOW
+        syncs; the store's inventory system is the reference (always clean)."""
+        with self._session() as session:
+            rows = session.exec(
+                select(ChannelSyncRecord.channel, ChannelSyncRecord.clean)
+                .where(ChannelSyncRecord.store_id == store_id)
+                .order_by(col(ChannelSyncRecord.id).desc())
+            ).all()
+        history = pd.DataFrame(rows, columns=["source", "clean"])
+        history = history.groupby("source", sort=False).head(RELIABILITY_WINDOW)
+        weights = reliability(history).to_dict()
+        return {"inventory": 1.0, **weights}
 
     def list(self, store_id: str | None = None, *, status: str | None = QUEUED) -> list[Conflict]:
         query = select(Conflict).order_by(col(Conflict.id))

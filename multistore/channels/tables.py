@@ -118,3 +118,16 @@ class ChannelPolicyRow(SQLModel, table=True):
     buffer_percent: float = 0.0
     rules: list = Field(default_factory=list, sa_column=Column(JSON, default=list))
     conflicts: dict = Field(default_factory=dict, sa_column=Column(JSON, default=dict))
+
+
+class ChannelSyncRecord(SQLModel, table=True):
+    """One channel's sync: clean when it left no conflict (the reliability the weighted rule
+    uses)."""
+
+    __tablename__ = "channel_sync_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str = Field(max_length=64, index=True)
+    channel: str = Field(max_length=64)
+    clean: bool = True
+    synced_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))

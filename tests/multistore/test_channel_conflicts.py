@@ -42,8 +42,19 @@ def test_weighted_policy_uses_reliability(registry_url: str) -> None:
     book = ConflictBook(registry_url)
     book.record("s1", FOUND.iloc[:1])
     policy = ConflictPolicy.from_mapping({"rules": {"stock_mismatch": "weighted"}})
-    book.settle("s1", policy, reliability={"inventory": 0.9, "ebay": 0.1})
+    book.settle("s1", policy, weights={"inventory": 0.9, "ebay": 0.1})
     (row,) = book.list("s1", status="resolved")
     (decision,) = book.resolutions(row.id)
     assert decision.value == 4.0  # (0.9·5 + 0.1·3) / 1.0 = 4.8 → 4 whole units
     assert decision.decided_by == "policy:weighted"
+
+
+def test_reliability_is_read_back_from_the_recorded_syncs(registry_url: str) -> None:
+    book = ConflictBook(registry_url)
+    for n in range(8):
+        book.record_syncs("s1", {"shopify": True, "ebay": n == 0})
+    weights = book.reliability("s1")
+    assert weights["inventory"] == 1.0
+    assert weights["shopify"] == pytest.approx(0.9)  # (8 + 1) / (8 + 2)
+    assert weights["ebay"] == pytest.approx(0.2)  # (1 + 1) / (8 + 2)
+    assert "square" not in weights  # no history: the rule weighs it ½

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from multistore.planning import DISABLED, OUTSIDE_WINDOW, QUARANTINED, Skip, plan
+from multistore.planning import ALREADY_RUNNING, DISABLED, OUTSIDE_WINDOW, QUARANTINED, Skip, plan
 from multistore.registry import Priority, Store, UnknownStoreError
 
 # 2026-06-01 12:00 UTC: 05:00 in Los Angeles, 07:00 in Chicago, 08:00 in New York.
@@ -66,13 +66,21 @@ def test_skips_say_why_and_when_the_window_opens() -> None:
             "night-east",
             OUTSIDE_WINDOW,
             datetime(2026, 6, 1, 22, 0, tzinfo=east),
-            "window 22:00-06:00 America/New_York",
+            "window 22:00-06:00 America/New_York; opens 2026-06-01 22:00 EDT; "
+            "--ignore-windows (ignore_windows=true) runs it now",
         ),
         Skip("off", DISABLED),
         Skip("sick", QUARANTINED, detail="3 fails"),
     ]
     # The next opening is given in the store's own zone.
     assert result.skipped[0].next_open.tzinfo == east
+
+
+def test_a_running_store_is_skipped_with_the_line_saying_where_it_runs() -> None:
+    line = "store a is already running since 2026-06-01T11:00:00+00:00 in flow run f"
+    result = plan([store("a"), store("b")], NOW, running={"a": line})
+    assert result.selected_ids == ["b"]
+    assert result.skipped == [Skip("a", ALREADY_RUNNING, detail=line)]
 
 
 def test_a_disabled_store_is_skipped_as_disabled_even_when_quarantined() -> None:

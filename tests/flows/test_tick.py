@@ -1,0 +1,59 @@
+"""The tick flow and the store lease on a real Prefect server (stores as subflows, no workers).
+
+The many-workers case (two ticks at once, store runs on two workers, PostgreSQL) is in
+tests/test_tick_workers.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.run_stores import NOTHING_RAN_STATE, run_stores
+from flows.store_pipeline import store_pipeline
+from flows.tick import tick_flow
+from multistore.claims import COMPLETED, Claims
+from multistore.leases import Leases
+from multistore.registry import Registry
+
+pytestmark = [pytest.mark.prefect]
+
+
+async def test_an_adhoc_run_of_a_running_store_is_refused_with_the_one_line_reason(
+    prefect_server,
+) -> None:
+    Registry().add("busy", jobs=[])
+    assert Leases().acquire("busy", "other-flow-run") is None
+    line = Leases().held("busy").line()
+    assert line.startswith("store busy is already running since ")
+    assert line.endswith(" in flow run other-flow-run")
+
+    state = await run_stores(stores=["busy"], return_state=True)
+    assert state.name == NOTHING_RAN_STATE
+    report = await state.aresult()
+    (skip,) = report["skipped"]
+    assert (skip["store_id"], skip["reason"], skip["detail"]) == ("busy", "already running", line)
+    assert line in state.message
+
+    # Started another way (the tick, `multistore run-store`): the pipeline itself refuses.
+    state = await store_pipeline("busy", return_state=True)
+    assert state.name == "AlreadyRunning" and state.message == line
+    assert Registry().history("busy") == []
+
+
+async def test_a_tick_starts_each_due_store_once_and_records_the_outcome_in_its_claim(
+    prefect_server,
+) -> None:
+    registry = Registry()
+    registry.add("always-a", jobs=[], priority="low")
+    registry.add("always-b", jobs=[], priority="high")
+    state = await tick_flow(store_deployment=None, return_state=True)
+    summary = await state.aresult()
+    assert [s["store_id"] for s in summary["started"]] == ["always-b", "always-a"]
+    claims = {c.store_id: c for c in Claims().history()}
+    assert {c.status for c in claims.values()} == {COMPLETED}
+    for store_id in ("always-a", "always-b"):
+        (run,) = registry.history(store_id)
+        assert run.flow_run_id == claims[store_id].flow_run_id
+    again = await (await tick_flow(store_deployment=None, return_state=True)).aresult()
+    assert again["started"] == []
+    assert Leases().live() == {}
