@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import Field
 
-from clients.store_node import StoreNodeClient
+from multistore.clients.store_node import StoreNodeClient
 
 
 class StoreNodeService(Block):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clients.store_node import FakeStoreNodes, StoreNodeClient, read_answer
+from multistore.clients.store_node import FakeStoreNodes, StoreNodeClient, read_answer
 
 
 async def test_answers_failures_and_bad_shapes() -> None:
