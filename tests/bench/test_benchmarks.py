@@ -31,6 +31,7 @@ SMOKE = [
     ("vdp_pool.py", ["--dealers", "2", "--feed-rows", "3", "--latency-ms", "0",
                      "--stores-at-once", "2", "--pool", "2"], "utilisation (busy page-s", True),
     ("fanout.py", ["--stores", "3", "--concurrency", "2"], "ratio run_stores/bare:", True),
+    ("schedule.py", ["--stores", "40", "--days", "1", "--db", "both"], "started twice: 0", True),
 ]  # fmt: skip
 
 
