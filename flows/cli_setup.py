@@ -65,6 +65,8 @@ def register(app: typer.Typer) -> None:
         )
         if summary["sandbox_url"]:
             line += f"; {len(summary['created'])} created for the sandbox {summary['sandbox_url']}"
+            if summary["repointed"]:
+                line += f", {len(summary['repointed'])} re-pointed at it"
         console.print(line)
         if summary["missing"]:
             # Not an error: a document is created in the Prefect UI (or by `--sandbox`).

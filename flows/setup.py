@@ -7,8 +7,10 @@
    that exists is never touched: real credentials entered in the UI survive any number of runs
    (to resize a pool, say). Missing ones are reported; with `seed_sandbox` (the demo's and the
    tests' explicit step, `multistore setup --sandbox`) the missing ones are created pointing at
-   the sandbox with its published test credentials. The store-node health settings
-   (`store-nodes`, no secret) are created with their defaults when missing;
+   the sandbox with its published test credentials, and a document that is still exactly what
+   seeding wrote for a sandbox on another loopback port (the demo moved off a taken port) is
+   re-pointed at this one; one a user changed in any field is left alone. The store-node health
+   settings (`store-nodes`, no secret) are created with their defaults when missing;
 3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
    and the process work pool prefect.yaml deploys to (and the Docker one, when asked);
 4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
@@ -34,6 +38,7 @@ from tasks.pools import ensure_pools
 
 PAGE = 200
 STORE_NODES_BLOCK = "store-nodes"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 async def setup(
@@ -53,12 +58,15 @@ async def setup(
     existing = await _existing_documents()
     missing = [(name, role, store) for name, role, store in wanted if (role, name) not in existing]
     created: list[str] = []
+    repointed: list[str] = []
     base_url = sandbox_url or get_settings().sandbox_url
     if seed_sandbox:
         for name, role, store in missing:
-            document = store_block(role, store, base_url) if store else shared_block(role, base_url)
-            await document.asave(name)  # never overwrite: it was missing a moment ago
+            await _sandbox_block(role, store, base_url).asave(name)  # it was missing just now
             created.append(name)
+        for name, role, store in wanted:
+            if (role, name) in existing and await _repoint(name, role, store, base_url):
+                repointed.append(name)
 
     if await _missing(StoreNodeService, STORE_NODES_BLOCK):  # keep what a user edited
         await StoreNodeService().asave(STORE_NODES_BLOCK)
@@ -75,6 +83,7 @@ async def setup(
         ),
         "documents": sorted([*(name for name, _, _ in wanted), STORE_NODES_BLOCK]),
         "created": sorted(created),
+        "repointed": sorted(repointed),
         "missing": sorted(name for name, _, _ in missing if name not in created),
         "pools": [spec.name for spec in specs],
         "sandbox_url": base_url if seed_sandbox else None,
@@ -113,6 +122,30 @@ async def _existing_documents() -> set[tuple[str, str]]:
                     break
                 offset += PAGE
     return found
+
+
+def _sandbox_block(role: str, store: str | None, base_url: str) -> Block:
+    return store_block(role, store, base_url) if store else shared_block(role, base_url)
+
+
+async def _repoint(name: str, role: str, store: str | None, base_url: str) -> bool:
+    """Re-point a sandbox-seeded document at the sandbox on `base_url`, if it is one.
+
+    It is one when it equals, field for field and secret for secret, what seeding writes for
+    a sandbox on some loopback address: nobody has edited it, so no credential can be lost.
+    """
+    saved = await BLOCK_TYPES[role].aload(name)
+    old_base = saved.base_url.rstrip("/").removesuffix("/crm" if role == "crm" else "")
+    if old_base == base_url.rstrip("/") or urlsplit(old_base).hostname not in LOOPBACK:
+        return False
+    if _fields(saved) != _fields(_sandbox_block(role, store, old_base)):
+        return False
+    await _sandbox_block(role, store, base_url).asave(name, overwrite=True)
+    return True
+
+
+def _fields(block: Block) -> dict[str, Any]:
+    return {field: getattr(block, field) for field in type(block).model_fields}
 
 
 async def _missing(block_type: type, name: str) -> bool:

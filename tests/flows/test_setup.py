@@ -121,6 +121,32 @@ def test_credentials_edited_in_the_ui_survive_setup(prefect_server, sandbox) -> 
         assert "real-secret-from-the-vendor" not in rerun.stdout + rerun.stderr
 
 
+def test_sandbox_documents_follow_the_sandbox_to_a_new_port_and_edited_ones_stay(
+    prefect_server, sandbox
+) -> None:
+    """The demo moves its sandbox off a taken port: what seeding wrote for the old port follows
+    it; a document a user changed (here only a secret, still on loopback) is left alone."""
+    Registry().add("setup-moved")
+    Registry().add("setup-kept")
+    old = "http://127.0.0.1:9"
+    assert _setup("--sandbox", "--sandbox-url", old).returncode == 0
+    kept = CRMCredentials.load("crm-setup-kept")
+    kept.api_key = SecretStr("a-key-the-user-typed")
+    kept.save("crm-setup-kept", overwrite=True)
+
+    rerun = _setup("--sandbox", "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    repointed = json.loads(rerun.stdout)["repointed"]
+    assert {"crm-setup-moved", "inventory-setup-moved", "inventory-setup-kept"} <= set(repointed)
+    assert "crm-setup-kept" not in repointed
+    assert CRMCredentials.load("crm-setup-moved").base_url == f"{sandbox.url}/crm"
+    assert InventorySources.load("inventory-setup-moved").base_url == sandbox.url
+    left = CRMCredentials.load("crm-setup-kept")
+    assert left.base_url == f"{old}/crm"
+    assert left.api_key.get_secret_value() == "a-key-the-user-typed"
+    assert "a-key-the-user-typed" not in rerun.stdout + rerun.stderr
+
+
 def test_setup_without_sandbox_creates_no_document_and_names_the_missing(prefect_server) -> None:
     Registry().add("setup-new")
     result = _setup()
