@@ -21,12 +21,6 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterId,
 )
-from prefect.events.filters import (
-    EventFilter,
-    EventNameFilter,
-    EventOccurredFilter,
-    EventResourceFilter,
-)
 
 from blocks.inventory import InventorySources
 from flows.alerts import ALERT_BLOCK, ensure_alerts
@@ -34,6 +28,7 @@ from flows.run_stores import run_stores
 from multistore.board import BOARD_KEY
 from multistore.breaker import BreakerPolicy, CircuitBreaker
 from multistore.registry import Registry
+from tests.fixtures.prefect_server import stored_events
 
 pytestmark = pytest.mark.prefect
 
@@ -105,7 +100,9 @@ async def test_a_quarantined_store_is_notified_on_the_webhook(
     assert "homenet" in notes[0]["body"]
 
     # The store's outcome events: the store as resource and as related "store", labelled.
-    events = await _events("multistore.store.", "multistore.store.alert-down", expected=3)
+    events = await stored_events(
+        prefix="multistore.store.", resource_id="multistore.store.alert-down", expected=3
+    )
     by_name = {e.event: e for e in events}
     assert {
         "multistore.store.started",
@@ -142,29 +139,15 @@ async def test_a_circuit_opening_and_closing_are_events(prefect_server) -> None:
     clock[0] += timedelta(seconds=2)  # the cool-down has passed: the next caller probes
     assert circuit.before_call()
     circuit.record_success(probe=True)  # closed
-    events = await _events("multistore.circuit.", "multistore.circuit.alert-probe", expected=2)
+    events = await stored_events(
+        prefix="multistore.circuit.", resource_id="multistore.circuit.alert-probe", expected=2
+    )
     assert sorted(e.event for e in events) == [
         "multistore.circuit.closed",
         "multistore.circuit.opened",
     ]
     opened = next(e for e in events if e.event.endswith("opened"))
     assert opened.payload["error"] == "HTTP 503" and opened.payload["cooldown_seconds"] == 1
-
-
-async def _events(prefix: str, resource_id: str, *, expected: int) -> list:
-    """The events about `resource_id` whose name starts with `prefix` (stored a moment after)."""
-    filter_ = EventFilter(
-        event=EventNameFilter(prefix=[prefix]),
-        resource=EventResourceFilter(id=[resource_id]),
-        occurred=EventOccurredFilter(since=datetime.now(UTC) - timedelta(minutes=10)),
-    )
-    async with get_client() as client:
-        deadline = time.monotonic() + 30
-        while True:
-            page = await client.read_events(filter_, limit=50)
-            if len(page.events) >= expected or time.monotonic() > deadline:
-                return page.events
-            await asyncio.sleep(0.2)
 
 
 def _quarantine_notes(receiver: Receiver) -> list[dict]:

@@ -4,11 +4,7 @@ an event; a store added between passes is checked without a restart."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
-
-from prefect import get_client
-from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 
 from flows.heartbeats import heartbeats
 from multistore.db import session_scope
@@ -18,6 +14,7 @@ from multistore.network.registry import Network
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from tasks.pools import ensure_pools
+from tests.fixtures.prefect_server import stored_events
 
 
 def _place(network: Network, store_id: str, number: int, base_url: str) -> None:
@@ -35,21 +32,6 @@ def _place(network: Network, store_id: str, number: int, base_url: str) -> None:
             where="",
         )
     )
-
-
-async def _events(name: str, since: datetime, expected: int) -> list:
-    async with get_client() as client:
-        for _ in range(50):
-            page = await client.read_events(
-                EventFilter(
-                    event=EventNameFilter(name=[name]), occurred=EventOccurredFilter(since=since)
-                ),
-                limit=50,
-            )
-            if len(page.events) >= expected:
-                return page.events
-            await asyncio.sleep(0.2)
-    return page.events
 
 
 async def test_a_pass_marks_transitions_and_emits_them(prefect_server, sandbox) -> None:
@@ -83,8 +65,8 @@ async def test_a_pass_marks_transitions_and_emits_them(prefect_server, sandbox) 
     health = {node.store_id: h for node, h in network.nodes()}
     assert health["n-down"].reachable is False and "503" in health["n-down"].last_error
     assert health["n-up"].reachable and health["n-up"].latency_ms > 0
-    down = await _events("multistore.node.unreachable", since, 1)
-    back = await _events("multistore.node.reachable", since, 1)
+    down = await stored_events(name="multistore.node.unreachable", since=since, expected=1)
+    back = await stored_events(name="multistore.node.reachable", since=since, expected=1)
     assert [e.resource.id for e in down] == ["multistore.store.n-down"]
     assert [e.resource.id for e in back] == ["multistore.store.n-back"]
     assert down[0].resource["multistore.store"] == "n-down"  # the store events' shape (alerts)

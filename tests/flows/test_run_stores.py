@@ -22,7 +22,6 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterName,
 )
-from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from blocks.inventory import InventorySources
@@ -32,7 +31,7 @@ from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.report import load_report
 from tasks.pools import ensure_pools
-from tests.fixtures.prefect_server import prefect_deploy, start_worker
+from tests.fixtures.prefect_server import prefect_deploy, start_worker, stored_events
 
 pytestmark = pytest.mark.prefect
 
@@ -120,7 +119,7 @@ async def test_failures_are_isolated_retried_recorded_and_quarantined(stores: Re
         store = stores.get(store_id)
         assert store.quarantined_at is not None
         assert "homenet" in (store.quarantine_reason or "")
-    events = await _events(QUARANTINE_EVENT, since, expected=2)
+    events = await stored_events(name=QUARANTINE_EVENT, since=since, expected=2)
     assert sorted(e.resource.id for e in events) == [f"multistore.store.{s}" for s in FAILING]
 
     # Quarantined stores are skipped with the reason until released.
@@ -137,23 +136,6 @@ def stores_data_dir() -> Path:
     from multistore.settings import get_settings
 
     return get_settings().data_dir
-
-
-async def _events(name: str, since: datetime, *, expected: int) -> list:
-    """The events of that name since `since` (the server stores them a moment after)."""
-    async with get_client() as client:
-        for _ in range(50):
-            page = await client.read_events(
-                EventFilter(
-                    event=EventNameFilter(name=[name]),
-                    occurred=EventOccurredFilter(since=since),
-                ),
-                limit=50,
-            )
-            if len(page.events) >= expected:
-                return page.events
-            await asyncio.sleep(0.2)
-    return page.events
 
 
 async def test_closed_window_skipped_and_start_order_follows_priority(

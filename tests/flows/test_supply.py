@@ -4,11 +4,8 @@ scheduled once."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
-from prefect import get_client
-from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 from sqlalchemy import update
 
 from flows.supply import supply_pass
@@ -20,21 +17,7 @@ from multistore.network.registry import Network
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from tasks.pools import ensure_pools
-
-
-async def _events(name: str, since: datetime, expected: int) -> list:
-    async with get_client() as client:
-        for _ in range(50):
-            page = await client.read_events(
-                EventFilter(
-                    event=EventNameFilter(name=[name]), occurred=EventOccurredFilter(since=since)
-                ),
-                limit=50,
-            )
-            if len(page.events) >= expected:
-                return page.events
-            await asyncio.sleep(0.2)
-    return page.events
+from tests.fixtures.prefect_server import stored_events
 
 
 async def test_a_request_waits_for_its_hub_then_goes_through(prefect_server, sandbox) -> None:
@@ -67,9 +50,10 @@ async def test_a_request_waits_for_its_hub_then_goes_through(prefect_server, san
 
     first = await supply_pass()
     assert first["hubs_down"] == ["west-hub"] and first["steps"] == {"waiting": 1}
-    assert [e.resource.id for e in await _events("multistore.supply.waiting", since, 1)] == [
-        f"multistore.supply.request.{request.id}"
-    ]
+    assert [
+        e.resource.id
+        for e in await stored_events(name="multistore.supply.waiting", since=since, expected=1)
+    ] == [f"multistore.supply.request.{request.id}"]
 
     sandbox.admin.clear_faults()
     with session_scope() as session:  # the backoff has passed (instead of waiting a minute)
@@ -81,5 +65,5 @@ async def test_a_request_waits_for_its_hub_then_goes_through(prefect_server, san
     assert (await supply_pass())["steps"] == {}  # nothing twice
     (only,) = supply.requests()
     assert only.status == "scheduled" and only.attempts == 2
-    assert await _events("multistore.supply.scheduled", since, 1)
+    assert await stored_events(name="multistore.supply.scheduled", since=since, expected=1)
     assert [row.step for row in supply.audit()] == ["submitted", "waiting", "approved", "scheduled"]
