@@ -27,6 +27,7 @@ from tasks.channels import (
     read_stock_task,
     sync_channel_task,
 )
+from tasks.pools import PREFECT_POOLS
 
 
 @flow(name="channel-sync")
@@ -51,12 +52,17 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     if only is not None and only not in rows:
         raise ValueError(f"store {store_id}: no enabled channel {only!r}")
     names = [only] if only else list(rows)
-    clients = {n: SalesChannel.load(rows[n].block, _sync=True).get_client(store_id) for n in names}
+    clients = {
+        n: SalesChannel.load(rows[n].block, _sync=True).get_client(store_id, pools=PREFECT_POOLS)
+        for n in names
+    }
     shown = {
         n: read_channel_task.with_options(tags=[f"api:{c.service}"])(n, c)
         for n, c in clients.items()
     }
-    stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(store_id)
+    stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(
+        store_id, pools=PREFECT_POOLS
+    )
     stock = read_stock_task(store_id, stockroom)
     allocation = allocate_task(stock, policy)
     reports, listings = {}, []
