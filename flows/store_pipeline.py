@@ -42,7 +42,7 @@ from multistore import apicounts, logfields
 from multistore import claims as claim_states
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
-from multistore.leases import RENEW_SECONDS, Held, Leases
+from multistore.leases import Held, Leases
 from multistore.registry import Registry
 from multistore.run_options import JobName
 from multistore.runstats import (
@@ -161,7 +161,7 @@ async def _keep_lease(leases: Leases, store_id: str, holder: str) -> None:
     at the next beat, well within the lease's time to live."""
     logger = get_run_logger()
     while True:
-        await asyncio.sleep(RENEW_SECONDS)
+        await asyncio.sleep(leases.renew_seconds)
         try:
             if not await asyncio.to_thread(leases.renew, store_id, holder):
                 logger.warning("store %s: lease lost (taken over as expired)", store_id)
