@@ -1,7 +1,8 @@
 """`channel-sync`: one store's sales channels brought to what the store can sell.
 
-Recipe: read on hand from the store's inventory system → allocate (policy of the store) → for
-each channel (or the one asked for): read what it shows, write what differs → conflicts found,
+Recipe: read what each channel (or the one asked for) shows → read on hand from the store's
+inventory system → allocate (policy of the store) → write to each channel what differs, each
+write conditional on what was read (no sale in between is written over) → conflicts found,
 recorded and settled by the store's policy → a report artifact per channel (writes, calls, 429s,
 conflicts found and resolved). With `from_webhooks`, each store and channel that received
 webhooks since the last pass gets one single-channel sync, however many webhooks came.
@@ -20,7 +21,12 @@ from multistore.channels.conflicts import detect
 from multistore.channels.review import ConflictBook
 from multistore.channels.stores import StoreChannels
 from multistore.channels.webhooks import WebhookInbox
-from tasks.channels import allocate_task, read_stock_task, sync_channel_task
+from tasks.channels import (
+    allocate_task,
+    read_channel_task,
+    read_stock_task,
+    sync_channel_task,
+)
 
 
 @flow(name="channel-sync")
@@ -44,14 +50,19 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     rows = {c.name: c for c in settings.list(store_id) if c.enabled}
     if only is not None and only not in rows:
         raise ValueError(f"store {store_id}: no enabled channel {only!r}")
+    names = [only] if only else list(rows)
+    clients = {n: SalesChannel.load(rows[n].block, _sync=True).get_client(store_id) for n in names}
+    shown = {
+        n: read_channel_task.with_options(tags=[f"api:{c.service}"])(n, c)
+        for n, c in clients.items()
+    }
     stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(store_id)
     stock = read_stock_task(store_id, stockroom)
     allocation = allocate_task(stock, policy)
     reports, listings = {}, []
-    for name in [only] if only else list(rows):
-        client = SalesChannel.load(rows[name].block, _sync=True).get_client(store_id)
+    for name, client in clients.items():
         report = sync_channel_task.with_options(tags=[f"api:{client.service}"])(
-            name, client, allocation[name]
+            name, client, allocation[name], shown[name]
         )
         reports[name] = report
         listings.append(_after_sync(name, allocation[name], report))

@@ -10,7 +10,7 @@ from prefect.cache_policies import NONE
 from multistore.channels.allocation import Policy, allocate
 from multistore.channels.connectors import ChannelClient, StockroomClient
 from multistore.channels.reservations import Reservations
-from multistore.channels.sync import ChannelReport, read_stock, sync_channel
+from multistore.channels.sync import ChannelReport, Shown, read_channel, read_stock, sync_channel
 
 
 @task(name="read-stock", cache_policy=NONE, tags=["api:stockroom"])
@@ -23,8 +23,15 @@ def allocate_task(stock: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return allocate(stock, policy)
 
 
+@task(name="read-channel", cache_policy=NONE)
+def read_channel_task(name: str, client: ChannelClient) -> Shown:
+    return read_channel(client)
+
+
 @task(name="sync-channel", cache_policy=NONE)
-def sync_channel_task(name: str, client: ChannelClient, target: pd.Series) -> ChannelReport:
-    report = sync_channel(client, target)
+def sync_channel_task(
+    name: str, client: ChannelClient, target: pd.Series, shown: Shown
+) -> ChannelReport:
+    report = sync_channel(client, target, shown)
     report.channel = name
     return report
