@@ -84,6 +84,40 @@ class Managed:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
 
+    def kill(self) -> None:
+        """Kill -9 the process and its process group, as the OOM killer or a lost machine would:
+        nothing it runs gets to clean up. Flow runs a process worker started live in sessions of
+        their own and survive this; `kill_flow_run` kills one of them."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(5)
+
+
+def flow_run_pids(flow_run_id: str) -> list[int]:
+    """The processes of this user running flow run `flow_run_id` (the engine a worker started
+    carries it in its environment as PREFECT__FLOW_RUN_ID)."""
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        if marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_flow_run(flow_run_id: str) -> list[int]:
+    """Kill -9 every process running flow run `flow_run_id`; their pids (none: not running here)."""
+    pids = flow_run_pids(flow_run_id)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
 
 def spawn(
     name: str, argv: list[str], *, env: dict[str, str], log: Path, cwd: Path | None = None
