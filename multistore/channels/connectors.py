@@ -4,12 +4,13 @@
     write(changes: {sku: units}) -> WriteResult      in the vendor's batch shape and size
     verify_webhook(body, headers) -> Delivery        the vendor's signature scheme
 
-Every request goes through the call policy (`multistore.calls.Caller`: the service's circuit
-breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After honoured; one
-`ServiceError` line when it gives up). Shopify's client also paces itself on the
+Every request goes through the call policy (`multistore.calls.Caller`): a slot of the vendor's
+shared pool `api:<vendor>` (requests in flight across all stores and workers; data/pools.yaml),
+the service's circuit breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After
+honoured; one `ServiceError` line when it gives up. The vendors' rates are per shop or seller
+account, so they are paced per store, not by a shared rate: Shopify's client paces itself on the
 `X-Shopify-Shop-Api-Call-Limit` header so that its leaky bucket never overflows (no 429s in the
-first place). The interface is kept this small so the clients can move onto the shared call
-policy (slot → rate → breaker → retry) without their callers changing.
+first place).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ import httpx
 import pandas as pd
 
 from multistore import retry
-from multistore.calls import NO_POOLS, Caller
+from multistore.calls import NO_POOLS, Caller, Pools
 from multistore.channels.webhooks import Delivery, WebhookSecret, verify
 from multistore.clock import SYSTEM_CLOCK, Clock
+from multistore.pools import CHANNEL_POOLS
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,22 @@ class ChannelClient:
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = SYSTEM_CLOCK,
+        pools: Pools = NO_POOLS,
     ) -> None:
+        """`pools`: Prefect's pools in flows (tasks.pools.PREFECT_POOLS); none alone."""
         self.config = config
         self.clock = clock
         self.http = http or httpx.Client(timeout=httpx.Timeout(30.0))
         self.sleep = sleep
         self.calls = 0
         self.throttled = 0
-        # No shared pool yet: each channel paces itself (Shopify) or relies on the retries.
-        self.caller = Caller(self.service, store=config.store_id, pools=NO_POOLS, sleep=sleep)
+        self.caller = Caller(
+            self.service,
+            store=config.store_id,
+            pools=pools,
+            pool=CHANNEL_POOLS[self.service],
+            sleep=sleep,
+        )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = self.config.base_url.rstrip("/") + path

@@ -21,6 +21,7 @@ import pandas as pd
 
 from multistore.channels.allocation import Policy, allocate
 from multistore.channels.connectors import ChannelClient, StockroomClient
+from multistore.channels.history import SalesHistory, demand
 from multistore.channels.reservations import Reservations
 
 
@@ -115,18 +116,51 @@ def sync_store(
     book: Reservations,
     *,
     only: str | None = None,
+    history: SalesHistory | None = None,
+    forecast: pd.DataFrame | None = None,
 ) -> dict[str, ChannelReport]:
-    """Sync every channel of `clients` (or `only` that one)."""
+    """Sync every channel of `clients` (or `only` that one). With `history`, the channels' sales
+    since the last sync are recorded and weigh the allocation (performance; demand with the
+    store's `forecast`: sku, units)."""
     names = [only] if only else [n for n in policy.names if n in clients]
     shown = {name: read_channel(clients[name]) for name in names}
     stock = read_stock(store_id, stockroom, book)
-    allocation = allocate(stock, policy)
+    weighed = weigh(store_id, policy, history, shown, forecast) if history else {}
+    allocation = allocate(stock, policy, **weighed)
     reports = {}
     for name in names:
         target = allocation[name].astype(np.int64)
         reports[name] = sync_channel(clients[name], target, shown[name])
         reports[name].channel = name
+        if history:
+            history.left(store_id, name, left_showing(name, target, reports[name]))
     return reports
+
+
+def weigh(
+    store_id: str,
+    policy: Policy,
+    history: SalesHistory,
+    shown: Mapping[str, Shown],
+    forecast: pd.DataFrame | None,
+) -> dict[str, pd.DataFrame]:
+    """The allocation's sales and demand: what each channel sold since the last sync is
+    recorded first (from its counts just read), then the recent history is read back."""
+    for name, read in shown.items():
+        history.observe(store_id, name, read.levels)
+    sales = history.sales(store_id, policy.names)
+    if forecast is None:
+        forecast = pd.DataFrame(columns=["sku", "units"])
+    return {"sales": sales, "forecast": demand(forecast, sales, policy.smoothing)}
+
+
+def left_showing(name: str, target: pd.Series, report: ChannelReport) -> pd.DataFrame:
+    """What the channel shows after the sync, without asking it again: its allocation, except
+    where a write failed and it still shows what it showed before (a stock mismatch)."""
+    shown = target.astype(float).copy()
+    stale = pd.Series(report.stale, dtype=float)
+    shown.loc[stale.index.intersection(shown.index)] = stale
+    return pd.DataFrame({"channel": name, "sku": shown.index, "quantity": shown.to_numpy()})
 
 
 def _shown(levels: pd.DataFrame, skus: Mapping[str, str]) -> dict[str, float]:
