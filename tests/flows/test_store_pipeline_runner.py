@@ -235,7 +235,7 @@ async def test_a_prefect_server_refusing_the_artifact_costs_the_artifact_not_the
     async def unreachable(*args, **kwargs):
         raise httpx.ConnectError("All connection attempts failed")
 
-    recorder(seconds=0.01)
+    recorder()
     Registry().add("artifact-store")
     monkeypatch.setattr(pipeline_module, "acreate_markdown_artifact", unreachable)
     stats = await store_pipeline("artifact-store", jobs=["homenet_feed"])
