@@ -43,6 +43,7 @@ from multistore import claims as claim_states
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.leases import RENEW_SECONDS, Held, Leases
+from multistore.orchestrator import PrefectServerUnavailable, athrough_outage
 from multistore.registry import Registry
 from multistore.run_options import JobName
 from multistore.runstats import (
@@ -236,11 +237,6 @@ async def _run_store(
             store_id, graph, records, started_at=started, finished_at=time.time()
         )
         stats["api"] = apicounts.since(api_before, store_id)  # calls, 429s, 5xx, retries
-        await acreate_markdown_artifact(
-            render_markdown(graph, stats, data_dir=settings.data_dir),
-            key=f"store-pipeline-{store_id}",
-            description=f"Job graph run of store {store_id}",
-        )
     except BaseException as exc:  # cancelled or crashed: the run must not stay "running"
         # A second cancellation may interrupt this await, but not the thread: the row is written.
         error = f"{type(exc).__name__}: {exc}"
@@ -259,6 +255,7 @@ async def _run_store(
         "completed": claim_states.COMPLETED,
     }[status]
     await _record_claims(store_id, occurrences, claim_status, problem, quarantine_threshold)
+    await _publish_artifact(graph, stats, settings.data_dir)
     if stopped:
         logger.warning(
             "store %s: window closed at %s; stopped by the window: %s",
@@ -277,6 +274,23 @@ async def _run_store(
     if problem:
         raise StorePipelineError(problem)
     return stats
+
+
+async def _publish_artifact(graph: JobGraph, stats: dict[str, Any], data_dir: Any) -> None:
+    """The run's markdown artifact, through a Prefect server restart; it is a view of what the
+    registry already holds, so when the server stays away it is logged and the run goes on."""
+    store_id = stats["store_id"]
+    try:
+        await athrough_outage(
+            lambda: acreate_markdown_artifact(
+                render_markdown(graph, stats, data_dir=data_dir),
+                key=f"store-pipeline-{store_id}",
+                description=f"Job graph run of store {store_id}",
+            ),
+            what=f"writing the artifact of store {store_id}",
+        )
+    except PrefectServerUnavailable as exc:
+        get_run_logger().warning("%s; the run's statistics are in the registry", exc)
 
 
 async def _run_graph(

@@ -3,7 +3,10 @@
 Overall status:
 - "unavailable" when the registry database or the Prefect server cannot be reached (HTTP 503),
   with one reason line for each;
-- "degraded" when a store is quarantined or an outside service's circuit is open;
+- "degraded" when a store is quarantined or an outside service's circuit is open, or when the
+  Prefect server keeps its slot leases in memory (Prefect's default): a restart of that server
+  leaks every slot held at that moment for good, so a pool runs short until someone repairs it
+  (one warning line says how to fix the server's setting);
 - "ok" otherwise.
 
 Per store: enabled, quarantined (since, why), its last success, its consecutive failures, its
@@ -26,7 +29,7 @@ from sqlmodel import col, select
 from multistore.breaker import OPEN, BreakerStatus, all_statuses
 from multistore.db import DatabaseUnavailable, session_scope
 from multistore.models import Store, StoreRun
-from multistore.prefect_api import PrefectAPI, PrefectUnavailable
+from multistore.prefect_api import MEMORY_LEASE_STORAGE, PrefectAPI, PrefectUnavailable
 from multistore.settings import get_settings
 from multistore.windows import format_window, last_opened
 
@@ -47,6 +50,7 @@ class Health:
     status: str
     checked_at: datetime
     reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     stores: list[dict[str, Any]] = field(default_factory=list)
     circuits: list[dict[str, Any]] = field(default_factory=list)
 
@@ -59,6 +63,7 @@ class Health:
             "status": self.status,
             "checked_at": self.checked_at.isoformat(),
             "reasons": self.reasons,
+            "warnings": self.warnings,
             "stores": self.stores,
             "circuits": self.circuits,
         }
@@ -78,10 +83,13 @@ def check_health(
 ) -> Health:
     """The health at `now` (see the module's rules); never raises for an unreachable part."""
     health = Health(status=OK, checked_at=now)
+    prefect = prefect or PrefectAPI()
     try:
-        (prefect or PrefectAPI()).check()
+        prefect.check()
     except PrefectUnavailable as exc:
         health.reasons.append(str(exc))
+    else:
+        health.warnings.extend(lease_storage_warnings(prefect))
     try:
         stores, successes, breakers = _read_registry(registry_url)
     except (DatabaseUnavailable, SQLAlchemyError) as exc:
@@ -93,11 +101,24 @@ def check_health(
     health.stores = [store_health(s, now, successes.get(s.id), circuits) for s in stores]
     if health.reasons:
         health.status = UNAVAILABLE
-    elif any(s["quarantined"] for s in health.stores) or any(
-        c["state"] == OPEN for c in health.circuits
+    elif (
+        health.warnings
+        or any(s["quarantined"] for s in health.stores)
+        or any(c["state"] == OPEN for c in health.circuits)
     ):
         health.status = DEGRADED
     return health
+
+
+def lease_storage_warnings(prefect: PrefectAPI) -> list[str]:
+    """One line when the server keeps slot leases in memory (see the module docstring)."""
+    if prefect.lease_storage() != MEMORY_LEASE_STORAGE:
+        return []
+    return [
+        f"Prefect server {prefect.url} keeps concurrency slot leases in memory: a restart "
+        "leaks every slot held then; start it with PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="
+        "prefect.server.concurrency.lease_storage.filesystem"
+    ]
 
 
 def store_health(

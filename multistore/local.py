@@ -106,12 +106,18 @@ def prefect_env(home: Path, api_url: str, database_url: str | None = None) -> di
 
 
 def start_prefect_server(
-    home: Path, *, port: int | None = None, database_url: str | None = None, timeout: float = 90
+    home: Path,
+    *,
+    port: int | None = None,
+    database_url: str | None = None,
+    timeout: float = 90,
+    settings: dict[str, str] | None = None,
 ) -> Managed:
-    """A real Prefect server on 127.0.0.1 (SQLite under `home`, or `database_url`)."""
+    """A real Prefect server on 127.0.0.1 (SQLite under `home`, or `database_url`); `settings`:
+    Prefect settings that differ from ours (PREFECT_SERVER_ENV)."""
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    env = prefect_env(home, api_url, database_url)
+    env = {**prefect_env(home, api_url, database_url), **(settings or {})}
     prefect = str(Path(sys.executable).with_name("prefect"))
     server = spawn(
         "prefect-server",
