@@ -42,8 +42,8 @@ from multistore import apicounts, logfields
 from multistore import claims as claim_states
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
-from multistore.leases import RENEW_SECONDS, Held, Leases
-from multistore.orchestrator import PrefectServerUnavailable, athrough_outage
+from multistore.leases import Held, Leases
+from multistore.orchestrator import athrough_outage
 from multistore.registry import Registry
 from multistore.run_options import JobName
 from multistore.runstats import (
@@ -162,7 +162,7 @@ async def _keep_lease(leases: Leases, store_id: str, holder: str) -> None:
     at the next beat, well within the lease's time to live."""
     logger = get_run_logger()
     while True:
-        await asyncio.sleep(RENEW_SECONDS)
+        await asyncio.sleep(leases.renew_seconds)
         try:
             if not await asyncio.to_thread(leases.renew, store_id, holder):
                 logger.warning("store %s: lease lost (taken over as expired)", store_id)
@@ -255,7 +255,8 @@ async def _run_store(
         "completed": claim_states.COMPLETED,
     }[status]
     await _record_claims(store_id, occurrences, claim_status, problem, quarantine_threshold)
-    await _publish_artifact(graph, stats, settings.data_dir)
+    # Only now what lives on the Prefect server: the outcome above is recorded whatever it does.
+    await _publish(graph, stats, store_id, settings.data_dir)
     if stopped:
         logger.warning(
             "store %s: window closed at %s; stopped by the window: %s",
@@ -276,10 +277,9 @@ async def _run_store(
     return stats
 
 
-async def _publish_artifact(graph: JobGraph, stats: dict[str, Any], data_dir: Any) -> None:
-    """The run's markdown artifact, through a Prefect server restart; it is a view of what the
-    registry already holds, so when the server stays away it is logged and the run goes on."""
-    store_id = stats["store_id"]
+async def _publish(graph: JobGraph, stats: dict[str, Any], store_id: str, data_dir: Any) -> None:
+    """The job graph artifact, through a Prefect server restart (multistore/orchestrator.py); a
+    server that stays away costs the artifact only (the figures are in the registry)."""
     try:
         await athrough_outage(
             lambda: acreate_markdown_artifact(
@@ -287,10 +287,15 @@ async def _publish_artifact(graph: JobGraph, stats: dict[str, Any], data_dir: An
                 key=f"store-pipeline-{store_id}",
                 description=f"Job graph run of store {store_id}",
             ),
-            what=f"writing the artifact of store {store_id}",
+            what=f"writing the job graph artifact of store {store_id}",
         )
-    except PrefectServerUnavailable as exc:
-        get_run_logger().warning("%s; the run's statistics are in the registry", exc)
+    except Exception as exc:
+        get_run_logger().warning(
+            "store %s: its job graph artifact was not saved (%s: %s)",
+            store_id,
+            type(exc).__name__,
+            exc,
+        )
 
 
 async def _run_graph(

@@ -281,3 +281,23 @@ def test_a_second_start_of_a_running_store_is_refused_with_one_line(url: str) ->
     )
     assert leases.renew("s", "first", now=now + timedelta(seconds=60))
     assert leases.acquire("s", "second", now=now + timedelta(seconds=120)).holder == "first"
+
+
+def test_the_lease_time_to_live_is_the_holders_setting_and_renewal_a_third_of_it(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from multistore.settings import reset_settings
+
+    Registry(url, from_env=False).add("s")
+    assert Leases(url).ttl == 90 and Leases(url).renew_seconds == 30  # the documented default
+    monkeypatch.setenv("MULTISTORE_STORE_LEASE_SECONDS", "6")
+    reset_settings()
+    short = Leases(url)
+    assert short.renew_seconds == 2
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert short.acquire("s", "killed", now=now) is None
+    # Another process with the default setting sees the holder's short expiry.
+    assert Leases(url, ttl=90).held("s", now=now + timedelta(seconds=5)) is not None
+    assert Leases(url, ttl=90).held("s", now=now + timedelta(seconds=6)) is None
+    (closed,) = Leases(url, ttl=90).close_expired(now=now + timedelta(seconds=6))
+    assert closed.holder == "killed"
