@@ -54,6 +54,7 @@ from multistore.board import BOARD_KEY, board_rows
 from multistore.claims import Claims
 from multistore.db import DatabaseUnavailable
 from multistore.leases import Leases
+from multistore.orchestrator import athrough_outage
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.revision import code_identity
@@ -71,7 +72,6 @@ ALREADY_RUNNING_STATE = "AlreadyRunning"
 NOTHING_RAN_STATE = "Skipped"
 QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
-CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
 # How often a waiting parent asks the registry whether its store run's lease expired.
 DEATH_CHECK_SECONDS = 15.0
@@ -273,7 +273,8 @@ async def _name_skipped(context: FlowRunContext | None, report: reports.RunRepor
     try:
         async with get_client() as client:
             await _with_server_retries(
-                lambda: client.update_flow_run(context.flow_run.id, name=name)
+                lambda: client.update_flow_run(context.flow_run.id, name=name),
+                "naming the parent run",
             )
     except Exception as exc:  # the name is a view: the state and the report still say it
         get_run_logger().warning("run not renamed: %s: %s", type(exc).__name__, exc)
@@ -413,7 +414,8 @@ async def _mark_retried(entry: reports.StoreEntry) -> None:
         )
         try:
             await _with_server_retries(
-                lambda run_id=attempt["flow_run_id"], text=message: _set_retried(run_id, text)
+                lambda run_id=attempt["flow_run_id"], text=message: _set_retried(run_id, text),
+                f"marking a retried run of store {entry.store_id}",
             )
         except Exception as exc:
             get_run_logger().warning(
@@ -434,19 +436,16 @@ async def _set_retried(flow_run_id: str, message: str) -> None:
         )
 
 
-async def _with_server_retries(
-    call: Callable[[], Awaitable[Any]], attempts: int = CREATE_ATTEMPTS
-) -> Any:
-    """`call()`, again after 1, 2, 4… s while the Prefect server answers 5xx/429 or is away
-    (SQLite's "database is locked" is a 503): the orchestrator's hiccup must not fail a store."""
-    for n in range(attempts):
-        try:
-            return await call()
-        except (PrefectHTTPStatusError, httpx.TransportError) as exc:
-            if not _transient(exc) or n == attempts - 1:
-                raise
-            await asyncio.sleep(0 if get_settings().instant_backoff else 2.0**n)
-    raise AssertionError("unreachable")
+async def _with_server_retries(call: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """`call()` through a busy or restarting Prefect server (5xx, 429, a refused connection;
+    SQLite's "database is locked" is a 503) for up to five minutes (multistore/orchestrator.py):
+    the orchestrator's hiccup must not fail a store. Tests' instant backoff waits no time."""
+    sleep = _no_wait if get_settings().instant_backoff else asyncio.sleep
+    return await athrough_outage(call, what=what, sleep=sleep)
+
+
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0.01)  # no backoff, but no busy loop either
 
 
 def _record_outcome(
@@ -584,7 +583,8 @@ class _DeploymentRunner:
                 as_subflow=True,
                 tags=["multistore", f"store:{store.id}"],
                 idempotency_key=f"{self.parent_id}:{store.id}:{attempt}",
-            )
+            ),
+            f"starting attempt {attempt} of store {store.id}",
         )
 
 
@@ -733,14 +733,16 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
     await _with_server_retries(
         lambda: acreate_table_artifact(
             reports.table_rows(payload), key="store-run-report", description="One row per store"
-        )
+        ),
+        "writing the report's table artifact",
     )
     await _with_server_retries(
         lambda: acreate_markdown_artifact(
             reports.render_markdown(payload, ui_url=PREFECT_UI_URL.value()),
             key="store-run-summary",
             description="The report: stores, attempts and errors, skips, compliance, pools",
-        )
+        ),
+        "writing the report's summary artifact",
     )
     try:
         await publish_board()
