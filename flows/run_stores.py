@@ -20,6 +20,7 @@ the selection task retries a registry database that was briefly unreachable.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
-from prefect.exceptions import PrefectHTTPStatusError
+from prefect.exceptions import MissingContextError, PrefectHTTPStatusError
 from prefect.settings import PREFECT_UI_URL
 from prefect.states import Cancelled, Cancelling, Completed, Crashed, Failed, State
 from sqlalchemy.exc import OperationalError
@@ -506,7 +507,7 @@ def _stats_from_registry(registry: Registry, store_id: str, flow_run_id: str) ->
     # Newest first: the run just finished is among the last few (one run per store at a time).
     for run in registry.history(store_id, limit=10):
         if str(run.flow_run_id) == flow_run_id:
-            return {**(run.metrics or {}), "_error": run.error}
+            return {**(run.metrics or {}), "_error": run.error, "_status": run.status}
     return None
 
 
@@ -594,16 +595,37 @@ def _attempt(
     """The attempt's outcome, with the statistics the pipeline recorded in the registry."""
     recorded = _stats_from_registry(Registry(), store_id, flow_run_id) if flow_run_id else None
     error = None
+    recorded_status = None
     if recorded is not None:
         recorded_error = recorded.pop("_error", None)
+        recorded_status = recorded.pop("_status", None)
         stats = stats or recorded
     else:
         recorded_error = None
     if state.name == ALREADY_RUNNING_STATE:
         return StoreAttempt(False, flow_run_id, state.message, None, already_running=state.message)
-    if not state.is_completed():
+    ok = state.is_completed()
+    if not ok and state.is_crashed() and recorded_status == "completed":
+        # Reconciled: the run recorded its store as completed (results written, outcome in the
+        # registry) and only its final state never reached the Prefect server (a restart
+        # outlasting the client's retries): running the store again would redo finished work.
+        _logger().warning(
+            "store %s: flow run %s ended %s, but the store completed (registry): counted completed",
+            store_id,
+            flow_run_id,
+            state.name,
+        )
+        ok = True
+    if not ok:
         error = recorded_error or f"{state.name}: {state.message or 'no message'}"
-    return StoreAttempt(ok=state.is_completed(), flow_run_id=flow_run_id, error=error, stats=stats)
+    return StoreAttempt(ok=ok, flow_run_id=flow_run_id, error=error, stats=stats)
+
+
+def _logger() -> Any:
+    try:
+        return get_run_logger()
+    except MissingContextError:  # called outside a run (a test)
+        return logging.getLogger("multistore.run_stores")
 
 
 def _transient(exc: Exception) -> bool:

@@ -35,6 +35,8 @@ PREFECT_SERVER_ENV = {
     ),
     # A blocked tagged task polls again after at most this long (default 10 s wastes pool time).
     "PREFECT_SERVER_TASKS_TAG_CONCURRENCY_SLOT_WAIT_SECONDS": "1",
+    # A client's calls wait through a server restart of about 4 minutes, not 1 (prefect.yaml).
+    "PREFECT_CLIENT_MAX_RETRIES": "7",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_UI_ENABLED": "true",
     "PREFECT_LOGGING_LEVEL": "WARNING",
