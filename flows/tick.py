@@ -6,7 +6,9 @@
 2. tell Prefect: each dead run's flow run is set Crashed; a claim whose run never ran the store
    (its worker could not start it, or no worker took it while it was due) is settled
    (`multistore.ticking.settle`: retried, or missed and its run cancelled); each missed
-   occurrence is a `multistore.store.missed` event (automations alert on it);
+   occurrence is a `multistore.store.missed` event (automations alert on it), and each due
+   occurrence that did not start (waiting, or quarantined) a `multistore.store.skipped` event,
+   once per reason;
 3. start: one run of `store-pipeline/default` per store claimed, in priority order, with an
    idempotency key derived from the claim (a tick retried by Prefect creates no second run); a
    start that fails puts its claims back to retry;
@@ -117,6 +119,13 @@ async def _pass(
         logger.warning("store %s: occurrence %s missed (not completed while due)", store_id, key)
         if store_id in stores:
             emit_store_event("missed", stores[store_id], {"occurrence": key})
+    for skip in result.skipped:  # once per occurrence and reason, not at every tick
+        emit_store_event(
+            "skipped",
+            stores[skip.occurrence.store_id],
+            {"occurrence": skip.occurrence.key, "detail": skip.reason},
+            **{"multistore.reason": skip.kind},
+        )
     for start in result.started:
         flow_run_id = await _start(start, deployment, threshold)
         if flow_run_id is not None:
@@ -125,7 +134,7 @@ async def _pass(
 
 
 def _waiting_for_a_slot(result: TickResult) -> bool:
-    return any(SLOTS_BUSY in w.reason for w in result.waiting)
+    return any(w.kind == SLOTS_BUSY for w in result.waiting)
 
 
 async def _slot_freed(max_concurrent_stores: int, until: float) -> bool:

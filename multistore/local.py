@@ -1,4 +1,5 @@
-"""Start and stop the processes multistore runs beside: a Prefect server, workers, the sandbox.
+"""Start and stop the processes multistore runs beside: a Prefect server, workers, the sandbox,
+a Docker engine.
 
 Used by the demo, the benchmarks and the test fixtures, so that all three start things the same way.
 Plain subprocesses: this module never imports Prefect.
@@ -160,3 +161,38 @@ def start_prefect_server(
         server.stop()
         raise
     return server
+
+
+def engine_answers() -> bool:
+    """Whether a Docker engine answers (at DOCKER_HOST, or the default socket)."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(version="auto", timeout=10)
+        client.ping()
+    except DockerException:
+        return False
+    client.close()
+    return True
+
+
+def start_dockerd(run_dir: Path, *, timeout: float = 60) -> Managed:
+    """dockerd on the default socket, with no bridge and no iptables rules of its own."""
+    argv = [
+        "dockerd",
+        "--bridge=none",
+        "--iptables=false",
+        "--ip6tables=false",
+        "--host=unix:///var/run/docker.sock",
+        f"--pidfile={run_dir / 'docker.pid'}",
+    ]
+    daemon = spawn("dockerd", argv, env=dict(os.environ), log=run_dir / "dockerd.log")
+    deadline = time.monotonic() + timeout
+    while not engine_answers():
+        if daemon.process.poll() is not None or time.monotonic() > deadline:
+            daemon.stop()
+            tail = (run_dir / "dockerd.log").read_text()[-500:].strip().splitlines()[-1:]
+            raise RuntimeError(f"dockerd did not start: {' '.join(tail)}")
+        time.sleep(0.5)
+    return daemon

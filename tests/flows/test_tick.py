@@ -115,3 +115,30 @@ async def test_a_claim_whose_run_crashed_before_it_started_is_retried_by_the_nex
     assert [(s["store_id"], s["attempt"]) for s in summary["started"]] == [("unstarted-store", 2)]
     (claim,) = Claims().history("unstarted-store")
     assert claim.status == COMPLETED and claim.attempts == 2
+
+
+async def test_a_store_waiting_through_several_ticks_is_one_skipped_event(
+    prefect_server, monkeypatch
+) -> None:
+    import flows.tick
+    from tests.fixtures.prefect_server import stored_events
+
+    registry = Registry()
+    registry.add("waits-long", jobs=[])
+    assert Leases().acquire("waits-long", "someone-elses-run") is None
+    emitted = []
+
+    def record(outcome, store, payload=None, **labels):
+        emitted.append((outcome, store.id, labels.get("multistore.reason")))
+        real_emit(outcome, store, payload, **labels)
+
+    real_emit = flows.tick.emit_store_event
+    monkeypatch.setattr(flows.tick, "emit_store_event", record)
+    for _ in range(3):  # three ticks see it due and running elsewhere
+        await tick_flow(store_deployment=None, return_state=True)
+    assert emitted == [("skipped", "waits-long", "already running")]
+    (event,) = await stored_events(
+        expected=1, name="multistore.store.skipped", resource_id="multistore.store.waits-long"
+    )
+    assert event.resource["multistore.reason"] == "already running"
+    assert event.payload["detail"].startswith("store waits-long is already running since ")
