@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.local import Managed, free_port, spawn, start_prefect_server, wait_http
+from devtools.pgadmin import create_database, database_url, drop_database
 from multistore.db import dispose_engines
-from multistore.local import Managed, free_port, spawn, start_prefect_server, wait_http
-from multistore.pgadmin import create_database, database_url, drop_database
 from multistore.settings import reset_settings
 
 

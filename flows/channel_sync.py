@@ -50,7 +50,7 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     reports, listings = {}, []
     for name in [only] if only else list(rows):
         client = SalesChannel.load(rows[name].block, _sync=True).get_client(store_id)
-        report = sync_channel_task.with_options(tags=[f"api:{client.service}"])(
+        report = sync_channel_task.with_options(tags=[client.service])(
             name, client, allocation[name]
         )
         reports[name] = report

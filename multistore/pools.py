@@ -15,14 +15,15 @@ from multistore import datafiles
 
 POOLS_FILE = "pools.yaml"
 
-# The pools the code holds, named once (data/pools.yaml sizes them; a test checks it has each).
+# The pools the code holds, named once (pools.yaml sizes them; a test checks it has each).
 BROWSER = "browser"
 API_CRM = "api:crm"
 API_DNC = "api:dnc"
 API_HOMENET = "api:homenet"
 API_DEALERCOM = "api:dealercom"
 API_SHORTENER = "api:shortener"
-POOL_NAMES = (BROWSER, API_CRM, API_DNC, API_HOMENET, API_DEALERCOM, API_SHORTENER)
+API_NODES = "api:nodes"  # store-node health checks in flight (the heartbeats)
+POOL_NAMES = (BROWSER, API_CRM, API_DNC, API_HOMENET, API_DEALERCOM, API_SHORTENER, API_NODES)
 
 
 def rate_name(pool: str) -> str:
