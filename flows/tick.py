@@ -3,8 +3,9 @@
 1. decide (multistore/ticking.py): sweep the runs whose lease expired (their rows closed as
    crashed, their occurrences retried while due), mark what was missed, find the due occurrences
    and claim them in the registry, HIGH before MEDIUM before LOW, within the global bound;
-2. tell Prefect: each dead run's flow run is set Crashed, and each missed occurrence is a
-   `multistore.store.missed` event (automations alert on it);
+2. tell Prefect: each dead run's flow run is set Crashed, each missed occurrence is a
+   `multistore.store.missed` event (automations alert on it), and each due occurrence that did
+   not start (waiting, or quarantined) a `multistore.store.skipped` event, once per reason;
 3. start: one run of `store-pipeline/default` per store claimed, in priority order, with an
    idempotency key derived from the claim (a tick retried by Prefect creates no second run); a
    start that fails puts its claims back to retry;
@@ -73,6 +74,13 @@ async def tick_flow(
         logger.warning("store %s: occurrence %s missed (not completed while due)", store_id, key)
         if store_id in stores:
             emit_store_event("missed", stores[store_id], {"occurrence": key})
+    for skip in result.skipped:  # once per occurrence and reason, not at every tick
+        emit_store_event(
+            "skipped",
+            stores[skip.occurrence.store_id],
+            {"occurrence": skip.occurrence.key, "detail": skip.reason},
+            **{"multistore.reason": skip.kind},
+        )
     started = []
     for start in result.started:
         flow_run_id = await _start(start, store_deployment, quarantine_threshold)

@@ -61,6 +61,24 @@ class OccurrenceClaim(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class SkipNotice(SQLModel, table=True):
+    """A due occurrence that did not start, announced once per reason (the `skipped` event):
+    a store waiting on the 5-minute tick is told of once, not at every tick."""
+
+    __tablename__ = "skip_notices"
+    __table_args__ = (
+        UniqueConstraint("store_id", "occurrence_key", "reason", name="uq_skip_notice"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str = Field(max_length=64, index=True)
+    occurrence_key: str = Field(max_length=160)
+    reason: str = Field(max_length=64)
+    noticed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, default=utcnow)
+    )
+
+
 @dataclass(frozen=True)
 class ClaimState:
     store_id: str
@@ -78,9 +96,34 @@ class Claims:
     def __init__(self, url: str | None = None) -> None:
         self.engine: Engine = get_engine(url)
 
-    def _insert(self) -> Any:
+    def _insert_new(self, table: Any, values: list[dict[str, Any]], keys: list[str]) -> set[tuple]:
+        """`INSERT … ON CONFLICT (keys) DO NOTHING RETURNING keys`: the key tuples inserted now,
+        so of racing callers exactly one gets each row back."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(OccurrenceClaim.__table__)
+        inserted: set[tuple] = set()
+        with self.engine.begin() as conn:
+            # In chunks: SQLite and PostgreSQL cap the parameters of one statement.
+            for first in range(0, len(values), _CHUNK):
+                statement = (
+                    dialect.insert(table)
+                    .values(values[first : first + _CHUNK])
+                    .on_conflict_do_nothing(index_elements=keys)
+                    .returning(*(table.c[key] for key in keys))
+                )
+                inserted.update(tuple(row) for row in conn.execute(statement))
+        return inserted
+
+    def announce(self, notices: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Of the (store, occurrence key, reason) given, those never announced before (now
+        recorded): a skip is told once per occurrence and reason however many ticks see it."""
+        values = [
+            {"store_id": s, "occurrence_key": k, "reason": r, "noticed_at": utcnow()}
+            for s, k, r in dict.fromkeys(notices)
+        ]
+        if not values:
+            return set()
+        keys = ["store_id", "occurrence_key", "reason"]
+        return self._insert_new(SkipNotice.__table__, values, keys)  # type: ignore[return-value]
 
     def claim(
         self, rows: Sequence[dict[str, Any]], *, status: str = STARTED
@@ -103,18 +146,8 @@ class Claims:
             }
             for row in rows
         ]
-        won: set[tuple[str, str]] = set()
-        with self.engine.begin() as conn:
-            # In chunks: SQLite and PostgreSQL cap the parameters of one statement.
-            for first in range(0, len(values), _CHUNK):
-                statement = (
-                    self._insert()
-                    .values(values[first : first + _CHUNK])
-                    .on_conflict_do_nothing(index_elements=["store_id", "occurrence_key"])
-                    .returning(OccurrenceClaim.store_id, OccurrenceClaim.occurrence_key)
-                )
-                won.update((r[0], r[1]) for r in conn.execute(statement))
-        return won
+        keys = ["store_id", "occurrence_key"]
+        return self._insert_new(OccurrenceClaim.__table__, values, keys)  # type: ignore[return-value]
 
     def states(self, *, ending_after: datetime) -> dict[tuple[str, str], ClaimState]:
         """Every claim whose occurrence is due until after `ending_after`, by (store, key)."""

@@ -60,6 +60,8 @@ class Runs(Protocol):
 
     def watch_status(self) -> None: ...
 
+    def watch_run(self, run: str) -> int: ...
+
     def last_report_summary(self) -> Any: ...
 
     def print_last_report(self) -> None: ...
@@ -337,6 +339,18 @@ def show_status(
         )
     if reports is not None:
         reports.print_last_report()
+
+
+@app.command("watch")
+@one_line_errors
+def watch(
+    run: Annotated[str, typer.Argument(help="The parent run's flow run id (or its first 8+).")],
+) -> None:
+    """Follow the store runs a parent run started (running, queued, finished with elapsed time
+    and outcome, skipped and why) until it ends; exit 1 unless it completed."""
+    if _runs is None:
+        fail("watch: the parent flow is not installed yet")
+    raise typer.Exit(_runs.watch_run(run))
 
 
 @app.command()

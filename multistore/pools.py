@@ -23,7 +23,21 @@ API_HOMENET = "api:homenet"
 API_DEALERCOM = "api:dealercom"
 API_SHORTENER = "api:shortener"
 API_NODES = "api:nodes"  # store-node health checks in flight (the heartbeats)
-POOL_NAMES = (BROWSER, API_CRM, API_DNC, API_HOMENET, API_DEALERCOM, API_SHORTENER, API_NODES)
+# One per sales channel vendor and the stores' inventory systems (multistore.channels.connectors).
+CHANNEL_POOLS = {
+    vendor: f"api:{vendor}"
+    for vendor in ("shopify", "square", "ebay", "amazon", "custom", "stockroom")
+}
+POOL_NAMES = (
+    BROWSER,
+    API_CRM,
+    API_DNC,
+    API_HOMENET,
+    API_DEALERCOM,
+    API_SHORTENER,
+    API_NODES,
+    *CHANNEL_POOLS.values(),
+)
 
 
 def rate_name(pool: str) -> str:

@@ -12,7 +12,8 @@ Every tick (flows/tick.py, every 5 minutes by default):
 4. order: HIGH → MEDIUM → LOW, then the earliest due first, then the store id;
 5. bound: a store holding a live lease waits (it is running); at most `max_concurrent_stores`
    stores hold leases at once, counting those already running, so the rest wait for a later tick
-   in the same order;
+   in the same order; each due occurrence that does not start (waiting, or its store
+   quarantined) is announced as skipped once per reason, however many ticks it waits;
 6. claim: one `INSERT … ON CONFLICT DO NOTHING RETURNING` for every new occurrence of the stores
    chosen, and a compare-and-set per retry; a store's occurrences won start together as one run
    (the store's jobs for a window or a day, the union of the tasks' jobs otherwise).
@@ -68,10 +69,15 @@ class Start:
         return f"claim:{self.store.id}:{digest}:{self.attempt}"
 
 
+# Why a due occurrence did not start (the `multistore.reason` of its skipped event).
+ALREADY_RUNNING, SLOTS_BUSY, QUARANTINED = "already running", "store slots busy", "quarantined"
+
+
 @dataclass
 class Waiting:
     occurrence: Occurrence
-    reason: str
+    reason: str  # the line for people
+    kind: str = SLOTS_BUSY  # one of the reasons above
 
 
 @dataclass
@@ -80,6 +86,9 @@ class TickResult:
     waiting: list[Waiting] = field(default_factory=list)
     missed: list[tuple[str, str]] = field(default_factory=list)
     crashed: list[Closed] = field(default_factory=list)
+    # Due occurrences not started whose (occurrence, reason) no tick had announced: the skipped
+    # events to emit now (a store waiting through ten ticks is one event, not ten).
+    skipped: list[Waiting] = field(default_factory=list)
 
 
 def tick(
@@ -103,7 +112,16 @@ def tick(
     ended: list[Occurrence] = []
     due: dict[str, list[tuple[Occurrence, int]]] = {}  # store → (occurrence, attempts so far)
     by_id: dict[str, Store] = {}
+    quarantined: list[Waiting] = []
     for store in stores:
+        if store.enabled and store.quarantined_at is not None:
+            quarantined += [
+                Waiting(
+                    o, f"store {store.id} is quarantined: {store.quarantine_reason}", QUARANTINED
+                )
+                for o in occurrences(store, now - lookback, now + _TINY)
+                if o.due_at(now)
+            ]
         if not store.enabled or store.quarantined_at is not None:
             continue
         by_id[store.id] = store
@@ -141,10 +159,10 @@ def tick(
         pending = due[store_id]
         if store_id in running:
             reason = running[store_id].line()
-            result.waiting.extend(Waiting(o, reason) for o, _ in pending)
+            result.waiting.extend(Waiting(o, reason, ALREADY_RUNNING) for o, _ in pending)
         elif free is not None and len(chosen) >= free:
             reason = f"all {max_concurrent_stores} store slots busy; a later tick starts it"
-            result.waiting.extend(Waiting(o, reason) for o, _ in pending)
+            result.waiting.extend(Waiting(o, reason, SLOTS_BUSY) for o, _ in pending)
         else:
             chosen.append(store_id)
     # One INSERT … ON CONFLICT DO NOTHING RETURNING for every new occurrence of the chosen stores.
@@ -154,6 +172,11 @@ def tick(
         start = _start(by_id[store_id], due[store_id], won, claims, claimed_by)
         if start is not None:
             result.started.append(start)
+    not_started = result.waiting + quarantined
+    told = claims.announce((w.occurrence.store_id, w.occurrence.key, w.kind) for w in not_started)
+    result.skipped = [
+        w for w in not_started if (w.occurrence.store_id, w.occurrence.key, w.kind) in told
+    ]
     return result
 
 

@@ -86,6 +86,14 @@ class SandboxAdmin:
         body = {"channel": channel, "sku": sku, "quantity": quantity}
         return self._call("POST", f"/admin/channels/{store}/sell", json=body)
 
+    def sell_on_next_write(
+        self, store: str, channel: str, sku: str, quantity: int = 1, *, on: str
+    ) -> dict[str, Any]:
+        """Queue a sale on `channel` for when channel `on`'s next write arrives (before it is
+        applied): a sale between a sync's read and its write, without sleeping for it."""
+        body = {"channel": channel, "sku": sku, "quantity": quantity, "on": on}
+        return self._call("POST", f"/admin/channels/{store}/sell-on-next-write", json=body)
+
     def short_links(self) -> dict[str, str]:
         return self._call("GET", "/admin/shortener/links")
 

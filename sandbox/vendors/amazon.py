@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import catalogue, write
+from sandbox.channels import before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.ratelimit import TokenBucket
 from sandbox.state import SandboxState
@@ -113,6 +113,7 @@ def router(state: SandboxState) -> APIRouter:
 def _process(state: SandboxState, store: str, book: dict, raw: bytes) -> str:
     """Apply the feed; its report is a new document."""
     cat = catalogue(state, store)
+    before_write(state, cat, VENDOR)
     issues, accepted = [], 0
     try:
         messages = json.loads(raw).get("messages", [])

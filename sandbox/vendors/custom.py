@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import catalogue, write
+from sandbox.channels import before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -51,6 +51,7 @@ def router(state: SandboxState) -> APIRouter:
         if not isinstance(updates, list) or not 1 <= len(updates) <= MAX_UPDATES:
             raise bad_request(f"updates: a list of 1..{MAX_UPDATES}")
         cat = catalogue(state, store)
+        before_write(state, cat, VENDOR)
         rejected = []
         for u in updates:
             code, qty = (u.get("item_code"), u.get("qty")) if isinstance(u, dict) else (None, None)

@@ -15,8 +15,10 @@ from blocks.channels import SalesChannel
 from flows.channel_sync import channel_sync
 from multistore.channels.stores import StoreChannels
 from multistore.channels.webhooks import Delivery, WebhookInbox
+from multistore.pools import CHANNEL_POOLS, load_pools
 from multistore.registry import Registry
 from sandbox import credentials
+from tasks.pools import ensure_pools
 
 pytestmark = [pytest.mark.prefect]
 
@@ -26,6 +28,10 @@ TYPES = ("shopify", "square", "ebay", "amazon", "custom")
 
 
 def _setup(url: str) -> None:
+    import asyncio
+
+    # The clients hold slots of the vendors' shared pools; strict: a missing pool is an error.
+    asyncio.run(ensure_pools(load_pools()))
     Registry().add(STORE)
     channels = StoreChannels()
     for n, kind in enumerate(TYPES):
@@ -37,6 +43,12 @@ def _setup(url: str) -> None:
         f"stockroom-{STORE}", overwrite=True
     )
     channels.set_policy(STORE, buffer_units=1)
+
+
+async def _limits() -> dict[str, int]:
+    async with get_client() as client:
+        found = await client.read_global_concurrency_limits(limit=200)
+    return {limit.name: limit.active_slots for limit in found}
 
 
 async def _artifact(key: str) -> list:
@@ -59,6 +71,10 @@ def test_a_store_with_five_channels_syncs_end_to_end(prefect_server, sandbox) ->
         assert by_channel[kind]["written"] == truth["writes"][kind] > 0
         assert by_channel[kind]["rate_limited"] == 0
     assert asyncio.run(_artifact(f"channel-sync-{STORE}"))
+    # Every channel's calls went through its vendor's pool, and gave every slot back.
+    limits = asyncio.run(_limits())
+    for pool in CHANNEL_POOLS.values():
+        assert limits[pool] == 0
 
     # Webhooks on two channels, three deliveries: one single-channel sync each, nothing to write.
     inbox = WebhookInbox()

@@ -203,3 +203,28 @@ async def test_registry_calls_run_off_the_event_loop(prefect_server, recorder, m
         monkeypatch.setattr(Registry, name, spy)
     await store_pipeline("offloop-store", jobs=["homenet_feed"])
     assert on_a_loop == {"get": [False], "start_run": [False], "finish_run": [False]}
+
+
+async def test_a_prefect_server_refusing_the_artifact_costs_the_artifact_not_the_run(
+    prefect_server, recorder, monkeypatch, caplog
+):
+    """A store's outcome is recorded before anything on the orchestrator's server: a server
+    that fails the job graph artifact leaves the run completed, with one line naming it."""
+    import httpx
+
+    from flows import store_pipeline as pipeline_module
+
+    async def unreachable(*args, **kwargs):
+        raise httpx.ConnectError("All connection attempts failed")
+
+    recorder(seconds=0.01)
+    Registry().add("artifact-store")
+    monkeypatch.setattr(pipeline_module, "acreate_markdown_artifact", unreachable)
+    stats = await store_pipeline("artifact-store", jobs=["homenet_feed"])
+    assert stats["successful_jobs"] == 1
+    (run,) = Registry().history("artifact-store")
+    assert run.status == "completed" and run.metrics["successful_jobs"] == 1
+    assert (
+        "store artifact-store: its job graph artifact was not saved "
+        "(Prefect server: ConnectError: All connection attempts failed)" in caplog.text
+    )

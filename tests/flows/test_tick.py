@@ -28,8 +28,8 @@ async def test_an_adhoc_run_of_a_running_store_is_refused_with_the_one_line_reas
     assert line.endswith(" in flow run other-flow-run")
 
     state = await run_stores(stores=["busy"], return_state=True)
-    assert state.name == NOTHING_RAN_STATE
-    report = await state.aresult()
+    assert state.name == NOTHING_RAN_STATE and state.is_cancelled()  # grey, not a success
+    report = await state.aresult(raise_on_failure=False)
     (skip,) = report["skipped"]
     assert (skip["store_id"], skip["reason"], skip["detail"]) == ("busy", "already running", line)
     assert line in state.message
@@ -57,3 +57,30 @@ async def test_a_tick_starts_each_due_store_once_and_records_the_outcome_in_its_
     again = await (await tick_flow(store_deployment=None, return_state=True)).aresult()
     assert again["started"] == []
     assert Leases().live() == {}
+
+
+async def test_a_store_waiting_through_several_ticks_is_one_skipped_event(
+    prefect_server, monkeypatch
+) -> None:
+    import flows.tick
+    from tests.fixtures.prefect_server import stored_events
+
+    registry = Registry()
+    registry.add("waits-long", jobs=[])
+    assert Leases().acquire("waits-long", "someone-elses-run") is None
+    emitted = []
+
+    def record(outcome, store, payload=None, **labels):
+        emitted.append((outcome, store.id, labels.get("multistore.reason")))
+        real_emit(outcome, store, payload, **labels)
+
+    real_emit = flows.tick.emit_store_event
+    monkeypatch.setattr(flows.tick, "emit_store_event", record)
+    for _ in range(3):  # three ticks see it due and running elsewhere
+        await tick_flow(store_deployment=None, return_state=True)
+    assert emitted == [("skipped", "waits-long", "already running")]
+    (event,) = await stored_events(
+        expected=1, name="multistore.store.skipped", resource_id="multistore.store.waits-long"
+    )
+    assert event.resource["multistore.reason"] == "already running"
+    assert event.payload["detail"].startswith("store waits-long is already running since ")

@@ -275,10 +275,8 @@ def test_run_refuses_an_unknown_store_before_any_flow_run(
     invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     calls = []
-    monkeypatch.setitem(
-        sys.modules,
-        "flows.cli_run",
-        types.SimpleNamespace(run_stores_cli=lambda **kwargs: calls.append(kwargs)),
+    monkeypatch.setattr(
+        core, "_runs", types.SimpleNamespace(run_stores_cli=lambda **kwargs: calls.append(kwargs))
     )
     ok_json(invoke, "add", "--id", "real")
     assert one_line_error(invoke, "run", "--stores", "real,does-not-exist") == (

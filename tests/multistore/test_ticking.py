@@ -24,7 +24,7 @@ from multistore.leases import Leases
 from multistore.models import Store
 from multistore.occurrences import occurrences
 from multistore.registry import Registry
-from multistore.ticking import tick
+from multistore.ticking import ALREADY_RUNNING, QUARANTINED, SLOTS_BUSY, tick
 
 TICK = timedelta(minutes=5)
 ZONES = [
@@ -219,6 +219,37 @@ def test_a_running_store_holds_a_slot_and_waits_with_the_one_line_reason(url: st
     )
 
 
+def test_a_due_occurrence_that_does_not_start_is_announced_skipped_once_per_reason(
+    url: str,
+) -> None:
+    registry = Registry(url, from_env=False)
+    stores = [_store(registry, "busy"), _store(registry, "sick"), _store(registry, "free")]
+    registry.record_outcome("sick", False, "feed down", threshold=1)
+    stores = [registry.get(s.id) for s in stores]
+    claims, leases = Claims(url), Leases(url)
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert leases.acquire("busy", "flow-run-1", now=now) is None
+    first = tick(stores, now, claims=claims, leases=leases, max_concurrent_stores=4)
+    assert [s.store.id for s in first.started] == ["free"]
+    assert sorted((w.occurrence.store_id, w.kind) for w in first.skipped) == [
+        ("busy", ALREADY_RUNNING),
+        ("sick", QUARANTINED),
+    ]
+    assert "feed down" in next(w.reason for w in first.skipped if w.kind == QUARANTINED)
+    # The next ticks see the same occurrences not starting, for the same reasons: no new event.
+    for n in range(1, 4):
+        later = now + n * TICK
+        assert leases.renew("busy", "flow-run-1", now=later)
+        again = tick(stores, later, claims=claims, leases=leases, max_concurrent_stores=4)
+        assert [w.occurrence.store_id for w in again.waiting] == ["busy"]
+        assert again.skipped == []
+    # A new reason for the same occurrence is news: the store now waits for a free slot.
+    leases.release("busy", "flow-run-1")
+    assert leases.acquire("other", "flow-run-2", now=now + 4 * TICK) is None
+    last = tick(stores, now + 4 * TICK, claims=claims, leases=leases, max_concurrent_stores=1)
+    assert [(w.occurrence.store_id, w.kind) for w in last.skipped] == [("busy", SLOTS_BUSY)]
+
+
 def test_a_failed_attempt_is_retried_after_its_backoff_while_due_then_missed(url: str) -> None:
     registry = Registry(url, from_env=False)
     stores = [_store(registry, "w", window="12:00-13:00")]
@@ -281,3 +312,23 @@ def test_a_second_start_of_a_running_store_is_refused_with_one_line(url: str) ->
     )
     assert leases.renew("s", "first", now=now + timedelta(seconds=60))
     assert leases.acquire("s", "second", now=now + timedelta(seconds=120)).holder == "first"
+
+
+def test_the_lease_time_to_live_is_the_holders_setting_and_renewal_a_third_of_it(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from multistore.settings import reset_settings
+
+    Registry(url, from_env=False).add("s")
+    assert Leases(url).ttl == 90 and Leases(url).renew_seconds == 30  # the documented default
+    monkeypatch.setenv("MULTISTORE_STORE_LEASE_SECONDS", "6")
+    reset_settings()
+    short = Leases(url)
+    assert short.renew_seconds == 2
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert short.acquire("s", "killed", now=now) is None
+    # Another process with the default setting sees the holder's short expiry.
+    assert Leases(url, ttl=90).held("s", now=now + timedelta(seconds=5)) is not None
+    assert Leases(url, ttl=90).held("s", now=now + timedelta(seconds=6)) is None
+    (closed,) = Leases(url, ttl=90).close_expired(now=now + timedelta(seconds=6))
+    assert closed.holder == "killed"
