@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from blocks.channels import SalesChannel
-from multistore.channels.conflicts import detect
 from multistore.channels.review import ConflictBook
 from multistore.channels.stores import StoreChannels
 from multistore.channels.sync import left_showing
@@ -27,6 +25,7 @@ from multistore.channels.webhooks import WebhookInbox
 from multistore.settings import get_settings
 from tasks.channels import (
     allocate_task,
+    find_conflicts_task,
     read_channel_task,
     read_stock_task,
     record_levels_task,
@@ -69,15 +68,14 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     stock = read_stock_task(store_id, stockroom)
     weighed = weigh_task(store_id, policy, shown, get_settings().data_dir)
     allocation = allocate_task(stock, policy, weighed)
-    reports, listings = {}, []
-    for name, client in clients.items():
-        report = sync_channel_task.with_options(tags=[client.service])(
+    reports = {
+        name: sync_channel_task.with_options(tags=[client.service])(
             name, client, allocation[name], shown[name]
         )
-        reports[name] = report
-        listings.append(left_showing(name, allocation[name], report))
-    record_levels_task(store_id, {frame["channel"].iat[0]: frame for frame in listings})
-    found = detect(allocation, pd.concat(listings, ignore_index=True), source=stock)
+        for name, client in clients.items()
+    }
+    record_levels_task(store_id, {n: left_showing(n, allocation[n], r) for n, r in reports.items()})
+    found = find_conflicts_task(allocation, stock, shown, reports, weighed.sold)
     book = ConflictBook()
     book.record(store_id, found)
     book.record_syncs(store_id, {name: not (found["channel"] == name).any() for name in reports})
@@ -99,4 +97,9 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     for name, r in reports.items():
         for sku, reason in list(r.failed.items())[:20]:
             logger.warning("store %s channel %s: %s not written: %s", store_id, name, sku, reason)
-    return {"channels": rows_out, **settled}
+    kinds = found["kind"].value_counts().to_dict()
+    return {
+        "channels": rows_out,
+        "conflicts": {str(k): int(v) for k, v in kinds.items()},
+        **settled,
+    }

@@ -1,6 +1,6 @@
 """One client per sales channel, behind one small interface, plus the store's inventory system.
 
-    read_levels() -> DataFrame[sku, quantity]       what the channel shows now
+    read_levels() -> DataFrame[sku, quantity, price, title]   what the channel shows now
     write(changes: {sku: units}) -> WriteResult      in the vendor's batch shape and size
     verify_webhook(body, headers) -> Delivery        the vendor's signature scheme
 
@@ -128,10 +128,26 @@ class ChannelClient:
             yield batch
 
 
-def _levels(rows: list[tuple[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["sku", "quantity"])
+def _levels(rows: list[tuple[str, Any, Any, Any]]) -> pd.DataFrame:
+    """sku, quantity, price, title (a price or title the channel does not give is NaN)."""
+    frame = pd.DataFrame(rows, columns=["sku", "quantity", "price", "title"])
     frame["quantity"] = pd.to_numeric(frame["quantity"], errors="coerce")
+    frame["price"] = pd.to_numeric(frame["price"], errors="coerce")
     return frame
+
+
+def _at(body: Any, *path: Any) -> Any:
+    """`body[path[0]][path[1]]…`, or None where the channel left it out."""
+    for key in path:
+        try:
+            body = body[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
+
+
+def _cents(amount: Any) -> float | None:
+    return amount / 100 if isinstance(amount, int | float) else None
 
 
 class ShopifyClient(ChannelClient):
@@ -173,7 +189,9 @@ class ShopifyClient(ChannelClient):
             for level in response.json()["inventory_levels"]:
                 self._items[level["sku"]] = level["inventory_item_id"]
                 self._read[level["sku"]] = level["available"]
-                rows.append((level["sku"], level["available"]))
+                rows.append(
+                    (level["sku"], level["available"], level.get("price"), level.get("title"))
+                )
             nxt = response.links.get("next", {}).get("url")
             path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
         return _levels(rows)
@@ -254,7 +272,15 @@ class SquareClient(ChannelClient):
         cursor: str | None = None
         while True:
             answer = self._request("POST", path, json={"cursor": cursor, "limit": 1000}).json()
-            rows += [(c["catalog_object_id"], c["quantity"]) for c in answer["counts"]]
+            rows += [
+                (
+                    c["catalog_object_id"],
+                    c["quantity"],
+                    _cents(_at(c, "price_money", "amount")),
+                    c.get("item_name"),
+                )
+                for c in answer["counts"]
+            ]
             self._as_of.update(
                 (c["catalog_object_id"], c["calculated_at"])
                 for c in answer["counts"]
@@ -311,7 +337,12 @@ class EbayClient(ChannelClient):
         while path is not None:
             answer = self._request("GET", path, params=params).json()
             rows += [
-                (i["sku"], i["availability"]["shipToLocationAvailability"]["quantity"])
+                (
+                    i["sku"],
+                    i["availability"]["shipToLocationAvailability"]["quantity"],
+                    _at(i, "price", "value"),
+                    _at(i, "product", "title"),
+                )
                 for i in answer["inventoryItems"]
             ]
             nxt = answer.get("next")
@@ -376,7 +407,15 @@ class AmazonClient(ChannelClient):
         while token is not None:
             answer = self._request("GET", path, params={"pageSize": 1000, "pageToken": token})
             body = answer.json()
-            rows += [(i["sku"], i["fulfillmentAvailability"][0]["quantity"]) for i in body["items"]]
+            rows += [
+                (
+                    i["sku"],
+                    i["fulfillmentAvailability"][0]["quantity"],
+                    _at(i, "offers", 0, "price", "amount"),
+                    _at(i, "summaries", 0, "itemName"),
+                )
+                for i in body["items"]
+            ]
             token = body.get("pagination", {}).get("nextToken")
         return _levels(rows)
 
@@ -453,6 +492,8 @@ class CustomRestClient(ChannelClient):
         "updates_key": "updates",
         "sku_field": "item_code",
         "quantity_field": "qty",
+        "price_field": "unit_price",
+        "title_field": "name",
         "rejected_key": "rejected",
         "batch_size": 50,
     }
@@ -473,7 +514,12 @@ class CustomRestClient(ChannelClient):
             path = shape["read_path"].format(store=self.config.store_id, page=page)
             body = self._request("GET", path).json()
             rows += [
-                (i[shape["sku_field"]], i[shape["quantity_field"]])
+                (
+                    i[shape["sku_field"]],
+                    i[shape["quantity_field"]],
+                    i.get(shape["price_field"]),
+                    i.get(shape["title_field"]),
+                )
                 for i in body[shape["items_key"]]
             ]
             page = body.get(shape["next_key"])

@@ -2,7 +2,8 @@
 
 - `GET /shopify/{store}/admin/api/2026-04/inventory_levels.json?limit=250&page_info=N`:
   `{"inventory_levels": [{"inventory_item_id", "location_id", "available", "sku"}]}`, the next
-  page in a `Link: <…>; rel="next"` header (limit ≤ 250). (`sku` saves the variant lookup.)
+  page in a `Link: <…>; rel="next"` header (limit ≤ 250). (`sku`, and the variant's `price` (a
+  string, as Shopify's money) and product `title`, save the variant lookup.)
 - `POST /shopify/{store}/admin/api/2026-04/inventory_set_quantities.json`
   `{"quantities": [{"inventory_item_id", "location_id", "quantity", "changeFromQuantity"}]}`
   (≤ 250, as GraphQL's `inventorySetQuantities` takes from API 2026-04), answered
@@ -75,6 +76,8 @@ def router(state: SandboxState) -> APIRouter:
                 "location_id": LOCATION,
                 "available": cat.levels[VENDOR][sku],
                 "sku": sku,
+                "price": f"{cat.price_on(VENDOR, sku):.2f}",
+                "title": cat.title_on(VENDOR, sku),
             }
             for i, sku in enumerate(cat.skus[page_info : page_info + limit], start=page_info)
         ]

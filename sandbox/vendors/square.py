@@ -2,7 +2,8 @@
 
 - `POST /square/{store}/v2/inventory/counts/batch-retrieve` `{"cursor", "limit" ≤ 1000}` →
   `{"counts": [{"catalog_object_id", "quantity" (a string), "state": "IN_STOCK",
-  "calculated_at"}], "cursor"}`.
+  "calculated_at", "item_name", "price_money": {"amount" (cents), "currency"}}], "cursor"}` (the
+  name and price save the catalog lookup).
 - `POST /square/{store}/v2/inventory/changes/batch-create` `{"idempotency_key", "changes": [{"type":
   "PHYSICAL_COUNT", "physical_count": {"catalog_object_id", "quantity", "state", "occurred_at"}}]}`
   with at most 100 changes; the same idempotency key again returns the first answer and applies
@@ -61,6 +62,11 @@ def router(state: SandboxState) -> APIRouter:
                 "quantity": str(cat.levels[VENDOR][sku]),
                 "state": "IN_STOCK",
                 "calculated_at": at,
+                "item_name": cat.title_on(VENDOR, sku),
+                "price_money": {
+                    "amount": round(cat.price_on(VENDOR, sku) * 100),
+                    "currency": "USD",
+                },
             }
             for sku in page
         ]
