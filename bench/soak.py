@@ -7,7 +7,7 @@ On a Prefect server and a registry each on a new PostgreSQL database, two proces
 1. a fault storm for the whole run: 30% 5xx and 150 ms latency on the CRM (API and web UI) and the
    DNC service, and 40% of the DNC's answers 429;
 2. a worker killed with -9 mid-store, with the store run it was running (a lost machine: nothing
-   cleans up; multistore.local's kill helpers); a third worker takes its place;
+   cleans up; devtools.local's kill helpers); a third worker takes its place;
 3. the Prefect server stopped for `--restart-seconds` and started again on the same port and
    database;
 4. a browser killed with -9 while its CRM page is open.
@@ -76,8 +76,8 @@ class Soak:
         self.chaos_error = ""
 
     def start_worker(self, name: str) -> None:
+        from devtools.local import spawn
         from flows.work_pools import PROCESS_POOL
-        from multistore.local import spawn
 
         prefect = str(Path(sys.executable).with_name("prefect"))
         # --type: a worker that starts while the server is away waits for it instead of exiting.
@@ -102,7 +102,7 @@ class Soak:
             self.done.set()
 
     def _kill_a_worker_mid_store(self) -> None:
-        from multistore.local import kill_flow_run
+        from devtools.local import kill_flow_run
 
         doomed = self.workers["soak-worker-a"]
         victim = self._wait_for(lambda: self._mid_store_on(doomed.process.pid), "a store mid-way")
@@ -115,7 +115,7 @@ class Soak:
 
     def _mid_store_on(self, worker_pid: int) -> tuple[str, str] | None:
         """A store whose run `worker_pid` started and that has reached its DNC scrub."""
-        from multistore.local import flow_run_pids
+        from devtools.local import flow_run_pids
 
         stores = self.admin.counters()["stores"]
         for store, held in self.leases.live().items():
@@ -127,7 +127,7 @@ class Soak:
 
     def _kill_a_browser_mid_page(self) -> None:
         def open_page() -> tuple[str, list[int]] | None:
-            from multistore.local import flow_run_pids
+            from devtools.local import flow_run_pids
 
             pages = self.admin.counters()["sessions"]["stores"]
             live = self.leases.live()
@@ -244,10 +244,10 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     with prefect_stack(work, prefix="soak", registry=True) as stack:
+        from devtools.local import prefect_env
         from flows.run_stores import run_stores
         from flows.setup import setup
         from multistore.leases import TTL_SECONDS
-        from multistore.local import prefect_env
         from multistore.registry import Registry
         from tasks.pools import SLOT_LEASE_SECONDS
         from tests.fixtures.dnc_oracle import expected_flags_of

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.local import Managed, free_port, start_prefect_server
 from multistore.health import DEGRADED, OK, check_health
-from multistore.local import Managed, free_port, start_prefect_server
 from multistore.prefect_api import MEMORY_LEASE_STORAGE, PrefectAPI
 from multistore.registry import Registry
 from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
@@ -148,7 +148,7 @@ def test_health_warns_when_the_server_keeps_slot_leases_in_memory(
     pg_server: RestartableServer, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
-    # Ours (filesystem lease storage, as multistore.local starts every server): no warning.
+    # Ours (filesystem lease storage, as devtools.local starts every server): no warning.
     ours = check_health(now, prefect=PrefectAPI(pg_server.url))
     assert (ours.status, ours.warnings) == (OK, [])
 
