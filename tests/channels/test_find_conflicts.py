@@ -93,14 +93,7 @@ def test_channels_together_selling_more_than_the_store_had_is_overselling() -> N
     assert ("overselling", "B", "*") in _hits(found)
 
 
-def test_an_order_line_reported_twice_is_a_duplicate_sale() -> None:
-    sold = pd.DataFrame(
-        {
-            "channel": ["web", "web"],
-            "sku": ["A", "A"],
-            "order_id": ["o-1", "o-1"],
-            "quantity": [1, 1],
-            "left": [5.0, 5.0],
-        }
-    )
-    assert _hits(_find(sold=sold)) == {("duplicate_sale", "A", "web")}
+def test_an_order_line_a_channel_lists_twice_is_a_duplicate_sale() -> None:
+    web = _shown([5.0, 8.0, 2.5], ["Axe", "Bolt", "Cog"])
+    web.orders = pd.DataFrame({"sku": ["A", "A", "B"], "order_id": "o-1", "quantity": 1})
+    assert _hits(_find(shown={"web": web})) == {("duplicate_sale", "A", "web")}
