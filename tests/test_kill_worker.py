@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools.local import kill_flow_run, prefect_env
 from multistore.claims import COMPLETED, Claims
 from multistore.leases import Leases
-from multistore.local import kill_flow_run, prefect_env
 from multistore.pools import BROWSER
 from multistore.registry import Registry
 from tests.fixtures.dnc_oracle import expected_flags_of
