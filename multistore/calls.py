@@ -67,6 +67,22 @@ class NoPools:
 NO_POOLS = NoPools()
 
 
+class OrchestratorBusy(RuntimeError):
+    """The Prefect server kept failing (a 503 "database is locked", a 5xx, no answer) while a
+    pool slot was being taken, through every retry: the orchestrator's failure, not the
+    vendor's nor the store's, so it never counts toward the store's quarantine."""
+
+
+def orchestrator_failure(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from, is an `OrchestratorBusy`."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OrchestratorBusy):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def counts_against_service(exc: BaseException) -> bool:
     return retry.classify(exc) in COUNTED
 

@@ -1,11 +1,13 @@
 """The orchestrator's own calls (the Prefect server's), made to outlast its restarts.
 
 A store's vendor work is worth more than the bookkeeping around it, so the calls a store run
-makes to the Prefect server for itself (taking and releasing a pool slot, waiting on a rate,
-loading a block, writing an artifact) go through `through_outage` (`athrough_outage` in async
-code): while the server cannot be reached (a refused or dropped connection, a timeout, an answer
-5xx or 429) the call is tried again after 1, 2, 4… s, at most `MAX_WAIT_SECONDS` apart, for up to
-`OUTAGE_SECONDS` (five minutes: a server restart on a new release or a database failover).
+makes to the Prefect server for itself (releasing a pool slot, loading a block, writing an
+artifact, the parent starting a store's run) go through `through_outage` (`athrough_outage` in
+async code; tasks/pools.py takes slots and waits on rates on a schedule of its own as long, whose
+end is an `OrchestratorBusy` that never counts toward quarantine): while the server cannot be
+reached (a refused or dropped connection, a timeout, an answer 5xx or 429) the call is tried
+again after 1, 2, 4… s, at most `MAX_WAIT_SECONDS` apart, for up to `OUTAGE_SECONDS` (five
+minutes: a server restart on a new release or a database failover).
 One line is logged when the server goes away and one when it answers again. A call that still
 fails raises `PrefectServerUnavailable`: one line naming the Prefect server and what was being
 done, never the vendor, whose work did not fail. Any other error (a limit that does not exist,
