@@ -454,6 +454,13 @@ def _record_outcome(
 ) -> int:
     """Count the outcome in the registry; the store's failed runs in a row now."""
     ok = entry.status == reports.COMPLETED
+    if not ok and entry.orchestrator_failure:
+        # The Prefect server did not grant its pool slots: not the store's failure.
+        logger.warning(
+            "store %s: failed on the Prefect server, not a vendor: not counted toward quarantine",
+            store.id,
+        )
+        return registry.get(store.id).consecutive_failures
     quarantined = registry.record_outcome(store.id, ok, entry.error, threshold=threshold)
     if quarantined:
         entry.quarantined = True

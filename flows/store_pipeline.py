@@ -40,6 +40,7 @@ from flows.jobs import JOBS, JobContext
 from flows.run_names import store_run_name
 from multistore import apicounts, logfields
 from multistore import claims as claim_states
+from multistore.calls import orchestrator_failure
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.leases import Held, Leases
@@ -62,13 +63,15 @@ class StorePipelineError(RuntimeError):
 
 
 class JobFailed(Exception):
-    """A job's error, with when it started (the runner's dependency check needs it)."""
+    """A job's error, with when it started (the runner's dependency check needs it), and
+    whether the orchestrator failed it (`multistore.calls.OrchestratorBusy`), not the vendor."""
 
-    def __init__(self, job: str, started_at: float, message: str) -> None:
-        super().__init__(job, started_at, message)
+    def __init__(self, job: str, started_at: float, message: str, orchestrator: bool = False):
+        super().__init__(job, started_at, message, orchestrator)
         self.job = job
         self.started_at = started_at
         self.message = message
+        self.orchestrator = orchestrator
 
     def __str__(self) -> str:
         return self.message
@@ -81,7 +84,9 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
     try:
         metrics = JOBS[job](context)
     except Exception as exc:
-        raise JobFailed(job, started, f"{type(exc).__name__}: {exc}") from exc
+        raise JobFailed(
+            job, started, f"{type(exc).__name__}: {exc}", orchestrator_failure(exc)
+        ) from exc
     return {"metrics": dict(metrics or {}), "started_at": started, "finished_at": time.time()}
 
 
@@ -170,9 +175,16 @@ async def _keep_lease(leases: Leases, store_id: str, holder: str) -> None:
 
 
 async def _record_claims(
-    store_id: str, occurrences: list[str] | None, status: str, error: str | None, threshold: int
+    store_id: str,
+    occurrences: list[str] | None,
+    status: str,
+    error: str | None,
+    threshold: int,
+    *,
+    counted: bool = True,
 ) -> None:
-    """The claims' outcome; a final failure of the occasion counts once toward quarantine."""
+    """The claims' outcome; a final failure of the occasion counts once toward quarantine,
+    unless the orchestrator failed it (`counted=False`)."""
     if not occurrences:
         return
     finals = await asyncio.to_thread(
@@ -183,7 +195,7 @@ async def _record_claims(
     registry = Registry()
     if status == claim_states.COMPLETED:
         await asyncio.to_thread(registry.record_outcome, store_id, True, None, threshold)
-    elif claim_states.FAILED in finals:
+    elif claim_states.FAILED in finals and counted:
         await asyncio.to_thread(registry.record_outcome, store_id, False, error, threshold)
 
 
@@ -254,7 +266,16 @@ async def _run_store(
         "stopped": claim_states.STOPPED,
         "completed": claim_states.COMPLETED,
     }[status]
-    await _record_claims(store_id, occurrences, claim_status, problem, quarantine_threshold)
+    counted = not stats["orchestrator_failure"]
+    if not counted:
+        logger.warning(
+            "store %s: its failed jobs failed on the Prefect server (no pool slot granted), "
+            "not on a vendor: not counted toward quarantine",
+            store_id,
+        )
+    await _record_claims(
+        store_id, occurrences, claim_status, problem, quarantine_threshold, counted=counted
+    )
     # Only now what lives on the Prefect server: the outcome above is recorded whatever it does.
     await _publish(graph, stats, store_id, settings.data_dir)
     if stopped:
@@ -371,7 +392,12 @@ async def _record(job: str, state: State) -> JobRecord:
         )
     if isinstance(outcome, JobFailed):
         return JobRecord(
-            job, FAILED, started_at=outcome.started_at, finished_at=time.time(), error=str(outcome)
+            job,
+            FAILED,
+            started_at=outcome.started_at,
+            finished_at=time.time(),
+            error=str(outcome),
+            orchestrator=outcome.orchestrator,
         )
     message = str(outcome) if isinstance(outcome, BaseException) else (state.message or state.name)
     return JobRecord(job, FAILED, finished_at=time.time(), error=message)

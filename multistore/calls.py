@@ -18,11 +18,11 @@ A call passes four stages, outermost first, always in this order:
    failure (bugs) pass through unchanged.
 
 The pools are injected (`Pools`): Prefect's global concurrency limits in production
-(tasks/pools.py), `NO_POOLS` in fakes and logic tests. A store that caps its share of a pool
-(`pool_caps`, e.g. one browser page at a time) gets its pools through `StorePools`, which takes
-one of the store's own slots before the shared one, so a capped store waits without holding a
-slot others could use. So are the clock (backoff sleeps, breaker
+(tasks/pools.py), `NO_POOLS` in fakes and logic tests. So are the clock (backoff sleeps, breaker
 cool-downs, token expiry) and the breaker, so a test moves time instead of waiting for it.
+A store that caps its share of a pool (`pool_caps`, e.g. one browser page at a time) gets its
+pools through `StorePools`, which takes one of the store's own slots before the shared one, so a
+capped store waits without holding a slot others could use.
 """
 
 from __future__ import annotations
@@ -112,6 +112,22 @@ class StorePools:
 def store_pools(pools: Pools, store: str, caps: Mapping[str, int] | None) -> Pools:
     """`pools` with the store's caps, or `pools` itself when it has none."""
     return StorePools(pools, store, caps) if caps else pools
+
+
+class OrchestratorBusy(RuntimeError):
+    """The Prefect server kept failing (a 503 "database is locked", a 5xx, no answer) while a
+    pool slot was being taken, through every retry: the orchestrator's failure, not the
+    vendor's nor the store's, so it never counts toward the store's quarantine."""
+
+
+def orchestrator_failure(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from, is an `OrchestratorBusy`."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OrchestratorBusy):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def counts_against_service(exc: BaseException) -> bool:

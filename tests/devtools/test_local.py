@@ -1,4 +1,4 @@
-"""The kill helpers of multistore/local.py, on real processes (a worker's death, a run's death)."""
+"""The kill helpers of devtools/local.py, on real processes (a worker's death, a run's death)."""
 
 from __future__ import annotations
 
