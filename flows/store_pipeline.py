@@ -3,8 +3,8 @@
 1. read the store from the registry and build its job graph; a bad graph (unknown job, a
    dependency on a job turned off, a cycle) is refused here, before any task run exists;
 2. run the graph: every job whose dependencies completed starts at once (independent jobs run
-   side by side); a failed job blocks its dependents, which are reported "blocked" and never run,
-   while its siblings go on;
+   side by side), up to the store's `max_concurrent_jobs` at a time when it sets one; a failed
+   job blocks its dependents, which are reported "blocked" and never run, while its siblings go on;
 3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact: the
    jobs with their state and upstream jobs, and each job's metrics);
 4. end Failed, naming the failed and blocked jobs, when any job did not complete.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -244,6 +244,7 @@ async def _run_store(
                 store=store, run_date=run_date, data_dir=settings.data_dir, upstream=upstream
             ),
             stop_at=stop_at,
+            max_jobs=store.max_concurrent_jobs,
         )
         stats = run_statistics(
             store_id, graph, records, started_at=started, finished_at=time.time()
@@ -324,14 +325,20 @@ async def _run_graph(
     make_context: Callable[[dict[str, dict]], JobContext],
     *,
     stop_at: datetime | None = None,
+    max_jobs: int | None = None,
+    submit: Callable[[str, JobContext], Awaitable[JobRecord]] | None = None,
 ) -> dict[str, JobRecord]:
     """A ready queue: start each job whose dependencies completed; block dependents of failures.
 
+    At most `max_jobs` jobs run at once (the store's `max_concurrent_jobs`; None: every ready
+    job starts); a ready job past the cap starts, in graph order, when a running one ends.
+    `submit` runs one job to its record (default: as a task run; tests pass their own).
     Our own loop rather than Prefect's `wait_for`, so that "blocked" means exactly "a dependency
     did not complete" and a blocked job never becomes a task run.
     """
+    submit = submit or _submit_task
     records: dict[str, JobRecord] = {}
-    running: dict[asyncio.Future, str] = {}
+    running: dict[asyncio.Future[JobRecord], str] = {}
     pending = list(graph.jobs)
     while pending or running:
         if stop_at is not None and pending and datetime.now(UTC) >= stop_at:
@@ -353,19 +360,24 @@ async def _run_graph(
                     pending.remove(job)
                     changed = True
                 elif all(d in records for d in deps):
+                    if max_jobs is not None and len(running) >= max_jobs:
+                        continue  # the store's cap: it starts when a running job ends
                     upstream = {d: records[d].metrics for d in deps}
-                    future = run_job.with_options(task_run_name=job).submit(
-                        job, make_context(upstream)
-                    )
-                    running[_state_of(future)] = job
+                    started = asyncio.ensure_future(submit(job, make_context(upstream)))
+                    running[started] = job
                     pending.remove(job)
         if not running:
             break
         done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         for finished in done:
-            job = running.pop(finished)
-            records[job] = await _record(job, finished.result())
+            records[running.pop(finished)] = finished.result()
     return {job: records[job] for job in graph.jobs}
+
+
+async def _submit_task(job: str, context: JobContext) -> JobRecord:
+    """The job as a task run named for it, to its record."""
+    future = run_job.with_options(task_run_name=job).submit(job, context)
+    return await _record(job, await _state_of(future))
 
 
 def _state_of(future: PrefectConcurrentFuture) -> asyncio.Future:
