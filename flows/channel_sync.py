@@ -20,7 +20,7 @@ from prefect.artifacts import create_table_artifact
 from blocks.channels import SalesChannel
 from multistore.channels.review import ConflictBook
 from multistore.channels.stores import StoreChannels
-from multistore.channels.sync import left_showing
+from multistore.channels.sync import left_showing, reading_order
 from multistore.channels.webhooks import WebhookInbox
 from multistore.settings import get_settings
 from tasks.channels import (
@@ -62,8 +62,8 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
         for n in names
     }
     shown = {
-        n: read_channel_task.with_options(tags=[f"api:{c.service}"])(n, c)
-        for n, c in clients.items()
+        n: read_channel_task.with_options(tags=[clients[n].service])(n, clients[n])
+        for n in reading_order(names)
     }
     stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(
         store_id, pools=PREFECT_POOLS
@@ -72,7 +72,7 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     weighed = weigh_task(store_id, policy, shown, get_settings().data_dir)
     allocation = allocate_task(stock, policy, weighed)
     reports = {
-        name: sync_channel_task.with_options(tags=[f"api:{client.service}"])(
+        name: sync_channel_task.with_options(tags=[client.service])(
             name, client, allocation[name], shown[name]
         )
         for name, client in clients.items()

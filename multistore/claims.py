@@ -90,6 +90,15 @@ class ClaimState:
     flow_run_id: str | None
 
 
+@dataclass(frozen=True)
+class StartedClaim:
+    store_id: str
+    key: str
+    flow_run_id: str | None
+    due_until: datetime
+    claimed_at: datetime
+
+
 class Claims:
     """The claim table of the registry at `url` (default: the configured registry)."""
 
@@ -171,9 +180,19 @@ class Claims:
             for r in rows
         }
 
-    def restart(self, store_id: str, key: str, attempts: int, claimed_by: str | None) -> bool:
+    def restart(
+        self,
+        store_id: str,
+        key: str,
+        attempts: int,
+        claimed_by: str | None,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
         """Take a claim waiting for a retry (compare-and-set on its attempt count): True for
-        the one racer that wins, which starts attempt `attempts + 1`."""
+        the one racer that wins, which starts attempt `attempts + 1`. The last attempt's flow
+        run is forgotten: until the new one is set, the claim is one whose run is not created
+        yet (`multistore.ticking.settle` gives it time), not one whose run ended."""
         statement = (
             update(OccurrenceClaim)
             .where(
@@ -182,7 +201,14 @@ class Claims:
                 col(OccurrenceClaim.status) == RETRY,
                 col(OccurrenceClaim.attempts) == attempts,
             )
-            .values(status=STARTED, attempts=attempts + 1, claimed_by=claimed_by, error=None)
+            .values(
+                status=STARTED,
+                attempts=attempts + 1,
+                claimed_by=claimed_by,
+                claimed_at=now or utcnow(),
+                flow_run_id=None,
+                error=None,
+            )
         )
         with self.engine.begin() as conn:
             return conn.execute(statement).rowcount == 1
@@ -266,6 +292,26 @@ class Claims:
         for store_id, key in rows:
             by_store.setdefault(store_id, []).append(key)
         return {store: self.finish(store, keys, **kwargs) for store, keys in by_store.items()}
+
+    def started(self, *, except_stores: Iterable[str] = ()) -> list[StartedClaim]:
+        """Claims still 'started', but for the stores in `except_stores` (those running now)."""
+        table = OccurrenceClaim.__table__
+        query = select(
+            table.c.store_id,
+            table.c.occurrence_key,
+            table.c.flow_run_id,
+            table.c.due_until,
+            table.c.claimed_at,
+        ).where(table.c.status == STARTED)
+        skip = builtins.list(except_stores)
+        if skip:
+            query = query.where(table.c.store_id.not_in(skip))
+        convert = UTCDateTime().process_result_value
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            StartedClaim(r[0], r[1], r[2], convert(r[3], None), convert(r[4], None)) for r in rows
+        ]
 
     def expire_retries(self, now: datetime) -> list[tuple[str, str]]:
         """Claims waiting for a retry whose occurrence ended: MISSED. The pairs just marked."""

@@ -1,4 +1,4 @@
-"""`multistore health`, `serve`, `logs` and `errors`: a plugin of multistore/cli.py; no Prefect."""
+"""`multistore health`, `serve`, `logs` and `errors`: composed by cli/app.py; no Prefect."""
 
 from __future__ import annotations
 
@@ -162,6 +162,8 @@ def _print_health(data: dict) -> None:
     console.print(f"status: {data['status']}")
     for reason in data["reasons"]:
         console.print(f"  {reason}")
+    for warning in data.get("warnings", []):
+        console.print(f"  warning: {warning}")
     if data["stores"]:
         table(
             None,
