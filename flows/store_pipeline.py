@@ -44,6 +44,7 @@ from multistore.calls import orchestrator_failure
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.leases import Held, Leases
+from multistore.orchestrator import athrough_outage
 from multistore.registry import Registry
 from multistore.run_options import JobName
 from multistore.runstats import (
@@ -299,16 +300,20 @@ async def _run_store(
 
 
 async def _publish(graph: JobGraph, stats: dict[str, Any], store_id: str, data_dir: Any) -> None:
-    """The job graph artifact; a Prefect server that cannot take it costs the artifact only."""
+    """The job graph artifact, through a Prefect server restart (multistore/orchestrator.py); a
+    server that stays away costs the artifact only (the figures are in the registry)."""
     try:
-        await acreate_markdown_artifact(
-            render_markdown(graph, stats, data_dir=data_dir),
-            key=f"store-pipeline-{store_id}",
-            description=f"Job graph run of store {store_id}",
+        await athrough_outage(
+            lambda: acreate_markdown_artifact(
+                render_markdown(graph, stats, data_dir=data_dir),
+                key=f"store-pipeline-{store_id}",
+                description=f"Job graph run of store {store_id}",
+            ),
+            what=f"writing the job graph artifact of store {store_id}",
         )
     except Exception as exc:
         get_run_logger().warning(
-            "store %s: its job graph artifact was not saved (Prefect server: %s: %s)",
+            "store %s: its job graph artifact was not saved (%s: %s)",
             store_id,
             type(exc).__name__,
             exc,
