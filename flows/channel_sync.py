@@ -14,19 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from blocks.channels import SalesChannel
-from multistore.channels.conflicts import detect
 from multistore.channels.review import ConflictBook
 from multistore.channels.stores import StoreChannels
-from multistore.channels.sync import left_showing
+from multistore.channels.sync import left_showing, reading_order
 from multistore.channels.webhooks import WebhookInbox
 from multistore.settings import get_settings
 from tasks.channels import (
     allocate_task,
+    find_conflicts_task,
     read_channel_task,
     read_stock_task,
     record_levels_task,
@@ -63,8 +62,8 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
         for n in names
     }
     shown = {
-        n: read_channel_task.with_options(tags=[f"api:{c.service}"])(n, c)
-        for n, c in clients.items()
+        n: read_channel_task.with_options(tags=[clients[n].service])(n, clients[n])
+        for n in reading_order(names)
     }
     stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(
         store_id, pools=PREFECT_POOLS
@@ -72,15 +71,14 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     stock = read_stock_task(store_id, stockroom)
     weighed = weigh_task(store_id, policy, shown, get_settings().data_dir)
     allocation = allocate_task(stock, policy, weighed)
-    reports, listings = {}, []
-    for name, client in clients.items():
-        report = sync_channel_task.with_options(tags=[f"api:{client.service}"])(
+    reports = {
+        name: sync_channel_task.with_options(tags=[client.service])(
             name, client, allocation[name], shown[name]
         )
-        reports[name] = report
-        listings.append(left_showing(name, allocation[name], report))
-    record_levels_task(store_id, {frame["channel"].iat[0]: frame for frame in listings})
-    found = detect(allocation, pd.concat(listings, ignore_index=True), source=stock)
+        for name, client in clients.items()
+    }
+    record_levels_task(store_id, {n: left_showing(n, allocation[n], r) for n, r in reports.items()})
+    found = find_conflicts_task(allocation, stock, shown, reports, weighed.sold)
     book = ConflictBook()
     book.record(store_id, found)
     book.record_syncs(store_id, {name: not (found["channel"] == name).any() for name in reports})
@@ -102,4 +100,9 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     for name, r in reports.items():
         for sku, reason in list(r.failed.items())[:20]:
             logger.warning("store %s channel %s: %s not written: %s", store_id, name, sku, reason)
-    return {"channels": rows_out, **settled}
+    kinds = found["kind"].value_counts().to_dict()
+    return {
+        "channels": rows_out,
+        "conflicts": {str(k): int(v) for k, v in kinds.items()},
+        **settled,
+    }

@@ -1,4 +1,4 @@
-"""`multistore health`, `serve`, `logs` and `errors`: a plugin of multistore/cli.py; no Prefect."""
+"""`multistore health`, `serve`, `logs` and `errors`: composed by cli/app.py; no Prefect."""
 
 from __future__ import annotations
 
@@ -162,6 +162,8 @@ def _print_health(data: dict) -> None:
     console.print(f"status: {data['status']}")
     for reason in data["reasons"]:
         console.print(f"  {reason}")
+    for warning in data.get("warnings", []):
+        console.print(f"  warning: {warning}")
     if data["stores"]:
         table(
             None,
@@ -173,6 +175,7 @@ def _print_health(data: dict) -> None:
                 "failures",
                 "lag s",
                 "circuits not closed",
+                "systems not answering",
             ],
             [
                 [
@@ -184,8 +187,25 @@ def _print_health(data: dict) -> None:
                     s["lag_seconds"],
                     ", ".join(f"{k} {v}" for k, v in s["circuits"].items() if v != "closed")
                     or "closed",
+                    ", ".join(k for k, v in s.get("systems", {}).items() if not v["answers"])
+                    or "-",
                 ]
                 for s in data["stores"]
+            ],
+        )
+    if data["systems"]:
+        table(
+            "outside systems",
+            ["url", "answers", "detail", "roles", "stores"],
+            [
+                [
+                    s["url"],
+                    "yes" if s["answers"] else "NO",
+                    s["detail"],
+                    ", ".join(s["roles"]),
+                    s["stores"],
+                ]
+                for s in data["systems"]
             ],
         )
 

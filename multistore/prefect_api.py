@@ -16,6 +16,10 @@ from multistore.settings import get_settings
 
 TIMEOUT = httpx.Timeout(5.0)
 
+# Where Prefect's server keeps the leases of concurrency slots when nobody says otherwise: in its
+# own memory, so a server restart forgets every lease while their slots stay counted as held.
+MEMORY_LEASE_STORAGE = "prefect.server.concurrency.lease_storage.memory"
+
 
 class PrefectUnavailable(RuntimeError):
     """The Prefect server cannot be reached or answered with an error; the message names it."""
@@ -38,6 +42,19 @@ class PrefectAPI:
     def check(self) -> None:
         """Raise PrefectUnavailable (one line) unless the server answers its health check."""
         self._request("GET", "/health")
+
+    def lease_storage(self) -> str | None:
+        """The module the server keeps slot leases in (its `server.concurrency.lease_storage`
+        setting, read from `/admin/settings`), or None when the server does not say."""
+        try:
+            settings = self._request("GET", "/admin/settings")
+        except PrefectUnavailable:
+            return None  # e.g. a server without the admin routes; check() names a real outage
+        try:
+            value = settings["server"]["concurrency"]["lease_storage"]
+        except (KeyError, TypeError):
+            return None
+        return value if isinstance(value, str) else None
 
     def pools(self) -> list[PoolUsage]:
         """Every global concurrency limit (the pools), with its slots in use."""
@@ -66,6 +83,22 @@ class PrefectAPI:
         """A block document's fields, secrets included (for the service's webhook checks)."""
         path = f"/block_types/slug/{block_type_slug}/block_documents/name/{name}"
         return self._request("GET", path, params={"include_secrets": "true"}).get("data") or {}
+
+    def block_documents(self, block_type_slug: str, *, page: int = 200) -> list[dict[str, Any]]:
+        """Every block document of a type, secrets left out (the server sends them masked):
+        name and non-secret fields, such as a vendor's base URL."""
+        found: list[dict[str, Any]] = []
+        while True:
+            body = {
+                "block_types": {"slug": {"any_": [block_type_slug]}},
+                "include_secrets": False,
+                "limit": page,
+                "offset": len(found),
+            }
+            rows = self._request("POST", "/block_documents/filter", json=body)
+            found += [{"name": row["name"], "data": row.get("data") or {}} for row in rows]
+            if len(rows) < page:
+                return found
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self.url:

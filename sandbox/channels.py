@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,15 @@ class Catalogue:
     counted_at: dict[str, float] = field(default_factory=dict)
     square_sales: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     last_stamp: float = 0.0
+    # A channel's own price or title where someone edited it there: vendor → sku → value.
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    titles: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def price_on(self, vendor: str, sku: str) -> float:
+        return self.prices.get(vendor, {}).get(sku, self.price[sku])
+
+    def title_on(self, vendor: str, sku: str) -> str:
+        return self.titles.get(vendor, {}).get(sku, self.title[sku])
 
     def stamp(self, now: float) -> float:
         """A time for an event: `now`, strictly after the previous one (so a read and a sale in
@@ -81,12 +91,15 @@ def write(cat: Catalogue, vendor: str, sku: str, quantity: int) -> None:
     cat.writes[vendor] = cat.writes.get(vendor, 0) + 1
 
 
-def sell_on(cat: Catalogue, vendor: str, sku: str, quantity: int, at: float) -> dict[str, Any]:
-    """A sale on a channel: the channel's count and the store's on hand both drop. Refused only
-    beyond what the channel shows (a channel knows nothing of the store's on hand), so an
-    oversold product shows as a negative on hand in the ground truth."""
+def sell_on(
+    cat: Catalogue, vendor: str, sku: str, quantity: int, at: float, *, past_zero: bool = False
+) -> dict[str, Any]:
+    """A sale on a channel: the channel's count and the store's on hand both drop. Refused
+    beyond what the channel shows (a channel knows nothing of the store's on hand), unless the
+    channel takes orders past 0 (`past_zero`, Shopify's "continue selling when out of stock"):
+    then its count goes negative. An oversold product shows as a negative on hand."""
     shown = cat.levels[vendor][sku]
-    if quantity > shown:
+    if quantity > shown and not past_zero:
         return {"sold": False, "shown": shown, "on_hand": cat.on_hand[sku]}
     cat.levels[vendor][sku] = shown - quantity
     cat.on_hand[sku] -= quantity
@@ -100,6 +113,19 @@ def before_write(state: SandboxState, cat: Catalogue, vendor: str) -> None:
     """Run the sales queued for `vendor`'s next write (the test hook), before the write lands."""
     for channel, sku, quantity in cat.on_write.pop(vendor, []):
         sell_on(cat, channel, sku, quantity, cat.stamp(state.wall()))
+
+
+def iso(at: float) -> str:
+    """A sandbox time as the vendors write it (ISO 8601, UTC, microseconds)."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(value: object) -> float | None:
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at.timestamp() if at.tzinfo else None
 
 
 def admin_router(state: SandboxState) -> APIRouter:
@@ -118,12 +144,32 @@ def admin_router(state: SandboxState) -> APIRouter:
 
     @api.post("/{store}/sell")
     async def sell(store: str, request: Request) -> dict[str, Any]:
-        """A customer buys on a channel now (see `sell_on`)."""
+        """A customer buys on a channel now (see `sell_on`; `past_zero`: the channel sells
+        past 0)."""
         vendor, sku, quantity, cat = await _sale(store, request)
-        sale = sell_on(cat, vendor, sku, quantity, cat.stamp(state.wall()))
+        body = await request.json()
+        at = cat.stamp(state.wall())
+        sale = sell_on(cat, vendor, sku, quantity, at, past_zero=bool(body.get("past_zero")))
         if sale["sold"]:
-            cat.sales[-1]["order_id"] = (await request.json()).get("order_id")
+            cat.sales[-1]["order_id"] = body.get("order_id")
         return sale
+
+    @api.post("/{store}/edit")
+    async def edit(store: str, request: Request) -> dict[str, Any]:
+        """Someone changes a product's price or title on one channel (not in the store)."""
+        body = await request.json()
+        vendor, sku = body.get("channel"), body.get("sku")
+        cat = catalogue(state, store)
+        if vendor not in VENDORS or sku not in cat.on_hand:
+            raise bad_request("channel and sku: a known channel and SKU")
+        price, title = body.get("price"), body.get("title")
+        if price is not None:
+            if not isinstance(price, int | float) or price < 0:
+                raise bad_request("price: a number ≥ 0")
+            cat.prices.setdefault(vendor, {})[sku] = float(price)
+        if title is not None:
+            cat.titles.setdefault(vendor, {})[sku] = str(title)
+        return {"price": cat.price_on(vendor, sku), "title": cat.title_on(vendor, sku)}
 
     @api.post("/{store}/sell-on-next-write")
     async def sell_on_next_write(store: str, request: Request) -> dict[str, Any]:

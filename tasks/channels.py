@@ -1,5 +1,6 @@
 """The channel sync's tasks: each wraps one step of multistore.channels.sync, tagged with the
-vendor it calls. Clients and frames are not hashed for caching (cache_policy=NONE)."""
+vendor it calls (a name to filter runs by, not a limit: the vendors' pools are held by the call
+policy). Clients and frames are not hashed for caching (cache_policy=NONE)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from multistore.channels.reservations import Reservations
 from multistore.channels.sync import (
     ChannelReport,
     Shown,
+    Weighed,
+    find_conflicts,
     read_channel,
     read_stock,
     sync_channel,
@@ -24,27 +27,34 @@ from multistore.channels.sync import (
 from multistore.network.forecast import latest_demand
 
 
-@task(name="read-stock", cache_policy=NONE, tags=["api:stockroom"])
+@task(name="read-stock", cache_policy=NONE, tags=["stockroom"])
 def read_stock_task(store_id: str, stockroom: StockroomClient) -> pd.DataFrame:
     return read_stock(store_id, stockroom, Reservations())
 
 
 @task(name="allocate", cache_policy=NONE)
-def allocate_task(
-    stock: pd.DataFrame, policy: Policy, weighed: dict[str, pd.DataFrame]
-) -> pd.DataFrame:
-    return allocate(stock, policy, **weighed)
+def allocate_task(stock: pd.DataFrame, policy: Policy, weighed: Weighed) -> pd.DataFrame:
+    return allocate(stock, policy, **weighed.inputs)
 
 
 @task(name="sales-and-demand", cache_policy=NONE)
-def weigh_task(
-    store_id: str, policy: Policy, shown: dict[str, Shown], data_dir: Path
-) -> dict[str, pd.DataFrame]:
+def weigh_task(store_id: str, policy: Policy, shown: dict[str, Shown], data_dir: Path) -> Weighed:
     """Record the channels' sales since the last sync; their history and the store's newest
     forecast (flows/forecast_demand.py), for the performance and demand strategies."""
     return weigh(
         store_id, policy, SalesHistory(), shown, latest_demand(data_dir, store_id=store_id)
     )
+
+
+@task(name="find-conflicts", cache_policy=NONE)
+def find_conflicts_task(
+    allocation: pd.DataFrame,
+    stock: pd.DataFrame,
+    shown: dict[str, Shown],
+    reports: dict[str, ChannelReport],
+    sold: pd.DataFrame | None,
+) -> pd.DataFrame:
+    return find_conflicts(allocation, stock, shown, reports, sold)
 
 
 @task(name="record-levels", cache_policy=NONE)

@@ -22,8 +22,8 @@ import yaml
 from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawScheduleConfig
 from prefect.flows import load_flow_from_entrypoint
 
+from devtools.local import RUN_LOG_ENV, prefect_env
 from multistore.config import load_store_file
-from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
 from multistore.run_options import REGION_ZONES
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final
@@ -81,6 +81,27 @@ def test_the_tick_is_the_only_schedule_every_5_minutes(path: Path) -> None:
     assert tick["entrypoint"] == "flows/tick.py:tick_flow"
     assert [s.get("interval") for s in tick["schedules"]] == [300]
     assert not any("cron" in s for s in tick["schedules"])
+
+
+async def test_ticks_have_their_own_queue_first_in_the_pool_and_store_runs_never_use_it(
+    prefect_server,
+) -> None:
+    """A tick must not wait behind store runs: it goes to the `ticks` queue, which setup puts
+    first in the pool's priority order; every store run goes to the `default` queue."""
+    from prefect import get_client
+
+    from flows.work_pools import TICK_QUEUE, ensure_process_pool
+
+    deployments = _load(PREFECT_YAML)["deployments"]
+    queues = {d["entrypoint"]: d["work_pool"]["work_queue_name"] for d in deployments}
+    assert queues.pop("flows/tick.py:tick_flow") == TICK_QUEUE
+    assert set(queues.values()) == {"default"}
+    await ensure_process_pool("queue-test-pool")
+    await ensure_process_pool("queue-test-pool")  # idempotent
+    async with get_client() as client:
+        found = await client.read_work_queues(work_pool_name="queue-test-pool")
+    order = [q.name for q in sorted(found, key=lambda q: q.priority)]
+    assert order == [TICK_QUEUE, "default"]
 
 
 VARIANT_SUFFIXES = {GIT_YAML: "-git", DOCKER_YAML: "-docker"}

@@ -1,11 +1,11 @@
 """One client per sales channel, behind one small interface, plus the store's inventory system.
 
-    read_levels() -> DataFrame[sku, quantity]       what the channel shows now
+    read_levels() -> DataFrame[sku, quantity, price, title]   what the channel shows now
     write(changes: {sku: units}) -> WriteResult      in the vendor's batch shape and size
     verify_webhook(body, headers) -> Delivery        the vendor's signature scheme
 
 Every request goes through the call policy (`multistore.calls.Caller`): a slot of the vendor's
-shared pool `api:<vendor>` (requests in flight across all stores and workers; data/pools.yaml),
+shared pool `api:<vendor>` (requests in flight across all stores and workers; pools.yaml),
 the service's circuit breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After
 honoured; one `ServiceError` line when it gives up. The vendors' rates are per shop or seller
 account, so they are paced per store, not by a shared rate: Shopify's client paces itself on the
@@ -76,6 +76,9 @@ class ChannelClient:
         self.sleep = sleep
         self.calls = 0
         self.throttled = 0
+        # When this client's first and latest requests went out (perf_counter; a benchmark
+        # measures the vendor's rate over that span).
+        self.first_call_at = self.last_call_at = 0.0
         self.caller = Caller(
             self.service,
             store=config.store_id,
@@ -89,6 +92,8 @@ class ChannelClient:
 
         def once() -> httpx.Response:
             self.calls += 1
+            self.last_call_at = time.perf_counter()
+            self.first_call_at = self.first_call_at or self.last_call_at
             response = self.http.request(method, url, headers=self._headers(), **kwargs)
             if response.status_code == 429:
                 self.throttled += 1
@@ -113,6 +118,11 @@ class ChannelClient:
     def read_levels(self) -> pd.DataFrame:
         raise NotImplementedError
 
+    def read_orders(self, since: datetime) -> pd.DataFrame | None:
+        """``sku, order_id, quantity`` per order line since `since`; None where the client does
+        not read the channel's orders."""
+        return None
+
     def write(self, changes: Mapping[str, int]) -> WriteResult:
         raise NotImplementedError
 
@@ -128,10 +138,26 @@ class ChannelClient:
             yield batch
 
 
-def _levels(rows: list[tuple[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["sku", "quantity"])
+def _levels(rows: list[tuple[str, Any, Any, Any]]) -> pd.DataFrame:
+    """sku, quantity, price, title (a price or title the channel does not give is NaN)."""
+    frame = pd.DataFrame(rows, columns=["sku", "quantity", "price", "title"])
     frame["quantity"] = pd.to_numeric(frame["quantity"], errors="coerce")
+    frame["price"] = pd.to_numeric(frame["price"], errors="coerce")
     return frame
+
+
+def _at(body: Any, *path: Any) -> Any:
+    """`body[path[0]][path[1]]…`, or None where the channel left it out."""
+    for key in path:
+        try:
+            body = body[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
+
+
+def _cents(amount: Any) -> float | None:
+    return amount / 100 if isinstance(amount, int | float) else None
 
 
 class ShopifyClient(ChannelClient):
@@ -173,10 +199,31 @@ class ShopifyClient(ChannelClient):
             for level in response.json()["inventory_levels"]:
                 self._items[level["sku"]] = level["inventory_item_id"]
                 self._read[level["sku"]] = level["available"]
-                rows.append((level["sku"], level["available"]))
+                rows.append(
+                    (level["sku"], level["available"], level.get("price"), level.get("title"))
+                )
             nxt = response.links.get("next", {}).get("url")
             path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
         return _levels(rows)
+
+    def read_orders(self, since: datetime) -> pd.DataFrame:
+        rows: list[tuple[str, str, int]] = []
+        path: str | None = f"/shopify/{self.config.store_id}{self.api}/orders.json"
+        params: dict[str, Any] | None = {
+            "status": "any",
+            "created_at_min": since.isoformat(),
+            "limit": self.page_size,
+        }
+        while path is not None:
+            response = self._request("GET", path, params=params)
+            for order in response.json()["orders"]:
+                rows += [
+                    (str(line.get("sku")), str(order["id"]), line.get("quantity"))
+                    for line in order.get("line_items", [])
+                ]
+            nxt = response.links.get("next", {}).get("url")
+            path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
+        return pd.DataFrame(rows, columns=["sku", "order_id", "quantity"])
 
     def write(self, changes: Mapping[str, int]) -> WriteResult:
         """Compare-and-set (`changeFromQuantity`, GraphQL's `inventorySetQuantities` from API
@@ -254,7 +301,15 @@ class SquareClient(ChannelClient):
         cursor: str | None = None
         while True:
             answer = self._request("POST", path, json={"cursor": cursor, "limit": 1000}).json()
-            rows += [(c["catalog_object_id"], c["quantity"]) for c in answer["counts"]]
+            rows += [
+                (
+                    c["catalog_object_id"],
+                    c["quantity"],
+                    _cents(_at(c, "price_money", "amount")),
+                    c.get("item_name"),
+                )
+                for c in answer["counts"]
+            ]
             self._as_of.update(
                 (c["catalog_object_id"], c["calculated_at"])
                 for c in answer["counts"]
@@ -311,7 +366,12 @@ class EbayClient(ChannelClient):
         while path is not None:
             answer = self._request("GET", path, params=params).json()
             rows += [
-                (i["sku"], i["availability"]["shipToLocationAvailability"]["quantity"])
+                (
+                    i["sku"],
+                    i["availability"]["shipToLocationAvailability"]["quantity"],
+                    _at(i, "price", "value"),
+                    _at(i, "product", "title"),
+                )
                 for i in answer["inventoryItems"]
             ]
             nxt = answer.get("next")
@@ -376,7 +436,15 @@ class AmazonClient(ChannelClient):
         while token is not None:
             answer = self._request("GET", path, params={"pageSize": 1000, "pageToken": token})
             body = answer.json()
-            rows += [(i["sku"], i["fulfillmentAvailability"][0]["quantity"]) for i in body["items"]]
+            rows += [
+                (
+                    i["sku"],
+                    i["fulfillmentAvailability"][0]["quantity"],
+                    _at(i, "offers", 0, "price", "amount"),
+                    _at(i, "summaries", 0, "itemName"),
+                )
+                for i in body["items"]
+            ]
             token = body.get("pagination", {}).get("nextToken")
         return _levels(rows)
 
@@ -453,6 +521,8 @@ class CustomRestClient(ChannelClient):
         "updates_key": "updates",
         "sku_field": "item_code",
         "quantity_field": "qty",
+        "price_field": "unit_price",
+        "title_field": "name",
         "rejected_key": "rejected",
         "batch_size": 50,
     }
@@ -473,7 +543,12 @@ class CustomRestClient(ChannelClient):
             path = shape["read_path"].format(store=self.config.store_id, page=page)
             body = self._request("GET", path).json()
             rows += [
-                (i[shape["sku_field"]], i[shape["quantity_field"]])
+                (
+                    i[shape["sku_field"]],
+                    i[shape["quantity_field"]],
+                    i.get(shape["price_field"]),
+                    i.get(shape["title_field"]),
+                )
                 for i in body[shape["items_key"]]
             ]
             page = body.get(shape["next_key"])

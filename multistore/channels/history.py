@@ -35,9 +35,12 @@ class SalesHistory:
         self.engine = get_engine(url)
         self.clock = clock
 
-    def observe(self, store_id: str, channel: str, levels: pd.DataFrame) -> int:
-        """Record what `channel` sold since the last sync left it (its counts read now);
-        returns the units."""
+    def observe(self, store_id: str, channel: str, levels: pd.DataFrame) -> pd.DataFrame:
+        """Record what `channel` sold since the last sync left it (its counts read now).
+
+        Returns ``channel, sku, order_id, quantity, left`` per SKU sold (`left`: what the last
+        sync left it showing; selling more than that is overselling, a channel that takes
+        orders past 0)."""
         shown = _quantities(levels)
         with Session(self.engine) as session:
             rows = session.exec(
@@ -64,7 +67,15 @@ class SalesHistory:
                     ],
                 )
                 session.commit()
-        return int(sold.sum())
+        return pd.DataFrame(
+            {
+                "channel": channel,
+                "sku": sold.index.astype(str),
+                "order_id": "since the last sync",
+                "quantity": sold.to_numpy(dtype="int64"),
+                "left": left.reindex(sold.index).to_numpy(dtype="float64"),
+            }
+        )
 
     def left(self, store_id: str, channel: str, levels: pd.DataFrame) -> None:
         """What the sync left `channel` showing (its allocation, or the old count where a

@@ -15,11 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
 from multistore.channels.allocation import Policy, allocate
+from multistore.channels.conflicts import detect, duplicate_sales
 from multistore.channels.connectors import ChannelClient, StockroomClient
 from multistore.channels.history import SalesHistory, demand
 from multistore.channels.reservations import Reservations
@@ -61,6 +63,11 @@ def changes(target: pd.Series, levels: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in wanted[differ].items()}
 
 
+# How far back a sync reads a channel's orders (duplicate order lines are found in them; one
+# already recorded is not recorded twice).
+ORDERS_WINDOW = timedelta(days=1)
+
+
 @dataclass
 class Shown:
     """What a channel showed when read, and what reading it cost."""
@@ -69,17 +76,21 @@ class Shown:
     calls: int
     rate_limited: int
     seconds: float
+    # sku, order_id, quantity per order line of the last ORDERS_WINDOW (None: not read).
+    orders: pd.DataFrame | None = None
 
 
 def read_channel(client: ChannelClient) -> Shown:
     before_calls, before_429 = client.calls, client.throttled
     start = time.perf_counter()
     levels = client.read_levels()
+    orders = client.read_orders(client.clock.now() - ORDERS_WINDOW)
     return Shown(
         levels,
         client.calls - before_calls,
         client.throttled - before_429,
         time.perf_counter() - start,
+        orders,
     )
 
 
@@ -123,9 +134,9 @@ def sync_store(
     since the last sync are recorded and weigh the allocation (performance; demand with the
     store's `forecast`: sku, units)."""
     names = [only] if only else [n for n in policy.names if n in clients]
-    shown = {name: read_channel(clients[name]) for name in names}
+    shown = {name: read_channel(clients[name]) for name in reading_order(names)}
     stock = read_stock(store_id, stockroom, book)
-    weighed = weigh(store_id, policy, history, shown, forecast) if history else {}
+    weighed = weigh(store_id, policy, history, shown, forecast).inputs if history else {}
     allocation = allocate(stock, policy, **weighed)
     reports = {}
     for name in names:
@@ -137,21 +148,75 @@ def sync_store(
     return reports
 
 
+def reading_order(names: list[str]) -> list[str]:
+    """The channels in the reverse of the order they are written: the channel written first is
+    read last, so the least time passes between each channel's read and its write (fewer sales
+    to keep, and a rate-limited vendor's budget is not left to refill idle in between)."""
+    return names[::-1]
+
+
 def weigh(
     store_id: str,
     policy: Policy,
     history: SalesHistory,
     shown: Mapping[str, Shown],
     forecast: pd.DataFrame | None,
-) -> dict[str, pd.DataFrame]:
+) -> Weighed:
     """The allocation's sales and demand: what each channel sold since the last sync is
     recorded first (from its counts just read), then the recent history is read back."""
-    for name, read in shown.items():
-        history.observe(store_id, name, read.levels)
+    sold = [history.observe(store_id, name, read.levels) for name, read in shown.items()]
     sales = history.sales(store_id, policy.names)
     if forecast is None:
         forecast = pd.DataFrame(columns=["sku", "units"])
-    return {"sales": sales, "forecast": demand(forecast, sales, policy.smoothing)}
+    return Weighed(
+        {"sales": sales, "forecast": demand(forecast, sales, policy.smoothing)},
+        pd.concat(sold, ignore_index=True) if sold else None,
+    )
+
+
+@dataclass
+class Weighed:
+    inputs: dict[str, pd.DataFrame]  # the allocation's `sales` and `forecast`
+    sold: pd.DataFrame | None  # what each channel sold since the last sync (history.observe)
+
+
+def find_conflicts(
+    allocation: pd.DataFrame,
+    stock: pd.DataFrame,
+    shown: Mapping[str, Shown],
+    reports: Mapping[str, ChannelReport],
+    sold: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every conflict kind the channels' own answers show:
+
+    - stock mismatch: what each channel shows after the sync against its allocation (a failed
+      write leaves the old count);
+    - price and product information: each channel's price and title as read, against the
+      store's inventory system;
+    - overselling: a channel that sold more since the last sync than that sync left it showing
+      (it takes orders past 0), or channels that together sold more than the store had (on hand
+      now + what they sold);
+    - duplicate sale: an order line a channel reported twice, in the orders it was read with
+      (`Shown.orders`, for the clients that read orders).
+    """
+    listings = []
+    for name, report in reports.items():
+        after = left_showing(name, allocation[name], report)
+        said = shown[name].levels.drop_duplicates("sku", keep="last")[["sku", "price", "title"]]
+        listings.append(after.merge(said, on="sku", how="left"))
+    found = detect(allocation, pd.concat(listings, ignore_index=True), source=stock)
+    orders = [r.orders.assign(channel=n) for n, r in shown.items() if r.orders is not None]
+    if orders:
+        found = pd.concat([found, duplicate_sales(pd.concat(orders))], ignore_index=True)
+    if sold is None or not len(sold):
+        return found
+    had = sold.pivot_table(index="sku", columns="channel", values="left", aggfunc="max")
+    had["available"] = np.nan
+    before = stock[["on_hand"]].copy()
+    total = sold.groupby("sku")["quantity"].sum().reindex(before.index).fillna(0)
+    before["on_hand"] = before["on_hand"] + total
+    over = detect(had, sold.iloc[:0][["channel", "sku", "quantity"]], source=before, sales=sold)
+    return pd.concat([found, over], ignore_index=True)
 
 
 def left_showing(name: str, target: pd.Series, report: ChannelReport) -> pd.DataFrame:

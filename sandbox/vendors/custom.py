@@ -1,7 +1,7 @@
 """A custom REST channel (a store's own web shop), the shape its block's templates describe:
 
 - `GET /custom/{store}/api/stock?page=N` (header `X-Custom-Key`) → `{"data": [{"item_code",
-  "qty"}], "next_page": N | null}`, 500 a page.
+  "qty", "unit_price", "name"}], "next_page": N | null}`, 500 a page.
 - `PUT /custom/{store}/api/stock/bulk` `{"updates": [{"item_code", "qty"}]}`, at most 50.
 """
 
@@ -36,7 +36,15 @@ def router(state: SandboxState) -> APIRouter:
         rows = cat.skus[page * PAGE : (page + 1) * PAGE]
         more = (page + 1) * PAGE < len(cat.skus)
         return {
-            "data": [{"item_code": s, "qty": cat.levels[VENDOR][s]} for s in rows],
+            "data": [
+                {
+                    "item_code": s,
+                    "qty": cat.levels[VENDOR][s],
+                    "unit_price": cat.price_on(VENDOR, s),
+                    "name": cat.title_on(VENDOR, s),
+                }
+                for s in rows
+            ],
             "next_page": page + 1 if more else None,
         }
 

@@ -1,8 +1,9 @@
 """eBay (shape of the Sell Inventory API).
 
 - `GET /ebay/{store}/sell/inventory/v1/inventory_item?limit=200&offset=N` →
-  `{"inventoryItems": [{"sku", "availability": {"shipToLocationAvailability": {"quantity"}}}],
-  "total", "next"}` (limit ≤ 200).
+  `{"inventoryItems": [{"sku", "availability": {"shipToLocationAvailability": {"quantity"}},
+  "product": {"title"}, "price": {"value", "currency"}}], "total", "next"}` (limit ≤ 200; the
+  price saves the offer lookup).
 - `POST /ebay/{store}/sell/inventory/v1/bulk_update_price_quantity` `{"requests": [{"sku",
   "shipToLocationAvailability": {"quantity"}}]}`, at most 25; each answered on its own
   (`{"responses": [{"sku", "statusCode"}]}`): a listing revised 250 times today gets 400 while
@@ -55,6 +56,8 @@ def router(state: SandboxState) -> APIRouter:
             {
                 "sku": s,
                 "availability": {"shipToLocationAvailability": {"quantity": cat.levels[VENDOR][s]}},
+                "product": {"title": cat.title_on(VENDOR, s)},
+                "price": {"value": f"{cat.price_on(VENDOR, s):.2f}", "currency": "USD"},
             }
             for s in cat.skus[offset : offset + limit]
         ]

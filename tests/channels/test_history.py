@@ -92,5 +92,5 @@ def test_a_store_with_the_demand_strategy_gets_allocation_shaped_by_its_forecast
         }
     ).to_parquet(run / "forecast.parquet")
     weighed = weigh_task.fn(STORE, _policy(Strategy.DEMAND), {}, tmp_path)
-    assert weighed["forecast"].loc[cold].sum() == 70.0
-    assert weighed["forecast"].loc[hot].sum() == 0.0
+    assert weighed.inputs["forecast"].loc[cold].sum() == 70.0
+    assert weighed.inputs["forecast"].loc[hot].sum() == 0.0

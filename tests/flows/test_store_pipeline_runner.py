@@ -7,6 +7,7 @@ sandbox are in test_store_pipeline.py.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -16,6 +17,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows import jobs as jobs_module
 from flows.store_pipeline import StorePipelineError, store_pipeline
+from multistore.config import parse_store
 from multistore.jobgraph import DEFAULT_JOBS, GraphError
 from multistore.registry import Registry
 from tests.fixtures.registry import store_with_raw_dependencies
@@ -24,19 +26,36 @@ pytestmark = pytest.mark.prefect
 
 
 class Recorder:
-    """Stand-in jobs that log when they run and can be told to fail."""
+    """Stand-in jobs that log when they run and can be told to fail.
 
-    def __init__(self, *, seconds: float = 0.3, failing: tuple[str, ...] = ()) -> None:
+    Jobs named together in `meet` wait for each other at a barrier: each pair can only finish if
+    both run at the same time (a pair that does not overlap breaks the barrier and fails), which
+    proves overlap without sleeping. `seconds` is a pause inside every job, 0 unless asked for.
+    """
+
+    def __init__(
+        self,
+        *,
+        seconds: float = 0.0,
+        failing: tuple[str, ...] = (),
+        meet: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.seconds = seconds
         self.failing = failing
         self.spans: dict[str, tuple[float, float]] = {}
         self.upstreams: dict[str, dict] = {}
         self.lock = threading.Lock()
+        self.barriers = {name: threading.Barrier(2, timeout=60) for pair in meet for name in pair}
+        for first, second in meet:
+            self.barriers[second] = self.barriers[first]
 
     def job(self, name: str):
         def run(ctx):
             began = time.monotonic()
-            time.sleep(self.seconds)
+            if name in self.barriers:
+                self.barriers[name].wait()
+            if self.seconds:
+                time.sleep(self.seconds)
             with self.lock:
                 self.spans[name] = (began, time.monotonic())
                 self.upstreams[name] = dict(ctx.upstream)
@@ -68,7 +87,8 @@ async def _task_runs(flow_run_id) -> list:
 async def test_jobs_start_when_dependencies_end_and_independent_ones_overlap(
     prefect_server, recorder
 ):
-    rec = recorder(seconds=0.5)
+    # Independent jobs run side by side: both roots together, then both of HomeNet's dependents.
+    rec = recorder(meet=(("dnc_compliance", "homenet_feed"), ("vdp_scrape", "dealercom_feed")))
     Registry().add("clean-store")
     state = await store_pipeline("clean-store", return_state=True)
     stats = await state.aresult()
@@ -111,7 +131,7 @@ async def test_jobs_start_when_dependencies_end_and_independent_ones_overlap(
 
 
 async def test_a_failed_job_blocks_only_its_dependents(prefect_server, recorder):
-    rec = recorder(seconds=0.1, failing=("vdp_scrape",))
+    rec = recorder(failing=("vdp_scrape",))
     Registry().add("flaky-store")
     state = await store_pipeline("flaky-store", return_state=True)
     assert state.is_failed()
@@ -140,7 +160,7 @@ async def test_a_failed_job_blocks_only_its_dependents(prefect_server, recorder)
 
 
 async def test_a_root_failure_blocks_the_whole_branch(prefect_server, recorder):
-    recorder(seconds=0.05, failing=("homenet_feed",))
+    recorder(failing=("homenet_feed",))
     Registry().add("down-store")
     state = await store_pipeline("down-store", return_state=True)
     [run] = Registry().history("down-store")
@@ -174,7 +194,7 @@ async def test_a_cyclic_configuration_is_refused_before_any_task_runs(prefect_se
 
 
 async def test_the_jobs_parameter_runs_a_subgraph(prefect_server, recorder):
-    rec = recorder(seconds=0.01)
+    rec = recorder()
     Registry().add("partial-store")
     stats = await store_pipeline("partial-store", jobs=["homenet_feed", "dealercom_feed"])
     assert list(stats["jobs"]) == ["homenet_feed", "dealercom_feed"]
@@ -185,7 +205,7 @@ async def test_registry_calls_run_off_the_event_loop(prefect_server, recorder, m
     """The registry is blocking SQL: in subflow mode a call on the loop would stall every store."""
     import asyncio
 
-    recorder(seconds=0.01)
+    recorder()
     Registry().add("offloop-store")
     on_a_loop: dict[str, list[bool]] = {}
     for name in ("get", "start_run", "finish_run"):
@@ -217,7 +237,7 @@ async def test_a_prefect_server_refusing_the_artifact_costs_the_artifact_not_the
     async def unreachable(*args, **kwargs):
         raise httpx.ConnectError("All connection attempts failed")
 
-    recorder(seconds=0.01)
+    recorder()
     Registry().add("artifact-store")
     monkeypatch.setattr(pipeline_module, "acreate_markdown_artifact", unreachable)
     stats = await store_pipeline("artifact-store", jobs=["homenet_feed"])
@@ -228,3 +248,31 @@ async def test_a_prefect_server_refusing_the_artifact_costs_the_artifact_not_the
         "store artifact-store: its job graph artifact was not saved "
         "(Prefect server: ConnectError: All connection attempts failed)" in caplog.text
     )
+
+
+async def test_a_store_capped_at_one_job_runs_its_jobs_one_at_a_time(
+    prefect_server, recorder, monkeypatch
+):
+    """The store's `max_concurrent_jobs` reaches the ready queue (whose cap is proved in
+    tests/flows/test_store_caps.py), and its jobs run one after another in graph order."""
+    from flows import store_pipeline as runner_module
+
+    caps = []
+    run_graph = runner_module._run_graph
+
+    async def recording(*args, **kwargs):
+        caps.append(kwargs.get("max_jobs"))
+        return await run_graph(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "_run_graph", recording)
+    rec = recorder()
+    Registry().import_stores(
+        [parse_store({"id": "one-at-a-time", "max_concurrent_jobs": 1})], merge=True
+    )
+    state = await store_pipeline("one-at-a-time", return_state=True)
+    assert state.is_completed()
+    assert caps == [1]
+    order = sorted(rec.spans, key=lambda job: rec.spans[job][0])
+    assert order == list(DEFAULT_JOBS)
+    for earlier, later in itertools.pairwise(order):
+        assert rec.spans[earlier][1] <= rec.spans[later][0]
