@@ -154,9 +154,9 @@ def _run_point(
     admin: Any,
     at_once: int,
 ) -> Point:
+    from devtools.local import spawn
     from flows.run_stores import run_stores
     from flows.work_pools import DOCKER_POOL, PROCESS_POOL
-    from multistore.local import spawn
 
     pool = DOCKER_POOL if kind == "docker" else PROCESS_POOL
     admin.reset()  # the CRM's flags back to the start: every setting does the same work
@@ -232,8 +232,9 @@ def main() -> int:
             sandbox_args=("--contacts", str(args.contacts)),
         ) as stack,
     ):
+        from devtools.local import prefect_env
         from flows.setup import setup
-        from multistore.local import prefect_env
+        from multistore.datafiles import DEFAULTS
         from multistore.registry import Registry
         from sandbox.client import SandboxAdmin
         from tests.fixtures.dnc_oracle import expected_flags_of
@@ -242,7 +243,7 @@ def main() -> int:
         registry = Registry()
         for store in stores:
             registry.add(store, jobs=["dnc_compliance"])
-        pools = yaml.safe_load((ROOT / "data" / "pools.yaml").read_text())
+        pools = yaml.safe_load((DEFAULTS / "pools.yaml").read_text())
         pools["pools"]["browser"]["limit"] = args.pool
         (work / "pools.yaml").write_text(yaml.safe_dump(pools))
         asyncio.run(
