@@ -25,6 +25,7 @@ from contextlib import ExitStack, asynccontextmanager, contextmanager
 
 import httpx
 from prefect.client.orchestration import get_client
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.asyncio import concurrency as aconcurrency
 from prefect.concurrency.sync import concurrency, rate_limit
 
@@ -103,6 +104,12 @@ class PrefectPools:
                     delay,
                 )
                 self.sleep(0.0 if get_settings().instant_backoff else delay)
+
+
+def slot_refused_by_server(exc: BaseException) -> bool:
+    """Prefect's own slot check of a tagged task (its tag limits) failed on a server error: the
+    orchestrator's failure, as an `OrchestratorBusy` of ours is."""
+    return isinstance(exc, ConcurrencySlotAcquisitionError) and _server_failure(exc)
 
 
 def _server_failure(exc: BaseException) -> bool:
