@@ -11,32 +11,52 @@ the holder lives, so a holder killed with -9 gives its slot back within about a 
 default five. A renewal that fails (the server restarting) is logged and the work goes on: the
 vendor work in hand is worth more than the slot's exactness for the minute it takes.
 
-Taking a slot is retried when the Prefect server fails (503 "database is locked" on a busy
-SQLite, any 5xx or 429, no answer), backing off `ACQUIRE_DELAYS` on top of Prefect's own client
-retries: the orchestrator's hiccup must not fail a store. Should it last through them all, the
-call ends in `OrchestratorBusy`, which the store pipeline never counts toward quarantine.
+The orchestrator's hiccups fail no store (multistore/orchestrator.py says which errors are the
+server's: a 503 "database is locked" on a busy SQLite, any 5xx or 429, no answer):
+
+- taking a slot or waiting on a rate is tried again, backing off `ACQUIRE_DELAYS` (about five
+  minutes: a server restart) on top of Prefect's own client retries; should the server fail
+  through them all, the call ends in `OrchestratorBusy`, which names the Prefect server and
+  never counts toward the store's quarantine;
+- releasing a slot is tried again for as long, and never fails the work that held it: when the
+  server stays away the slot comes back when its lease lapses (no holder renews it any more).
+  The pieces of Prefect's `concurrency()` are used one by one for that, because its release is
+  one untried call whose ConnectError failed the task after its vendor work was done.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager
+from typing import TypeVar
+from uuid import UUID
 
-import httpx
 from prefect.client.orchestration import get_client
-from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError, _discard_cleanup_lease
+from prefect.concurrency._events import (
+    emit_concurrency_acquisition_events,
+    emit_concurrency_release_events,
+)
+from prefect.concurrency._leases import maintain_concurrency_lease
+from prefect.concurrency._sync import (
+    acquire_concurrency_slots_with_lease,
+    release_concurrency_slots_with_lease,
+)
 from prefect.concurrency.asyncio import concurrency as aconcurrency
-from prefect.concurrency.sync import concurrency, rate_limit
+from prefect.concurrency.sync import rate_limit
 
 from multistore.calls import OrchestratorBusy
 from multistore.clock import SYSTEM_CLOCK
+from multistore.orchestrator import PrefectServerUnavailable, is_outage, server_url, through_outage
 from multistore.pools import PoolSpec, rate_name
 from multistore.settings import get_settings
 
+T = TypeVar("T")
+
 SLOT_LEASE_SECONDS = 60.0
-# Waits between tries of a slot the server failed to grant: about a minute in all.
-ACQUIRE_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+# Waits between tries of a slot the server failed to grant: about five minutes in all.
+ACQUIRE_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0)
 logger = logging.getLogger("multistore.pools")
 
 
@@ -65,65 +85,67 @@ class PrefectPools:
 
     @contextmanager
     def slot(self, name: str) -> Iterator[None]:
-        with ExitStack() as held:
-            self._acquire(
-                name,
-                lambda: held.enter_context(
-                    concurrency(
-                        name,
-                        occupy=1,
-                        strict=True,
-                        lease_duration=SLOT_LEASE_SECONDS,
-                        raise_on_lease_renewal_failure=False,
-                    )
-                ),
-            )
-            yield
+        taken = self._acquire(
+            name,
+            lambda: acquire_concurrency_slots_with_lease(
+                [name], 1, lease_duration=SLOT_LEASE_SECONDS, strict=True
+            ),
+        )
+        events = emit_concurrency_acquisition_events(taken.limits, 1)
+        try:
+            with maintain_concurrency_lease(
+                taken.lease_id, SLOT_LEASE_SECONDS, raise_on_lease_renewal_failure=False
+            ):
+                yield
+        finally:
+            _release(name, taken.lease_id)
+            emit_concurrency_release_events(taken.limits, 1, events)
 
     def throttle(self, name: str) -> None:
         self._acquire(name, lambda: rate_limit(rate_name(name), occupy=1, strict=True))
 
-    def _acquire(self, name: str, take: Callable[[], object]) -> None:
+    def _acquire(self, name: str, take: Callable[[], T]) -> T:
         """`take()`, again after each of `delays` while the Prefect server fails."""
         for tries, delay in enumerate((*self.delays, None), start=1):
             try:
-                take()
-                return
+                return take()
             except Exception as exc:
-                if not _server_failure(exc):
+                if not is_outage(exc):
                     raise  # a pool never created, a bug: not the server's hiccup
                 if delay is None:
                     raise OrchestratorBusy(
-                        f"pool {name}: the Prefect server did not grant a slot in {tries} tries "
-                        f"({_reason(exc)}): the orchestrator's failure, not the vendor's"
+                        f"pool {name}: the Prefect server {server_url()} did not grant a slot "
+                        f"in {tries} tries ({_reason(exc)}): the orchestrator's failure, not "
+                        "the vendor's"
                     ) from exc
                 logger.warning(
-                    "pool %s: the Prefect server failed (%s); trying again in %g s",
+                    "pool %s: the Prefect server %s failed (%s); trying again in %g s",
                     name,
+                    server_url(),
                     _reason(exc),
                     delay,
                 )
                 self.sleep(0.0 if get_settings().instant_backoff else delay)
+        raise AssertionError("unreachable")
 
 
 def slot_refused_by_server(exc: BaseException) -> bool:
     """Prefect's own slot check of a tagged task (its tag limits) failed on a server error: the
     orchestrator's failure, as an `OrchestratorBusy` of ours is."""
-    return isinstance(exc, ConcurrencySlotAcquisitionError) and _server_failure(exc)
+    return isinstance(exc, ConcurrencySlotAcquisitionError) and is_outage(exc)
 
 
-def _server_failure(exc: BaseException) -> bool:
-    """A 5xx or 429 from the Prefect server, or no answer, anywhere in `exc`'s causes."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, httpx.HTTPStatusError):
-            return seen.response.status_code >= 500 or seen.response.status_code == 429
-        if isinstance(seen, httpx.TransportError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _release(name: str, lease_id: UUID) -> None:
+    """Give the slot back; when the server stays away, leave it to the lease (never raise)."""
+    try:
+        through_outage(
+            lambda: release_concurrency_slots_with_lease(lease_id),
+            what=f"releasing a slot of pool {name!r}",
+        )
+    except PrefectServerUnavailable as exc:
+        logger.warning("%s; the slot comes back when its lease lapses", exc)
+        return  # Prefect's task-run cleanup tries the lease once more when the task ends
+    _discard_cleanup_lease(lease_id)
 
 
 def _reason(exc: BaseException) -> str:
