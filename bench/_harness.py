@@ -10,6 +10,7 @@ benchmarks set things up and tear them down the same way.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from multistore.db import dispose_engines
-from multistore.local import Managed, free_port, spawn, start_prefect_server, wait_http
+from multistore.local import (
+    Managed,
+    engine_answers,
+    free_port,
+    spawn,
+    start_dockerd,
+    start_prefect_server,
+    wait_http,
+)
 from multistore.pgadmin import create_database, database_url, drop_database
 from multistore.settings import reset_settings
 
@@ -82,3 +91,18 @@ def prefect_stack(
         dispose_engines()
         for name in databases:
             drop_database(name)
+
+
+@contextmanager
+def docker_engine(work: Path) -> Iterator[None]:
+    """The Docker engine that answers, or `dockerd` started here (as root) and stopped after."""
+    if engine_answers():
+        yield
+        return
+    if os.geteuid() != 0 or not shutil.which("dockerd"):
+        raise SystemExit("bench: no Docker engine answers: start dockerd (as root), or --docker 0")
+    daemon = start_dockerd(work / "dockerd")
+    try:
+        yield
+    finally:
+        daemon.stop(timeout=30)

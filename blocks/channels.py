@@ -1,6 +1,7 @@
 """A store's sales channel (or its inventory system): endpoint and secrets, one document per
 store and channel (named by `multistore channels connect --block`, default `<type>-<store>`; the
-inventory system's is `stockroom-<store>`). `get_client(store_id)` builds the channel's client."""
+inventory system's is `stockroom-<store>`). `get_client(store_id, pools=…)` builds the channel's
+client."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from multistore.calls import Pools
 from multistore.channels.connectors import CLIENTS, ChannelClient, ChannelConfig, StockroomClient
 
 TYPES = (*CLIENTS, "stockroom")
@@ -39,7 +41,9 @@ class SalesChannel(Block):
         "CustomRestClient.DEFAULTS)",
     )
 
-    def get_client(self, store_id: str) -> ChannelClient:
+    def get_client(self, store_id: str, *, pools: Pools, **options: Any) -> ChannelClient:
+        """The channel's client for `store_id`, its calls under the vendor's shared pool
+        (`options`: http, sleep, clock)."""
         if self.type not in TYPES:
             raise ValueError(f"sales channel: unknown type {self.type!r} (one of {TYPES})")
         config = ChannelConfig(
@@ -51,4 +55,4 @@ class SalesChannel(Block):
             custom=self.custom,
         )
         cls = StockroomClient if self.type == "stockroom" else CLIENTS[self.type]
-        return cls(config)
+        return cls(config, pools=pools, **options)

@@ -1,9 +1,12 @@
 """`channel-sync`: one store's sales channels brought to what the store can sell.
 
-Recipe: read on hand from the store's inventory system → allocate (policy of the store) → for
-each channel (or the one asked for): read what it shows, write what differs → conflicts found,
+Recipe: read what each channel (or the one asked for) shows → read on hand from the store's
+inventory system → record what each channel sold since the last sync, and read its sales history
+and the store's forecast → allocate (policy of the store) → write to each channel what differs, each
+write conditional on what was read (no sale in between is written over) → conflicts found,
 recorded and settled by the store's policy → a report artifact per channel (writes, calls, 429s,
-conflicts found and resolved). With `from_webhooks`, each store and channel that received
+conflicts found and resolved), and what each channel was left showing (the next sync's drops
+are its sales). With `from_webhooks`, each store and channel that received
 webhooks since the last pass gets one single-channel sync, however many webhooks came.
 """
 
@@ -11,16 +14,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from blocks.channels import SalesChannel
-from multistore.channels.conflicts import detect
 from multistore.channels.review import ConflictBook
 from multistore.channels.stores import StoreChannels
+from multistore.channels.sync import left_showing
 from multistore.channels.webhooks import WebhookInbox
-from tasks.channels import allocate_task, read_stock_task, sync_channel_task
+from multistore.settings import get_settings
+from tasks.channels import (
+    allocate_task,
+    find_conflicts_task,
+    read_channel_task,
+    read_stock_task,
+    record_levels_task,
+    sync_channel_task,
+    weigh_task,
+)
+from tasks.pools import PREFECT_POOLS
 
 
 @flow(name="channel-sync")
@@ -44,18 +56,29 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     rows = {c.name: c for c in settings.list(store_id) if c.enabled}
     if only is not None and only not in rows:
         raise ValueError(f"store {store_id}: no enabled channel {only!r}")
-    stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(store_id)
+    names = [only] if only else list(rows)
+    clients = {
+        n: SalesChannel.load(rows[n].block, _sync=True).get_client(store_id, pools=PREFECT_POOLS)
+        for n in names
+    }
+    shown = {
+        n: read_channel_task.with_options(tags=[f"api:{c.service}"])(n, c)
+        for n, c in clients.items()
+    }
+    stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(
+        store_id, pools=PREFECT_POOLS
+    )
     stock = read_stock_task(store_id, stockroom)
-    allocation = allocate_task(stock, policy)
-    reports, listings = {}, []
-    for name in [only] if only else list(rows):
-        client = SalesChannel.load(rows[name].block, _sync=True).get_client(store_id)
-        report = sync_channel_task.with_options(tags=[f"api:{client.service}"])(
-            name, client, allocation[name]
+    weighed = weigh_task(store_id, policy, shown, get_settings().data_dir)
+    allocation = allocate_task(stock, policy, weighed)
+    reports = {
+        name: sync_channel_task.with_options(tags=[f"api:{client.service}"])(
+            name, client, allocation[name], shown[name]
         )
-        reports[name] = report
-        listings.append(_after_sync(name, allocation[name], report))
-    found = detect(allocation, pd.concat(listings, ignore_index=True), source=stock)
+        for name, client in clients.items()
+    }
+    record_levels_task(store_id, {n: left_showing(n, allocation[n], r) for n, r in reports.items()})
+    found = find_conflicts_task(allocation, stock, shown, reports, weighed.sold)
     book = ConflictBook()
     book.record(store_id, found)
     book.record_syncs(store_id, {name: not (found["channel"] == name).any() for name in reports})
@@ -77,13 +100,9 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     for name, r in reports.items():
         for sku, reason in list(r.failed.items())[:20]:
             logger.warning("store %s channel %s: %s not written: %s", store_id, name, sku, reason)
-    return {"channels": rows_out, **settled}
-
-
-def _after_sync(name: str, target: pd.Series, report: Any) -> pd.DataFrame:
-    """What the channel shows after the sync, without asking it again: its allocation, except
-    where a write failed and it still shows what it showed before (a stock mismatch)."""
-    shown = target.astype(float).copy()
-    stale = pd.Series(report.stale, dtype=float)
-    shown.loc[stale.index.intersection(shown.index)] = stale
-    return pd.DataFrame({"channel": name, "sku": shown.index, "quantity": shown.to_numpy()})
+    kinds = found["kind"].value_counts().to_dict()
+    return {
+        "channels": rows_out,
+        "conflicts": {str(k): int(v) for k, v in kinds.items()},
+        **settled,
+    }

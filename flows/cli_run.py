@@ -57,7 +57,10 @@ def run_stores_cli(
         print_report(result)
     if state.name == NOTHING_RAN_STATE:
         # Nothing asked for ran (windows closed, disabled, running elsewhere): not a success.
-        console.print(state.message, highlight=False)
+        if as_json:  # stdout stays one JSON document
+            sys.stderr.write(error_line(state.message) + "\n")
+        else:
+            console.print(state.message, highlight=False)
         return 1
     return 0 if state.is_completed() else 1
 
@@ -108,38 +111,70 @@ def print_last_report() -> None:
     print_report(report)
 
 
-def watch_status(*, interval: float = REFRESH_SECONDS, iterations: int | None = None) -> None:
-    """Refresh the live view until Ctrl-C (or `iterations` refreshes, for tests)."""
+def watch_status(
+    *, interval: float = REFRESH_SECONDS, iterations: int | None = None, run: str | None = None
+) -> dict[str, Any] | None:
+    """Refresh the live view until Ctrl-C (or `iterations` refreshes, for tests).
+
+    With `run` (`multistore watch RUN`) the view follows that parent run and stops once it has
+    finished; its final report is returned.
+    """
+    data_dir = get_settings().data_dir
+
+    def read() -> dict[str, Any] | None:
+        return last_report_summary() if run is None else reports.find_report(data_dir, run)
+
     done = 0
-    with Live(_live_view(), console=console, refresh_per_second=4, transient=False) as live:
+    report = read()
+    with Live(_live_view(report, run), console=console, refresh_per_second=4) as live:
         try:
             while iterations is None or done < iterations:
-                live.update(_live_view())
+                report = read()
+                live.update(_live_view(report, run))
                 done += 1
+                if run is not None and report is not None and report["state"] != reports.RUNNING:
+                    break
                 if iterations is None or done < iterations:
                     time.sleep(interval)
         except KeyboardInterrupt:
             pass
+    return report
 
 
-def _live_view() -> Group:
-    """The run's stores (running and queued, then finished with elapsed time and outcome, from
-    its report in progress) and the pools in use."""
+def watch_run(run: str, *, interval: float = REFRESH_SECONDS) -> int:
+    """`multistore watch RUN`: follow a parent run's stores until it ends; 0 when it completed."""
+    data_dir = get_settings().data_dir
+    if reports.find_report(data_dir, run) is None:
+        raise ValueError(
+            f"run {run}: no report under {reports.reports_dir(data_dir)} "
+            "(the parent run's flow run id; runs on another machine keep theirs there)"
+        )
+    report = watch_status(interval=interval, run=run)
+    return 0 if report is not None and report["state"] == reports.COMPLETED else 1
+
+
+def _live_view(report: dict[str, Any] | None, run: str | None = None) -> Group:
+    """The run's stores (running and queued, then finished with elapsed time and outcome, then
+    the skipped with their reason, from its report in progress) and the pools in use."""
     now = datetime.now(UTC).strftime("%H:%M:%S UTC")
-    parts: list[Any] = [Text(f"multistore status — {now} (Ctrl-C to stop)", style="bold")]
-    report = last_report_summary()
+    title = "multistore status" if run is None else f"multistore watch {run}"
+    parts: list[Any] = [Text(f"{title} — {now} (Ctrl-C to stop)", style="bold")]
     if report is None:
         parts.append(Text("no run yet"))
     else:
         totals = report["totals"]
-        parts.append(
-            Text(
-                f"run {report['state']} since {report['started_at'][:19]}Z: "
-                f"{totals['running']} running, {totals['queued']} queued, "
-                f"{totals['completed']} completed, {totals['failed']} failed, "
-                f"{totals['skipped']} skipped"
+        if report["state"] == reports.SKIPPED:
+            # Nothing ran: the stores asked for were skipped, which is no success.
+            parts.append(Text(f"run {reports.state_text(report)}", style="bold yellow"))
+        else:
+            parts.append(
+                Text(
+                    f"run {report['state']} since {report['started_at'][:19]}Z: "
+                    f"{totals['running']} running, {totals['queued']} queued, "
+                    f"{totals['completed']} completed, {totals['failed']} failed, "
+                    f"{totals['skipped']} skipped"
+                )
             )
-        )
         rows = reports.watch_rows(report, datetime.now(UTC))
         if rows:
             table = Table(*rows[0], title_justify="left")

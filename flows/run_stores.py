@@ -66,8 +66,9 @@ from multistore.windows import is_open, next_open
 STORE_DEPLOYMENT = "store-pipeline/default"
 # The store pipeline's state when its store was already running (flows/store_pipeline.py).
 ALREADY_RUNNING_STATE = "AlreadyRunning"
-# The parent's state name when none of the stores asked for ran (the CLI exits 1 on it).
-NOTHING_RAN_STATE = "NothingRan"
+# The parent's state when none of the stores asked for ran (the CLI exits 1 on it): Cancelled,
+# grey in the UI, named Skipped, so that a store skipped by its window never looks like success.
+NOTHING_RAN_STATE = "Skipped"
 QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 CREATE_ATTEMPTS = 6
@@ -248,8 +249,9 @@ async def run_stores(
         await asyncio.gather(monitor, return_exceptions=True)
     await aupdate_progress_artifact(progress, 100.0)
     report.finish()
-    if stores and not report.stores:
-        # Stores were asked for and none ran: say so in the state's name, not a plain Completed.
+    if report.state == reports.SKIPPED:
+        # Stores were asked for and none ran: say so in the state and the run's name.
+        await _name_skipped(context, report)
         return await _publish(report, settings.data_dir, final_state=_nothing_ran)
     return await _publish(
         report,
@@ -259,7 +261,22 @@ async def run_stores(
 
 
 def _nothing_ran(message: str, data: Any) -> State:
-    return Completed(name=NOTHING_RAN_STATE, message=f"nothing ran: {message}", data=data)
+    return Cancelled(name=NOTHING_RAN_STATE, message=f"nothing ran: {message}", data=data)
+
+
+async def _name_skipped(context: FlowRunContext | None, report: reports.RunReport) -> None:
+    """'adhoc: west — skipped: outside window': the runs list says it without a click."""
+    if not (context and context.flow_run):
+        return
+    reasons = ", ".join(dict.fromkeys(skip.reason for skip in report.skipped))
+    name = f"{context.flow_run.name} — skipped: {reasons}"
+    try:
+        async with get_client() as client:
+            await _with_server_retries(
+                lambda: client.update_flow_run(context.flow_run.id, name=name)
+            )
+    except Exception as exc:  # the name is a view: the state and the report still say it
+        get_run_logger().warning("run not renamed: %s: %s", type(exc).__name__, exc)
 
 
 def _database_hiccup(task: Any, task_run: Any, state: State) -> bool:
@@ -738,11 +755,7 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
         failed = [s["store_id"] for s in payload["stores"] if s["status"] != "completed"]
         message = f"stores failed: {', '.join(failed)}; {message}"
     elif final_state is _nothing_ran:
-        skipped = "; ".join(
-            f"{s.store_id} {s.reason}" + (f" ({s.detail})" if s.detail else "")
-            for s in report.skipped
-        )
-        message = f"skipped: {skipped}; report {path}"
+        message = f"{reports.skipped_text(payload['skipped'])}; report {path}"
     get_run_logger().info(message)
     return final_state(message=message, data=payload)
 

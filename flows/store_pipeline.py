@@ -42,7 +42,7 @@ from multistore import apicounts, logfields
 from multistore import claims as claim_states
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
-from multistore.leases import RENEW_SECONDS, Held, Leases
+from multistore.leases import Held, Leases
 from multistore.registry import Registry
 from multistore.run_options import JobName
 from multistore.runstats import (
@@ -161,7 +161,7 @@ async def _keep_lease(leases: Leases, store_id: str, holder: str) -> None:
     at the next beat, well within the lease's time to live."""
     logger = get_run_logger()
     while True:
-        await asyncio.sleep(RENEW_SECONDS)
+        await asyncio.sleep(leases.renew_seconds)
         try:
             if not await asyncio.to_thread(leases.renew, store_id, holder):
                 logger.warning("store %s: lease lost (taken over as expired)", store_id)
@@ -236,11 +236,6 @@ async def _run_store(
             store_id, graph, records, started_at=started, finished_at=time.time()
         )
         stats["api"] = apicounts.since(api_before, store_id)  # calls, 429s, 5xx, retries
-        await acreate_markdown_artifact(
-            render_markdown(graph, stats, data_dir=settings.data_dir),
-            key=f"store-pipeline-{store_id}",
-            description=f"Job graph run of store {store_id}",
-        )
     except BaseException as exc:  # cancelled or crashed: the run must not stay "running"
         # A second cancellation may interrupt this await, but not the thread: the row is written.
         error = f"{type(exc).__name__}: {exc}"
@@ -259,6 +254,8 @@ async def _run_store(
         "completed": claim_states.COMPLETED,
     }[status]
     await _record_claims(store_id, occurrences, claim_status, problem, quarantine_threshold)
+    # Only now what lives on the Prefect server: the outcome above is recorded whatever it does.
+    await _publish(graph, stats, store_id, settings.data_dir)
     if stopped:
         logger.warning(
             "store %s: window closed at %s; stopped by the window: %s",
@@ -277,6 +274,23 @@ async def _run_store(
     if problem:
         raise StorePipelineError(problem)
     return stats
+
+
+async def _publish(graph: JobGraph, stats: dict[str, Any], store_id: str, data_dir: Any) -> None:
+    """The job graph artifact; a Prefect server that cannot take it costs the artifact only."""
+    try:
+        await acreate_markdown_artifact(
+            render_markdown(graph, stats, data_dir=data_dir),
+            key=f"store-pipeline-{store_id}",
+            description=f"Job graph run of store {store_id}",
+        )
+    except Exception as exc:
+        get_run_logger().warning(
+            "store %s: its job graph artifact was not saved (Prefect server: %s: %s)",
+            store_id,
+            type(exc).__name__,
+            exc,
+        )
 
 
 async def _run_graph(

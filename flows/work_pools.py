@@ -7,6 +7,8 @@ demo, and the tests) create the process pool first, and the Docker pool when ask
 
 from __future__ import annotations
 
+import contextlib
+
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
@@ -15,6 +17,7 @@ from prefect.workers.process import ProcessWorker
 
 PROCESS_POOL = "multistore-process"
 DOCKER_POOL = "multistore-docker"
+TICK_QUEUE = "ticks"  # the tick deployment's queue (prefect.yaml)
 
 
 async def _ensure_pool(name: str, worker: type[BaseWorker]) -> bool:
@@ -34,8 +37,19 @@ async def _ensure_pool(name: str, worker: type[BaseWorker]) -> bool:
 
 
 async def ensure_process_pool(name: str = PROCESS_POOL) -> bool:
-    """Create the process work pool `name` unless it exists; True when it was created."""
-    return await _ensure_pool(name, ProcessWorker)
+    """Create the process work pool `name` unless it exists, and its `ticks` queue; True when
+    the pool was created."""
+    created = await _ensure_pool(name, ProcessWorker)
+    await _ensure_first_queue(name, TICK_QUEUE)
+    return created
+
+
+async def _ensure_first_queue(pool: str, queue: str) -> None:
+    """The queue `queue` of `pool`, first in its priority order: a worker short of capacity
+    takes its runs before the `default` queue's (the tick's before store runs)."""
+    async with get_client() as client:
+        with contextlib.suppress(ObjectAlreadyExists):
+            await client.create_work_queue(name=queue, work_pool_name=pool, priority=1)
 
 
 async def ensure_docker_pool(name: str = DOCKER_POOL) -> bool:

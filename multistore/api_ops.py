@@ -26,8 +26,5 @@ async def health(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def prometheus_metrics(request: Request) -> Response:
-    state = request.app.state
-    body = await asyncio.to_thread(
-        metrics.render, registry_url=state.registry_url, prefect=state.prefect
-    )
+    body = await asyncio.to_thread(request.app.state.metrics.render)
     return Response(body, media_type=metrics.CONTENT_TYPE)

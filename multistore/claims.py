@@ -61,6 +61,24 @@ class OccurrenceClaim(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class SkipNotice(SQLModel, table=True):
+    """A due occurrence that did not start, announced once per reason (the `skipped` event):
+    a store waiting on the 5-minute tick is told of once, not at every tick."""
+
+    __tablename__ = "skip_notices"
+    __table_args__ = (
+        UniqueConstraint("store_id", "occurrence_key", "reason", name="uq_skip_notice"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str = Field(max_length=64, index=True)
+    occurrence_key: str = Field(max_length=160)
+    reason: str = Field(max_length=64)
+    noticed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, default=utcnow)
+    )
+
+
 @dataclass(frozen=True)
 class ClaimState:
     store_id: str
@@ -72,15 +90,49 @@ class ClaimState:
     flow_run_id: str | None
 
 
+@dataclass(frozen=True)
+class StartedClaim:
+    store_id: str
+    key: str
+    flow_run_id: str | None
+    due_until: datetime
+    claimed_at: datetime
+
+
 class Claims:
     """The claim table of the registry at `url` (default: the configured registry)."""
 
     def __init__(self, url: str | None = None) -> None:
         self.engine: Engine = get_engine(url)
 
-    def _insert(self) -> Any:
+    def _insert_new(self, table: Any, values: list[dict[str, Any]], keys: list[str]) -> set[tuple]:
+        """`INSERT … ON CONFLICT (keys) DO NOTHING RETURNING keys`: the key tuples inserted now,
+        so of racing callers exactly one gets each row back."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(OccurrenceClaim.__table__)
+        inserted: set[tuple] = set()
+        with self.engine.begin() as conn:
+            # In chunks: SQLite and PostgreSQL cap the parameters of one statement.
+            for first in range(0, len(values), _CHUNK):
+                statement = (
+                    dialect.insert(table)
+                    .values(values[first : first + _CHUNK])
+                    .on_conflict_do_nothing(index_elements=keys)
+                    .returning(*(table.c[key] for key in keys))
+                )
+                inserted.update(tuple(row) for row in conn.execute(statement))
+        return inserted
+
+    def announce(self, notices: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Of the (store, occurrence key, reason) given, those never announced before (now
+        recorded): a skip is told once per occurrence and reason however many ticks see it."""
+        values = [
+            {"store_id": s, "occurrence_key": k, "reason": r, "noticed_at": utcnow()}
+            for s, k, r in dict.fromkeys(notices)
+        ]
+        if not values:
+            return set()
+        keys = ["store_id", "occurrence_key", "reason"]
+        return self._insert_new(SkipNotice.__table__, values, keys)  # type: ignore[return-value]
 
     def claim(
         self, rows: Sequence[dict[str, Any]], *, status: str = STARTED
@@ -103,18 +155,8 @@ class Claims:
             }
             for row in rows
         ]
-        won: set[tuple[str, str]] = set()
-        with self.engine.begin() as conn:
-            # In chunks: SQLite and PostgreSQL cap the parameters of one statement.
-            for first in range(0, len(values), _CHUNK):
-                statement = (
-                    self._insert()
-                    .values(values[first : first + _CHUNK])
-                    .on_conflict_do_nothing(index_elements=["store_id", "occurrence_key"])
-                    .returning(OccurrenceClaim.store_id, OccurrenceClaim.occurrence_key)
-                )
-                won.update((r[0], r[1]) for r in conn.execute(statement))
-        return won
+        keys = ["store_id", "occurrence_key"]
+        return self._insert_new(OccurrenceClaim.__table__, values, keys)  # type: ignore[return-value]
 
     def states(self, *, ending_after: datetime) -> dict[tuple[str, str], ClaimState]:
         """Every claim whose occurrence is due until after `ending_after`, by (store, key)."""
@@ -138,9 +180,19 @@ class Claims:
             for r in rows
         }
 
-    def restart(self, store_id: str, key: str, attempts: int, claimed_by: str | None) -> bool:
+    def restart(
+        self,
+        store_id: str,
+        key: str,
+        attempts: int,
+        claimed_by: str | None,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
         """Take a claim waiting for a retry (compare-and-set on its attempt count): True for
-        the one racer that wins, which starts attempt `attempts + 1`."""
+        the one racer that wins, which starts attempt `attempts + 1`. The last attempt's flow
+        run is forgotten: until the new one is set, the claim is one whose run is not created
+        yet (`multistore.ticking.settle` gives it time), not one whose run ended."""
         statement = (
             update(OccurrenceClaim)
             .where(
@@ -149,7 +201,14 @@ class Claims:
                 col(OccurrenceClaim.status) == RETRY,
                 col(OccurrenceClaim.attempts) == attempts,
             )
-            .values(status=STARTED, attempts=attempts + 1, claimed_by=claimed_by, error=None)
+            .values(
+                status=STARTED,
+                attempts=attempts + 1,
+                claimed_by=claimed_by,
+                claimed_at=now or utcnow(),
+                flow_run_id=None,
+                error=None,
+            )
         )
         with self.engine.begin() as conn:
             return conn.execute(statement).rowcount == 1
@@ -233,6 +292,26 @@ class Claims:
         for store_id, key in rows:
             by_store.setdefault(store_id, []).append(key)
         return {store: self.finish(store, keys, **kwargs) for store, keys in by_store.items()}
+
+    def started(self, *, except_stores: Iterable[str] = ()) -> list[StartedClaim]:
+        """Claims still 'started', but for the stores in `except_stores` (those running now)."""
+        table = OccurrenceClaim.__table__
+        query = select(
+            table.c.store_id,
+            table.c.occurrence_key,
+            table.c.flow_run_id,
+            table.c.due_until,
+            table.c.claimed_at,
+        ).where(table.c.status == STARTED)
+        skip = builtins.list(except_stores)
+        if skip:
+            query = query.where(table.c.store_id.not_in(skip))
+        convert = UTCDateTime().process_result_value
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            StartedClaim(r[0], r[1], r[2], convert(r[3], None), convert(r[4], None)) for r in rows
+        ]
 
     def expire_retries(self, now: datetime) -> list[tuple[str, str]]:
         """Claims waiting for a retry whose occurrence ended: MISSED. The pairs just marked."""

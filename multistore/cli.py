@@ -323,6 +323,19 @@ def show_status(
         reports.print_last_report()
 
 
+@app.command("watch")
+@one_line_errors
+def watch(
+    run: Annotated[str, typer.Argument(help="The parent run's flow run id (or its first 8+).")],
+) -> None:
+    """Follow the store runs a parent run started (running, queued, finished with elapsed time
+    and outcome, skipped and why) until it ends; exit 1 unless it completed."""
+    reports = _plugin("flows.cli_run")
+    if reports is None:
+        fail("watch: the parent flow is not installed yet")
+    raise typer.Exit(reports.watch_run(run))
+
+
 @app.command()
 @one_line_errors
 def history(

@@ -21,11 +21,13 @@ import pandas as pd
 import typer
 
 from multistore.channels.allocation import AllocationError, allocate
+from multistore.channels.history import SalesHistory, demand
 from multistore.channels.reservations import Hold, ReservationError, Reservations
 from multistore.channels.review import ConflictBook, ConflictNotFound
 from multistore.channels.stores import ChannelConfigError, StoreChannels
 from multistore.cli_output import console, emit_json, fail, local_time, table
 from multistore.registry import UnknownStoreError
+from multistore.settings import get_settings
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Store = Annotated[str, typer.Argument(metavar="STORE", help="The store's id.")]
@@ -179,15 +181,22 @@ def allocation_show(
 ):
     """What each channel may sell now: on hand − reserved − buffer, shared by the policy.
 
-    Performance and demand weigh by the history a sync records; with none, the split is equal.
+    Performance and demand weigh by the sales each channel-sync records and the store's newest
+    forecast, as the sync does; with none yet, the split is equal.
     """
     try:
         policy, _ = StoreChannels().policy(store_id)
         stock = Reservations().stock(store_id)
         if sku:
             stock = stock.loc[stock.index.intersection(sku)]
-        empty = pd.DataFrame(index=stock.index, columns=policy.names, dtype=float)
-        out = allocate(stock, policy, sales=empty, forecast=empty)
+        # Imported here: statsmodels takes a second to import, and only this verb reads forecasts.
+        from multistore.network.forecast import latest_demand
+
+        sales = SalesHistory().sales(store_id, policy.names)
+        forecast = latest_demand(get_settings().data_dir, store_id=store_id)
+        out = allocate(
+            stock, policy, sales=sales, forecast=demand(forecast, sales, policy.smoothing)
+        )
     except ERRORS as exc:
         fail(str(exc))
     frame = pd.concat([stock, out.drop(columns="available")], axis=1).rename_axis("sku")

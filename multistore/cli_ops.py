@@ -173,6 +173,7 @@ def _print_health(data: dict) -> None:
                 "failures",
                 "lag s",
                 "circuits not closed",
+                "systems not answering",
             ],
             [
                 [
@@ -184,8 +185,25 @@ def _print_health(data: dict) -> None:
                     s["lag_seconds"],
                     ", ".join(f"{k} {v}" for k, v in s["circuits"].items() if v != "closed")
                     or "closed",
+                    ", ".join(k for k, v in s.get("systems", {}).items() if not v["answers"])
+                    or "-",
                 ]
                 for s in data["stores"]
+            ],
+        )
+    if data["systems"]:
+        table(
+            "outside systems",
+            ["url", "answers", "detail", "roles", "stores"],
+            [
+                [
+                    s["url"],
+                    "yes" if s["answers"] else "NO",
+                    s["detail"],
+                    ", ".join(s["roles"]),
+                    s["stores"],
+                ]
+                for s in data["systems"]
             ],
         )
 

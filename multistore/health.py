@@ -3,17 +3,19 @@
 Overall status:
 - "unavailable" when the registry database or the Prefect server cannot be reached (HTTP 503),
   with one reason line for each;
-- "degraded" when a store is quarantined or an outside service's circuit is open;
+- "degraded" when a store is quarantined, an outside service's circuit is open, or an outside
+  system a store uses does not answer (multistore/outside_systems.py: its block document's base
+  URL, probed);
 - "ok" otherwise.
 
 Per store: enabled, quarantined (since, why), its last success, its consecutive failures, its
-lag (how long since its window last opened without a completed run since), and the circuits of
-the outside services its jobs use.
+lag (how long since its window last opened without a completed run since), the circuits of
+the outside services its jobs use, and whether each outside system it uses answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,7 @@ from sqlmodel import col, select
 from multistore.breaker import OPEN, BreakerStatus, all_statuses
 from multistore.db import DatabaseUnavailable, session_scope
 from multistore.models import Store, StoreRun
+from multistore.outside_systems import Probe, check_systems, probe
 from multistore.prefect_api import PrefectAPI, PrefectUnavailable
 from multistore.settings import get_settings
 from multistore.windows import format_window, last_opened
@@ -49,6 +52,8 @@ class Health:
     reasons: list[str] = field(default_factory=list)
     stores: list[dict[str, Any]] = field(default_factory=list)
     circuits: list[dict[str, Any]] = field(default_factory=list)
+    # Each outside system (a base URL from the stores' block documents): does it answer?
+    systems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def http_status(self) -> int:
@@ -61,6 +66,7 @@ class Health:
             "reasons": self.reasons,
             "stores": self.stores,
             "circuits": self.circuits,
+            "systems": self.systems,
         }
 
 
@@ -74,12 +80,17 @@ def services_of(jobs: Iterable[str]) -> list[str]:
 
 
 def check_health(
-    now: datetime, *, registry_url: str | None = None, prefect: PrefectAPI | None = None
+    now: datetime,
+    *,
+    registry_url: str | None = None,
+    prefect: PrefectAPI | None = None,
+    prober: Callable[[str], Probe] = probe,
 ) -> Health:
     """The health at `now` (see the module's rules); never raises for an unreachable part."""
     health = Health(status=OK, checked_at=now)
+    api = prefect or PrefectAPI()
     try:
-        (prefect or PrefectAPI()).check()
+        api.check()
     except PrefectUnavailable as exc:
         health.reasons.append(str(exc))
     try:
@@ -93,8 +104,19 @@ def check_health(
     health.stores = [store_health(s, now, successes.get(s.id), circuits) for s in stores]
     if health.reasons:
         health.status = UNAVAILABLE
-    elif any(s["quarantined"] for s in health.stores) or any(
-        c["state"] == OPEN for c in health.circuits
+        return health
+    try:
+        per_store, health.systems = check_systems(stores, prefect=api, prober=prober)
+    except PrefectUnavailable as exc:  # went away between the check and the block reads
+        health.reasons.append(str(exc))
+        health.status = UNAVAILABLE
+        return health
+    for row in health.stores:
+        row["systems"] = per_store.get(row["id"], {})
+    if (
+        any(s["quarantined"] for s in health.stores)
+        or any(c["state"] == OPEN for c in health.circuits)
+        or any(not system["answers"] for row in per_store.values() for system in row.values())
     ):
         health.status = DEGRADED
     return health

@@ -1,11 +1,15 @@
 """Store leases: a store runs at most once at a time, whoever starts it (a table of its own).
 
 A store pipeline takes its store's lease before anything else (`acquire`), renews it every
-`RENEW_SECONDS` while it runs, and drops it at the end. A lease not renewed for `TTL_SECONDS`
-has expired: its holder is dead (a worker killed with -9 cannot run its cleanup). The bound:
+`renew_seconds` (a third of the lease) while it runs, and drops it at the end. A lease not renewed
+for its time to live (`MULTISTORE_STORE_LEASE_SECONDS`, default `TTL_SECONDS`) has expired: its
+holder is dead (a worker killed with -9 cannot run its cleanup). The bound, by default:
 
     a dead run is known dead at most TTL_SECONDS (90 s) after its last renewal, so within
     TTL_SECONDS + RENEW_SECONDS (2 minutes) of its death.
+
+The holder writes the expiry, so the time to live is the holder's setting: a test (or the soak
+benchmark) that kills a run gives its workers a short one and sees the lease lapse in seconds.
 
 From then on anyone may take the lease over (`acquire` does, and closes the dead run's row as
 crashed); the tick sweeps expired leases every time it runs (`close_expired`) and
@@ -24,6 +28,7 @@ from sqlmodel import Field, SQLModel, col
 
 from multistore.db import get_engine
 from multistore.models import StoreRun, UTCDateTime, utcnow
+from multistore.settings import get_settings
 
 TTL_SECONDS = 90.0
 RENEW_SECONDS = 30.0
@@ -68,15 +73,23 @@ class Closed:
 
 
 class Leases:
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, ttl: float | None = None) -> None:
         self.engine = get_engine(url)
+        self.ttl = ttl or get_settings().store_lease_seconds
+
+    @property
+    def renew_seconds(self) -> float:
+        """How often a holder renews: three renewals fit in the lease, so one lost to a database
+        hiccup costs nothing."""
+        return self.ttl * RENEW_SECONDS / TTL_SECONDS
 
     def acquire(
-        self, store_id: str, holder: str, *, now: datetime | None = None, ttl: float = TTL_SECONDS
+        self, store_id: str, holder: str, *, now: datetime | None = None, ttl: float | None = None
     ) -> Held | Closed | None:
         """Take the store's lease for `holder`. None: taken. Held: someone live has it (not
         taken). Closed: a dead holder's expired lease was taken over (and its row closed)."""
         now = now or utcnow()
+        ttl = ttl or self.ttl
         expires = now + timedelta(seconds=ttl)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         insert = (
@@ -126,10 +139,11 @@ class Leases:
             )
 
     def renew(
-        self, store_id: str, holder: str, *, now: datetime | None = None, ttl: float = TTL_SECONDS
+        self, store_id: str, holder: str, *, now: datetime | None = None, ttl: float | None = None
     ) -> bool:
         """Push the expiry on; False when the lease is no longer ours (taken over)."""
         now = now or utcnow()
+        ttl = ttl or self.ttl
         with self.engine.begin() as conn:
             return (
                 conn.execute(

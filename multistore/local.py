@@ -1,4 +1,5 @@
-"""Start and stop the processes multistore runs beside: a Prefect server, workers, the sandbox.
+"""Start and stop the processes multistore runs beside: a Prefect server, workers, the sandbox,
+a Docker engine.
 
 Used by the demo, the benchmarks and the test fixtures, so that all three start things the same way.
 Plain subprocesses: this module never imports Prefect.
@@ -83,6 +84,40 @@ class Managed:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
 
+    def kill(self) -> None:
+        """Kill -9 the process and its process group, as the OOM killer or a lost machine would:
+        nothing it runs gets to clean up. Flow runs a process worker started live in sessions of
+        their own and survive this; `kill_flow_run` kills one of them."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(5)
+
+
+def flow_run_pids(flow_run_id: str) -> list[int]:
+    """The processes of this user running flow run `flow_run_id` (the engine a worker started
+    carries it in its environment as PREFECT__FLOW_RUN_ID)."""
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        if marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_flow_run(flow_run_id: str) -> list[int]:
+    """Kill -9 every process running flow run `flow_run_id`; their pids (none: not running here)."""
+    pids = flow_run_pids(flow_run_id)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
 
 def spawn(
     name: str, argv: list[str], *, env: dict[str, str], log: Path, cwd: Path | None = None
@@ -126,3 +161,38 @@ def start_prefect_server(
         server.stop()
         raise
     return server
+
+
+def engine_answers() -> bool:
+    """Whether a Docker engine answers (at DOCKER_HOST, or the default socket)."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(version="auto", timeout=10)
+        client.ping()
+    except DockerException:
+        return False
+    client.close()
+    return True
+
+
+def start_dockerd(run_dir: Path, *, timeout: float = 60) -> Managed:
+    """dockerd on the default socket, with no bridge and no iptables rules of its own."""
+    argv = [
+        "dockerd",
+        "--bridge=none",
+        "--iptables=false",
+        "--ip6tables=false",
+        "--host=unix:///var/run/docker.sock",
+        f"--pidfile={run_dir / 'docker.pid'}",
+    ]
+    daemon = spawn("dockerd", argv, env=dict(os.environ), log=run_dir / "dockerd.log")
+    deadline = time.monotonic() + timeout
+    while not engine_answers():
+        if daemon.process.poll() is not None or time.monotonic() > deadline:
+            daemon.stop()
+            tail = (run_dir / "dockerd.log").read_text()[-500:].strip().splitlines()[-1:]
+            raise RuntimeError(f"dockerd did not start: {' '.join(tail)}")
+        time.sleep(0.5)
+    return daemon

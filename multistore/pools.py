@@ -22,7 +22,20 @@ API_DNC = "api:dnc"
 API_HOMENET = "api:homenet"
 API_DEALERCOM = "api:dealercom"
 API_SHORTENER = "api:shortener"
-POOL_NAMES = (BROWSER, API_CRM, API_DNC, API_HOMENET, API_DEALERCOM, API_SHORTENER)
+# One per sales channel vendor and the stores' inventory systems (multistore.channels.connectors).
+CHANNEL_POOLS = {
+    vendor: f"api:{vendor}"
+    for vendor in ("shopify", "square", "ebay", "amazon", "custom", "stockroom")
+}
+POOL_NAMES = (
+    BROWSER,
+    API_CRM,
+    API_DNC,
+    API_HOMENET,
+    API_DEALERCOM,
+    API_SHORTENER,
+    *CHANNEL_POOLS.values(),
+)
 
 
 def rate_name(pool: str) -> str:

@@ -67,6 +67,22 @@ class PrefectAPI:
         path = f"/block_types/slug/{block_type_slug}/block_documents/name/{name}"
         return self._request("GET", path, params={"include_secrets": "true"}).get("data") or {}
 
+    def block_documents(self, block_type_slug: str, *, page: int = 200) -> list[dict[str, Any]]:
+        """Every block document of a type, secrets left out (the server sends them masked):
+        name and non-secret fields, such as a vendor's base URL."""
+        found: list[dict[str, Any]] = []
+        while True:
+            body = {
+                "block_types": {"slug": {"any_": [block_type_slug]}},
+                "include_secrets": False,
+                "limit": page,
+                "offset": len(found),
+            }
+            rows = self._request("POST", "/block_documents/filter", json=body)
+            found += [{"name": row["name"], "data": row.get("data") or {}} for row in rows]
+            if len(rows) < page:
+                return found
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self.url:
             raise PrefectUnavailable("Prefect server: PREFECT_API_URL is not set")

@@ -29,6 +29,8 @@ QUEUED, RUNNING, RETRY_WAIT, COMPLETED, FAILED, NOT_STARTED = (
     "not-started",
 )
 FINAL = {COMPLETED, FAILED, NOT_STARTED}
+# A run's state when the stores asked for were all skipped: nothing ran, which is no success.
+SKIPPED = "skipped"
 
 LATEST = "latest.json"
 CURRENT = "current.json"
@@ -224,10 +226,14 @@ class RunReport:
                     mine[key] = mine.get(key, 0) + value
         return dict(sorted(totals.items()))
 
+    def nothing_ran(self) -> bool:
+        """Stores were asked for by name and none of them ran (each skipped, with its reason)."""
+        return bool(self.parameters.get("stores")) and not self.stores
+
     def finish(self) -> None:
         self.finished_at = _now().isoformat()
         ok = all(entry.status == COMPLETED for entry in self.stores)
-        self.state = COMPLETED if ok else FAILED
+        self.state = SKIPPED if self.nothing_ran() else (COMPLETED if ok else FAILED)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -368,10 +374,10 @@ def watch_rows(report: dict[str, Any], now: datetime) -> list[dict[str, str]]:
     rows += [
         {
             "store": k["store_id"],
-            "status": "skipped",
+            "status": f"skipped: {k['reason']}",
             "attempt": "",
             "elapsed": "",
-            "outcome": _one_line(_skip_text(k), 120),
+            "outcome": _one_line(k.get("detail"), 120),
         }
         for k in report["skipped"]
     ]
@@ -412,7 +418,7 @@ def render_markdown(report: dict[str, Any], *, ui_url: str | None = None) -> str
     lines = [
         f"# {title}",
         "",
-        f"State: **{report['state']}** · started {human_time(report['started_at'])}"
+        f"State: **{state_text(report)}** · started {human_time(report['started_at'])}"
         + (f" · finished {human_time(report['finished_at'])}" if report["finished_at"] else ""),
         "",
         "| selected | completed | failed | skipped | quarantined |",
@@ -548,6 +554,23 @@ def _pool_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def state_text(report: dict[str, Any]) -> str:
+    """The run's state as people should read it: a run that skipped every store it was asked
+    for says so ('nothing ran — skipped: outside window: west (…)'), never a bare success."""
+    if report["state"] == SKIPPED:
+        return f"nothing ran — {skipped_text(report['skipped'])}"
+    return str(report["state"])
+
+
+def skipped_text(skipped: list[dict[str, Any]]) -> str:
+    """'skipped: outside window: west (window 22:00-06:00 …); skipped: disabled: east'."""
+    return "; ".join(
+        f"skipped: {skip['reason']}: {skip['store_id']}"
+        + (f" ({skip['detail']})" if skip.get("detail") else "")
+        for skip in skipped
+    )
+
+
 def _skip_text(skip: dict[str, Any]) -> str:
     return f"{skip['reason']} ({skip['detail']})" if skip.get("detail") else skip["reason"]
 
@@ -599,3 +622,19 @@ def load_report(data_dir: Path, name: str = LATEST) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not a report ({exc.msg} at line {exc.lineno})") from None
+
+
+def find_report(data_dir: Path, run: str) -> dict[str, Any] | None:
+    """The report of parent run `run` (its flow run id, or the id's first 8 characters or
+    more): the run in progress, else its saved report; None when there is none (yet)."""
+    run = run.strip().lower()
+    if len(run) < 8:
+        raise ValueError(f"run {run!r}: give the flow run id (at least its first 8 characters)")
+    current = load_report(data_dir, CURRENT)
+    if current is not None and str(current.get("flow_run_id") or "").startswith(run):
+        return current
+    for path in sorted(reports_dir(data_dir).glob(f"*-{run[:8]}.json"), reverse=True):
+        report = json.loads(path.read_text())
+        if str(report.get("flow_run_id") or "").startswith(run):
+            return report
+    return None

@@ -26,12 +26,14 @@ def create_app(
 ) -> FastAPI:
     """The app; `registry_url`, `prefect` and `clock` default to the configured ones (tests
     inject theirs)."""
-    from multistore import api_channels, api_network, api_ops
+    from multistore import api_channels, api_network, api_ops, metrics
 
     app = FastAPI(title="multistore", docs_url="/docs", redoc_url=None)
     app.state.registry_url = registry_url
     app.state.prefect = prefect
     app.state.clock = clock
+    # Kept for the app's life: each scrape reads only the runs finished since the last one.
+    app.state.metrics = metrics.Metrics(registry_url=registry_url, prefect=prefect)
     app.include_router(api_ops.router)  # /health, /metrics
     app.include_router(api_network.router)  # /network/nearest, /network/hub
     app.include_router(api_channels.router)  # /channels: webhooks, reservations

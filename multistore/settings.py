@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Where `multistore setup` points the alerts' webhook block when it creates it.
     alert_webhook_url: str = ""
     prefect_api_url: str = Field(default="", validation_alias="PREFECT_API_URL")
+    # A store run's lease (multistore/leases.py): how long a holder that stopped renewing keeps
+    # it. Short only where runs are killed on purpose (the kill test, bench/soak.py).
+    store_lease_seconds: float = Field(default=90.0, gt=0)
 
     @property
     def registry_url(self) -> str:

@@ -9,7 +9,9 @@ can match a store, a priority or a region either way:
     multistore.store.failed       a store run failed; label multistore.failures-in-a-row
     multistore.store.quarantined  a failure put the store in quarantine
     multistore.store.released     someone took the store out of quarantine
-    multistore.store.skipped      a run skipped the store; label multistore.reason
+    multistore.store.skipped      a run skipped the store, or a due occurrence did not start on
+                                  the tick (once per occurrence and reason); label
+                                  multistore.reason
     multistore.store.missed       a window went by without the store's run (the scheduler's)
     multistore.circuit.opened     a service's circuit opened (resource: the circuit)
     multistore.circuit.closed     a probe succeeded and closed it again

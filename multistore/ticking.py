@@ -12,7 +12,8 @@ Every tick (flows/tick.py, every 5 minutes by default):
 4. order: HIGH → MEDIUM → LOW, then the earliest due first, then the store id;
 5. bound: a store holding a live lease waits (it is running); at most `max_concurrent_stores`
    stores hold leases at once, counting those already running, so the rest wait for a later tick
-   in the same order;
+   in the same order; each due occurrence that does not start (waiting, or its store
+   quarantined) is announced as skipped once per reason, however many ticks it waits;
 6. claim: one `INSERT … ON CONFLICT DO NOTHING RETURNING` for every new occurrence of the stores
    chosen, and a compare-and-set per retry; a store's occurrences won start together as one run
    (the store's jobs for a window or a day, the union of the tasks' jobs otherwise).
@@ -28,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from multistore.claims import MISSED, RETRY, Claims
+from multistore.claims import MISSED, RETRY, Claims, StartedClaim
 from multistore.config import Priority
 from multistore.jobgraph import DEFAULT_JOBS
 from multistore.leases import Closed, Leases
@@ -68,10 +69,15 @@ class Start:
         return f"claim:{self.store.id}:{digest}:{self.attempt}"
 
 
+# Why a due occurrence did not start (the `multistore.reason` of its skipped event).
+ALREADY_RUNNING, SLOTS_BUSY, QUARANTINED = "already running", "store slots busy", "quarantined"
+
+
 @dataclass
 class Waiting:
     occurrence: Occurrence
-    reason: str
+    reason: str  # the line for people
+    kind: str = SLOTS_BUSY  # one of the reasons above
 
 
 @dataclass
@@ -80,6 +86,9 @@ class TickResult:
     waiting: list[Waiting] = field(default_factory=list)
     missed: list[tuple[str, str]] = field(default_factory=list)
     crashed: list[Closed] = field(default_factory=list)
+    # Due occurrences not started whose (occurrence, reason) no tick had announced: the skipped
+    # events to emit now (a store waiting through ten ticks is one event, not ten).
+    skipped: list[Waiting] = field(default_factory=list)
 
 
 def tick(
@@ -103,7 +112,16 @@ def tick(
     ended: list[Occurrence] = []
     due: dict[str, list[tuple[Occurrence, int]]] = {}  # store → (occurrence, attempts so far)
     by_id: dict[str, Store] = {}
+    quarantined: list[Waiting] = []
     for store in stores:
+        if store.enabled and store.quarantined_at is not None:
+            quarantined += [
+                Waiting(
+                    o, f"store {store.id} is quarantined: {store.quarantine_reason}", QUARANTINED
+                )
+                for o in occurrences(store, now - lookback, now + _TINY)
+                if o.due_at(now)
+            ]
         if not store.enabled or store.quarantined_at is not None:
             continue
         by_id[store.id] = store
@@ -123,7 +141,7 @@ def tick(
                     due.setdefault(store.id, []).append((occ, state.attempts))
     if ended:
         result.missed.extend(
-            claims.claim([_claim_row(o, claimed_by) for o in ended], status=MISSED)
+            claims.claim([_claim_row(o, claimed_by, now) for o in ended], status=MISSED)
         )
 
     order = sorted(
@@ -141,19 +159,24 @@ def tick(
         pending = due[store_id]
         if store_id in running:
             reason = running[store_id].line()
-            result.waiting.extend(Waiting(o, reason) for o, _ in pending)
+            result.waiting.extend(Waiting(o, reason, ALREADY_RUNNING) for o, _ in pending)
         elif free is not None and len(chosen) >= free:
             reason = f"all {max_concurrent_stores} store slots busy; a later tick starts it"
-            result.waiting.extend(Waiting(o, reason) for o, _ in pending)
+            result.waiting.extend(Waiting(o, reason, SLOTS_BUSY) for o, _ in pending)
         else:
             chosen.append(store_id)
     # One INSERT … ON CONFLICT DO NOTHING RETURNING for every new occurrence of the chosen stores.
     fresh = [o for sid in chosen for o, attempts in due[sid] if attempts == 0]
-    won = claims.claim([_claim_row(o, claimed_by) for o in fresh])
+    won = claims.claim([_claim_row(o, claimed_by, now) for o in fresh])
     for store_id in chosen:
-        start = _start(by_id[store_id], due[store_id], won, claims, claimed_by)
+        start = _start(by_id[store_id], due[store_id], won, claims, claimed_by, now)
         if start is not None:
             result.started.append(start)
+    not_started = result.waiting + quarantined
+    told = claims.announce((w.occurrence.store_id, w.occurrence.key, w.kind) for w in not_started)
+    result.skipped = [
+        w for w in not_started if (w.occurrence.store_id, w.occurrence.key, w.kind) in told
+    ]
     return result
 
 
@@ -181,11 +204,87 @@ def sweep(
     return closed
 
 
+# A claim the tick made but whose run it never created (the tick died in between) is given up
+# after this long: a tick's start takes seconds.
+NEVER_CREATED_AFTER = timedelta(minutes=10)
+_ENDED = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+_NOT_STARTED = frozenset({"SCHEDULED", "PENDING"})
+
+
+@dataclass
+class Settled:
+    """A started claim whose run never ran the store, and what became of it."""
+
+    store_id: str
+    key: str
+    flow_run_id: str | None
+    status: str  # retry, failed or missed
+    why: str
+    cancel: bool  # its flow run has not started and must not start late
+
+
+def unstarted(claims: Claims, leases: Leases, now: datetime) -> list[StartedClaim]:
+    """Claims still 'started' whose store holds no live lease: their run has not taken it yet,
+    or never will. A run that took its lease and died is the sweep's (`sweep`)."""
+    return claims.started(except_stores=leases.live(now=now))
+
+
+def settle(
+    claims: Claims,
+    pending: list[StartedClaim],
+    run_states: dict[str, str],
+    now: datetime,
+    *,
+    max_attempts: int = 3,
+    backoff: timedelta = timedelta(minutes=5),
+) -> list[Settled]:
+    """Close the claims of `pending` (see `unstarted`) whose run will never run the store, given
+    `run_states` (flow run id → its orchestrator state type, missing when the run is gone):
+
+    - a run that ended (completed, failed, crashed, cancelled) without taking the store's lease,
+      e.g. one its worker could not start: a failed attempt, retried while due;
+    - a run still waiting for a worker (scheduled, pending, late) when its occurrence stopped
+      being due: missed, and the run is to be cancelled;
+    - a claim whose run was never created (`NEVER_CREATED_AFTER`) or is gone: a failed attempt.
+
+    A run that is running is left alone: it takes its lease first thing."""
+    settled = []
+    for claim in pending:
+        store, run = claim.store_id, claim.flow_run_id
+        state = run_states.get(run) if run else None
+        cancel = False
+        if run is None:
+            if claim.claimed_at > now - NEVER_CREATED_AFTER:
+                continue
+            status, why = "failed", "its run was never created"
+        elif state is None:
+            status, why = "failed", f"its flow run {run} is gone"
+        elif state in _ENDED:
+            status, why = "failed", f"its flow run {run} ended {state} before running the store"
+        elif state in _NOT_STARTED and claim.due_until <= now:
+            status, why = MISSED, f"its flow run {run} was still {state} when it stopped being due"
+            cancel = True
+        else:
+            continue
+        (final,) = claims.finish(
+            store,
+            [claim.key],
+            status=status,
+            error=f"store {store}: {why}",
+            now=now,
+            max_attempts=max_attempts,
+            backoff=backoff,
+        ) or [None]
+        if final is not None:
+            settled.append(Settled(store, claim.key, run, final, why, cancel))
+    return settled
+
+
 def _since(store: Store) -> datetime:
     return store.scheduled_since or datetime.min.replace(tzinfo=UTC)
 
 
-def _claim_row(occ: Occurrence, claimed_by: str | None) -> dict:
+def _claim_row(occ: Occurrence, claimed_by: str | None, now: datetime) -> dict:
     return {
         "store_id": occ.store_id,
         "occurrence_key": occ.key,
@@ -193,6 +292,7 @@ def _claim_row(occ: Occurrence, claimed_by: str | None) -> dict:
         "due_from": occ.due_from,
         "due_until": occ.due_until,
         "claimed_by": claimed_by,
+        "claimed_at": now,
     }
 
 
@@ -202,12 +302,13 @@ def _start(
     won: set[tuple[str, str]],
     claims: Claims,
     claimed_by: str | None,
+    now: datetime,
 ) -> Start | None:
     """The store's run: its new occurrences this tick won, and its retries it wins now."""
     taken = [o for o, attempts in pending if attempts == 0 and (store.id, o.key) in won]
     attempt = 1
     for occ, attempts in pending:
-        if attempts and claims.restart(store.id, occ.key, attempts, claimed_by):
+        if attempts and claims.restart(store.id, occ.key, attempts, claimed_by, now=now):
             taken.append(occ)
             attempt = max(attempt, attempts + 1)
     if not taken:

@@ -81,10 +81,26 @@ class SandboxAdmin:
         """On hand, what each sales channel shows, writes per channel and sales."""
         return self._call("GET", f"/admin/channels/{store}")
 
-    def sell(self, store: str, channel: str, sku: str, quantity: int = 1) -> dict[str, Any]:
-        """A customer buys on `channel` (refused beyond what it shows)."""
-        body = {"channel": channel, "sku": sku, "quantity": quantity}
+    def sell(
+        self, store: str, channel: str, sku: str, quantity: int = 1, *, past_zero: bool = False
+    ) -> dict[str, Any]:
+        """A customer buys on `channel` (refused beyond what it shows, unless the channel sells
+        `past_zero`)."""
+        body = {"channel": channel, "sku": sku, "quantity": quantity, "past_zero": past_zero}
         return self._call("POST", f"/admin/channels/{store}/sell", json=body)
+
+    def edit_listing(self, store: str, channel: str, sku: str, **fields: Any) -> dict[str, Any]:
+        """Someone changes `price` or `title` of a product on one channel only."""
+        body = {"channel": channel, "sku": sku, **fields}
+        return self._call("POST", f"/admin/channels/{store}/edit", json=body)
+
+    def sell_on_next_write(
+        self, store: str, channel: str, sku: str, quantity: int = 1, *, on: str
+    ) -> dict[str, Any]:
+        """Queue a sale on `channel` for when channel `on`'s next write arrives (before it is
+        applied): a sale between a sync's read and its write, without sleeping for it."""
+        body = {"channel": channel, "sku": sku, "quantity": quantity, "on": on}
+        return self._call("POST", f"/admin/channels/{store}/sell-on-next-write", json=body)
 
     def short_links(self) -> dict[str, str]:
         return self._call("GET", "/admin/shortener/links")

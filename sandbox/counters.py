@@ -1,12 +1,17 @@
 """What the sandbox saw: per vendor and per store, for tests and benchmarks.
 
 Only the server's event loop thread touches these, so no locks.
+
+Open browser pages are also integrated over time: `busy_seconds` is page-seconds (two pages open
+for 3 s count 6), and `seconds_at` how long exactly n pages were open, so a benchmark measures a
+browser pool's utilisation where the pages are served instead of trusting the clients' account.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 COUNTS = (
@@ -24,7 +29,8 @@ COUNTS = (
 
 
 class Counters:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.reset()
 
     def reset(self) -> None:
@@ -36,6 +42,11 @@ class Counters:
         self.sessions_now: Counter[str] = Counter()
         self.sessions_peak: Counter[str] = Counter()
         self._sockets: Counter[tuple[str, str]] = Counter()  # (key, tab) → open sockets
+        # Page-seconds per key, settled up to `_settled[key]` (clock time) at each change.
+        self.busy_seconds: defaultdict[str, float] = defaultdict(float)
+        self.seconds_at: defaultdict[int, float] = defaultdict(float)  # pages open → seconds
+        self.started = self.clock()
+        self._settled: dict[str, float] = {}
 
     def count(self, vendor: str, store: str, what: str, n: int = 1) -> None:
         self.vendors[vendor][what] += n
@@ -48,27 +59,49 @@ class Counters:
     def page_opened(self, vendor: str, store: str, tab: str) -> None:
         """A page's presence socket opened. Counted per browser tab: while a tab navigates, the
         next page's socket may open before the last one's closes, and that is still one page."""
+        now = self.clock()
         for key in ("*", f"store:{store}", f"vendor:{vendor}"):
             self._sockets[key, tab] += 1
             if self._sockets[key, tab] == 1:
+                self._settle(key, now)
                 self.sessions_now[key] += 1
                 self.sessions_peak[key] = max(self.sessions_peak[key], self.sessions_now[key])
 
     def page_closed(self, vendor: str, store: str, tab: str) -> None:
+        now = self.clock()
         for key in ("*", f"store:{store}", f"vendor:{vendor}"):
+            if self._sockets[key, tab] <= 0:  # opened before a reset of the counters
+                del self._sockets[key, tab]
+                continue
             self._sockets[key, tab] -= 1
             if self._sockets[key, tab] == 0:
                 del self._sockets[key, tab]
+                self._settle(key, now)
                 self.sessions_now[key] -= 1
 
-    def _sessions(self, prefix: str) -> dict[str, dict[str, int]]:
+    def _settle(self, key: str, now: float) -> None:
+        """Add the page-seconds of `key` since it last changed (or since the reset)."""
+        elapsed = now - self._settled.get(key, self.started)
+        self.busy_seconds[key] += self.sessions_now[key] * elapsed
+        if key == "*":
+            self.seconds_at[self.sessions_now[key]] += elapsed
+        self._settled[key] = now
+
+    def _sessions(self, prefix: str) -> dict[str, dict[str, Any]]:
         return {
-            key.removeprefix(prefix): {"now": self.sessions_now[key], "peak": peak}
+            key.removeprefix(prefix): {
+                "now": self.sessions_now[key],
+                "peak": peak,
+                "busy_seconds": round(self.busy_seconds[key], 3),
+            }
             for key, peak in self.sessions_peak.items()
             if key.startswith(prefix)
         }
 
     def snapshot(self, *, detail: bool = False) -> dict[str, Any]:
+        now = self.clock()
+        for key in {"*", *self.sessions_peak}:
+            self._settle(key, now)
         data: dict[str, Any] = {
             "vendors": {v: _full(c) for v, c in self.vendors.items()},
             "stores": {
@@ -78,6 +111,9 @@ class Counters:
             "sessions": {
                 "now": self.sessions_now["*"],
                 "peak": self.sessions_peak["*"],
+                "busy_seconds": round(self.busy_seconds["*"], 3),
+                "seconds_at": {str(n): round(t, 3) for n, t in sorted(self.seconds_at.items())},
+                "seconds": round(now - self.started, 3),
                 "stores": self._sessions("store:"),
                 "vendors": self._sessions("vendor:"),
             },

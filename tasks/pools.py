@@ -98,6 +98,13 @@ PREFECT_POOLS = PrefectPools()
 async def apool_slot(
     name: str, *, occupy: int = 1, lease_seconds: float = SLOT_LEASE_SECONDS
 ) -> AsyncIterator[None]:
-    """A slot of pool `name` for async tasks, on the same short, renewed lease."""
-    async with aconcurrency(name, occupy=occupy, strict=True, lease_duration=lease_seconds):
+    """A slot of pool `name` for async tasks, on the same short, renewed lease (and the same
+    rule: a failed renewal is logged, the work goes on)."""
+    async with aconcurrency(
+        name,
+        occupy=occupy,
+        strict=True,
+        lease_duration=lease_seconds,
+        raise_on_lease_renewal_failure=False,
+    ):
         yield

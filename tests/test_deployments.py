@@ -1,5 +1,6 @@
-"""prefect.yaml and prefect.docker.yaml: checked against Prefect's and prefect-docker's own models,
-then deployed with `prefect --no-prompt deploy --all` and run the way a user types it.
+"""prefect.yaml and its variants (prefect.docker.yaml, prefect.git.yaml): checked against Prefect's
+and prefect-docker's own models, the variants against prefect.yaml's deployments, then prefect.yaml
+deployed with `prefect --no-prompt deploy --all` and run the way a user types it.
 
 Prefect ignores unknown deployment keys without a word, so the key checks here are what stands
 between a typo and a silently missing feature.
@@ -12,6 +13,7 @@ import inspect
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -68,7 +70,7 @@ def test_entrypoints_load_and_parameters_fit_the_flows(path: Path) -> None:
         flow.validate_parameters({**required, **parameters})
 
 
-@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [PREFECT_YAML, DOCKER_YAML, GIT_YAML], ids=lambda p: p.name)
 def test_the_tick_is_the_only_schedule_every_5_minutes(path: Path) -> None:
     """The scheduler replaces the per-region crons: no parent runs on a schedule; the tick
     runs every 5 minutes."""
@@ -79,6 +81,99 @@ def test_the_tick_is_the_only_schedule_every_5_minutes(path: Path) -> None:
     assert tick["entrypoint"] == "flows/tick.py:tick_flow"
     assert [s.get("interval") for s in tick["schedules"]] == [300]
     assert not any("cron" in s for s in tick["schedules"])
+
+
+async def test_ticks_have_their_own_queue_first_in_the_pool_and_store_runs_never_use_it(
+    prefect_server,
+) -> None:
+    """A tick must not wait behind store runs: it goes to the `ticks` queue, which setup puts
+    first in the pool's priority order; every store run goes to the `default` queue."""
+    from prefect import get_client
+
+    from flows.work_pools import TICK_QUEUE, ensure_process_pool
+
+    deployments = _load(PREFECT_YAML)["deployments"]
+    queues = {d["entrypoint"]: d["work_pool"]["work_queue_name"] for d in deployments}
+    assert queues.pop("flows/tick.py:tick_flow") == TICK_QUEUE
+    assert set(queues.values()) == {"default"}
+    await ensure_process_pool("queue-test-pool")
+    await ensure_process_pool("queue-test-pool")  # idempotent
+    async with get_client() as client:
+        found = await client.read_work_queues(work_pool_name="queue-test-pool")
+    order = [q.name for q in sorted(found, key=lambda q: q.priority)]
+    assert order == [TICK_QUEUE, "default"]
+
+
+VARIANT_SUFFIXES = {GIT_YAML: "-git", DOCKER_YAML: "-docker"}
+VARIANTS_SCRIPT = ROOT / "scripts" / "deployment_variants.py"
+
+
+@pytest.mark.parametrize("path", list(VARIANT_SUFFIXES), ids=lambda p: p.name)
+def test_a_variant_carries_every_deployment_of_prefect_yaml(path: Path) -> None:
+    """The same deployments, flows, parameters, schedules and limits; only the name's suffix,
+    a tag, the work pool and where a parent starts its store runs differ."""
+    suffix = VARIANT_SUFFIXES[path]
+    base_file, variant_file = _load(PREFECT_YAML), _load(path)
+    base = {(d["entrypoint"], d["name"] + suffix): d for d in base_file["deployments"]}
+    variant = {(d["entrypoint"], d["name"]): d for d in variant_file["deployments"]}
+    assert len(variant) == len(variant_file["deployments"]), "a deployment twice"
+    assert set(variant) == set(base)
+    pool = next(iter(variant_file["definitions"]["work_pools"].values()))
+    for key, ours in variant.items():
+        theirs = base[key]
+        assert ours["work_pool"] == pool, key
+        assert set(ours["tags"]) == {*theirs["tags"], suffix.removeprefix("-")}, key
+        assert ours.get("concurrency_limit") == theirs.get("concurrency_limit"), key
+        slugless = [
+            [{k: v for k, v in s.items() if k != "slug"} for s in d.get("schedules") or []]
+            for d in (ours, theirs)
+        ]
+        assert slugless[0] == slugless[1], key
+        if theirs.get("parameters") == base_file["definitions"]["run_parameters"]:
+            assert ours["parameters"] == variant_file["definitions"]["run_parameters"], key
+            continue
+        expected = dict(theirs.get("parameters") or {})
+        if "store_deployment" in expected:
+            expected["store_deployment"] += suffix
+        assert (ours.get("parameters") or {}) == expected, key
+
+
+def test_the_variants_are_written_from_prefect_yaml() -> None:
+    checked = subprocess.run(
+        [sys.executable, str(VARIANTS_SCRIPT), "--check"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_deployment_added_to_prefect_yaml_alone_is_named_stale(tmp_path: Path) -> None:
+    for path in (PREFECT_YAML, *VARIANT_SUFFIXES):
+        (tmp_path / path.name).write_text(path.read_text())
+    added = """
+  - name: hourly
+    entrypoint: flows/heartbeats.py:heartbeats
+    tags: [multistore]
+    work_pool: *process_pool
+"""
+    with (tmp_path / PREFECT_YAML.name).open("a") as base:
+        base.write(added)
+    argv = [sys.executable, str(VARIANTS_SCRIPT), "--root", str(tmp_path)]
+    checked = subprocess.run([*argv, "--check"], capture_output=True, text=True)
+    assert checked.returncode == 1
+    lines = checked.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["prefect.git.yaml", "prefect.docker.yaml"]
+    assert all("run python scripts/deployment_variants.py" in line for line in lines)
+
+    written = subprocess.run(argv, capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    docker = _load(tmp_path / DOCKER_YAML.name)
+    (hourly,) = [d for d in docker["deployments"] if d["name"] == "hourly-docker"]
+    assert hourly["work_pool"]["name"] == "multistore-docker"
+    assert hourly["tags"] == ["multistore", "docker"]
+    # The hand-written part of the file (build, pull, the work pool) is as it was.
+    head = DOCKER_YAML.read_text().split("deployments:")[0]
+    assert (tmp_path / DOCKER_YAML.name).read_text().startswith(head)
+    recheck = subprocess.run([*argv, "--check"], capture_output=True, text=True)
+    assert recheck.returncode == 0, recheck.stderr
 
 
 def test_the_region_choices_are_the_example_stores_regions_in_one_of_their_zones() -> None:

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from multistore.local import prefect_env
 from multistore.registry import Registry
@@ -55,11 +56,22 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
     env = prefect_env(tmp_path / "home", prefect_server.url)
     env.pop("PYTHONPATH", None)
     prefect_deploy(env, "--all", "--prefect-file", GIT_YAML, cwd=deployer, timeout=300)
+    pinned = [{CLONE_STEP: {"repository": str(remote), "commit_sha": head}}]
     async with get_client() as client:
         adhoc = await client.read_deployment_by_name("run-stores/adhoc-git")
-        store = await client.read_deployment_by_name("store-pipeline/default-git")
-    pinned = [{CLONE_STEP: {"repository": str(remote), "commit_sha": head}}]
-    assert adhoc.pull_steps == store.pull_steps == pinned
+        # Every deployment of the file (the tick, heartbeats, supply, … as in prefect.yaml)
+        # clones the pinned commit. The scheduled ones are paused: this test's worker runs only
+        # the runs it starts (the first heartbeat would come a minute after the deploy).
+        deployed = [
+            d
+            for d in await client.read_deployments()
+            if d.name.endswith("-git") and d.pull_steps == pinned
+        ]
+        for deployment in deployed:
+            if deployment.schedules:
+                await client.pause_deployment(deployment.id)
+    assert len(deployed) == len(yaml.safe_load((ROOT / GIT_YAML).read_text())["deployments"])
+    assert {d.name for d in deployed} >= {"every-5-minutes-git", "adhoc-git", "default-git"}
     assert adhoc.parameters["store_deployment"] == "store-pipeline/default-git"
 
     # A commit after the deploy does not reach the workers: they clone the pinned one.

@@ -1,15 +1,16 @@
 """One client per sales channel, behind one small interface, plus the store's inventory system.
 
-    read_levels() -> DataFrame[sku, quantity]       what the channel shows now
+    read_levels() -> DataFrame[sku, quantity, price, title]   what the channel shows now
     write(changes: {sku: units}) -> WriteResult      in the vendor's batch shape and size
     verify_webhook(body, headers) -> Delivery        the vendor's signature scheme
 
-Every request goes through the call policy (`multistore.calls.Caller`: the service's circuit
-breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After honoured; one
-`ServiceError` line when it gives up). Shopify's client also paces itself on the
+Every request goes through the call policy (`multistore.calls.Caller`): a slot of the vendor's
+shared pool `api:<vendor>` (requests in flight across all stores and workers; data/pools.yaml),
+the service's circuit breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After
+honoured; one `ServiceError` line when it gives up. The vendors' rates are per shop or seller
+account, so they are paced per store, not by a shared rate: Shopify's client paces itself on the
 `X-Shopify-Shop-Api-Call-Limit` header so that its leaky bucket never overflows (no 429s in the
-first place). The interface is kept this small so the clients can move onto the shared call
-policy (slot → rate → breaker → retry) without their callers changing.
+first place).
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import httpx
 import pandas as pd
 
 from multistore import retry
-from multistore.calls import NO_POOLS, Caller
+from multistore.calls import NO_POOLS, Caller, Pools
 from multistore.channels.webhooks import Delivery, WebhookSecret, verify
+from multistore.clock import SYSTEM_CLOCK, Clock
+from multistore.pools import CHANNEL_POOLS
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,23 @@ class ChannelClient:
         *,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
+        pools: Pools = NO_POOLS,
     ) -> None:
+        """`pools`: Prefect's pools in flows (tasks.pools.PREFECT_POOLS); none alone."""
         self.config = config
+        self.clock = clock
         self.http = http or httpx.Client(timeout=httpx.Timeout(30.0))
         self.sleep = sleep
         self.calls = 0
         self.throttled = 0
-        # No shared pool yet: each channel paces itself (Shopify) or relies on the retries.
-        self.caller = Caller(self.service, store=config.store_id, pools=NO_POOLS, sleep=sleep)
+        self.caller = Caller(
+            self.service,
+            store=config.store_id,
+            pools=pools,
+            pool=CHANNEL_POOLS[self.service],
+            sleep=sleep,
+        )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = self.config.base_url.rstrip("/") + path
@@ -115,10 +128,26 @@ class ChannelClient:
             yield batch
 
 
-def _levels(rows: list[tuple[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["sku", "quantity"])
+def _levels(rows: list[tuple[str, Any, Any, Any]]) -> pd.DataFrame:
+    """sku, quantity, price, title (a price or title the channel does not give is NaN)."""
+    frame = pd.DataFrame(rows, columns=["sku", "quantity", "price", "title"])
     frame["quantity"] = pd.to_numeric(frame["quantity"], errors="coerce")
+    frame["price"] = pd.to_numeric(frame["price"], errors="coerce")
     return frame
+
+
+def _at(body: Any, *path: Any) -> Any:
+    """`body[path[0]][path[1]]…`, or None where the channel left it out."""
+    for key in path:
+        try:
+            body = body[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
+
+
+def _cents(amount: Any) -> float | None:
+    return amount / 100 if isinstance(amount, int | float) else None
 
 
 class ShopifyClient(ChannelClient):
@@ -131,9 +160,13 @@ class ShopifyClient(ChannelClient):
     headroom = 2
     leak_per_second = 2.0
 
+    # Rounds of re-read and compare-and-set for an item a sale keeps changing under the write.
+    cas_rounds = 5
+
     def __init__(self, config: ChannelConfig, **options: Any) -> None:
         super().__init__(config, **options)
         self._items: dict[str, int] = {}
+        self._read: dict[str, int] = {}  # what each level showed when it was read
 
     def _headers(self) -> dict[str, str]:
         return {"X-Shopify-Access-Token": self.config.token}
@@ -155,32 +188,73 @@ class ShopifyClient(ChannelClient):
             response = self._request("GET", path, params=params)
             for level in response.json()["inventory_levels"]:
                 self._items[level["sku"]] = level["inventory_item_id"]
-                rows.append((level["sku"], level["available"]))
+                self._read[level["sku"]] = level["available"]
+                rows.append(
+                    (level["sku"], level["available"], level.get("price"), level.get("title"))
+                )
             nxt = response.links.get("next", {}).get("url")
             path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
         return _levels(rows)
 
     def write(self, changes: Mapping[str, int]) -> WriteResult:
+        """Compare-and-set (`changeFromQuantity`, GraphQL's `inventorySetQuantities` from API
+        2026-04): each level is set only if it still shows what was read. A sale that landed in
+        between makes the item stale; it is read again and set to what it shows now plus the
+        change the sync meant (target − read), so the sale is kept, never written over."""
         result = WriteResult()
-        path = f"/shopify/{self.config.store_id}{self.api}/inventory_set_quantities.json"
-        known = [(s, q) for s, q in changes.items() if s in self._items]
-        for sku in set(changes) - {s for s, _ in known}:
+        known = [s for s in changes if s in self._items and s in self._read]
+        for sku in set(changes) - set(known):
             result.failed[sku] = "not listed on shopify (read the levels first)"
-        for batch in self._batches(known, self.batch_size):
+        meant = {s: changes[s] - self._read[s] for s in known}
+        pending = {s: (self._read[s], changes[s]) for s in known}
+        for _round in range(self.cas_rounds):
+            stale = self._set(pending, result)
+            if not stale:
+                return result
+            now = self._levels_of(stale)
+            pending = {s: (now[s], max(now[s] + meant[s], 0)) for s in stale if s in now}
+        for sku in pending:
+            result.failed[sku] = "shopify: kept changing under the write (sales); next sync"
+        return result
+
+    def _set(self, pending: Mapping[str, tuple[int, int]], result: WriteResult) -> list[str]:
+        """Set each SKU from → to; returns the SKUs that were stale (changed since read)."""
+        path = f"/shopify/{self.config.store_id}{self.api}/inventory_set_quantities.json"
+        stale: list[str] = []
+        for batch in self._batches(pending.items(), self.batch_size):
             body = {
                 "quantities": [
-                    {"inventory_item_id": self._items[s], "location_id": 1, "quantity": q}
-                    for s, q in batch
+                    {
+                        "inventory_item_id": self._items[s],
+                        "location_id": 1,
+                        "quantity": to,
+                        "changeFromQuantity": before,
+                    }
+                    for s, (before, to) in batch
                 ]
             }
             errors = self._request("POST", path, json=body).json().get("userErrors", [])
-            bad = {int(e["field"][1]) for e in errors}
-            for position, (sku, _q) in enumerate(batch):
-                if position in bad:
-                    result.failed[sku] = "refused by shopify"
-                else:
+            codes = {int(e["field"][1]): e.get("code") for e in errors}
+            for position, (sku, (_before, to)) in enumerate(batch):
+                code = codes.get(position, "")
+                if position not in codes:
                     result.written += 1
-        return result
+                    self._read[sku] = to
+                elif code == "CHANGE_FROM_QUANTITY_STALE":
+                    stale.append(sku)
+                else:
+                    result.failed[sku] = f"refused by shopify ({code or 'error'})"
+        return stale
+
+    def _levels_of(self, skus: list[str]) -> dict[str, int]:
+        path = f"/shopify/{self.config.store_id}{self.api}/inventory_levels.json"
+        now: dict[str, int] = {}
+        for batch in self._batches(((s, self._items[s]) for s in skus), self.page_size):
+            ids = ",".join(str(i) for _s, i in batch)
+            answer = self._request("GET", path, params={"inventory_item_ids": ids}).json()
+            for level in answer["inventory_levels"]:
+                now[level["sku"]] = self._read[level["sku"]] = level["available"]
+        return now
 
 
 class SquareClient(ChannelClient):
@@ -188,21 +262,41 @@ class SquareClient(ChannelClient):
     scheme = "square"
     batch_size = 100
 
+    def __init__(self, config: ChannelConfig, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._as_of: dict[str, str] = {}  # SKU → the `calculated_at` of the count read
+
     def read_levels(self) -> pd.DataFrame:
         rows: list[tuple[str, Any]] = []
         path = f"/square/{self.config.store_id}/v2/inventory/counts/batch-retrieve"
         cursor: str | None = None
         while True:
             answer = self._request("POST", path, json={"cursor": cursor, "limit": 1000}).json()
-            rows += [(c["catalog_object_id"], c["quantity"]) for c in answer["counts"]]
+            rows += [
+                (
+                    c["catalog_object_id"],
+                    c["quantity"],
+                    _cents(_at(c, "price_money", "amount")),
+                    c.get("item_name"),
+                )
+                for c in answer["counts"]
+            ]
+            self._as_of.update(
+                (c["catalog_object_id"], c["calculated_at"])
+                for c in answer["counts"]
+                if c.get("calculated_at")
+            )
             cursor = answer.get("cursor")
             if not cursor:
                 return _levels(rows)
 
     def write(self, changes: Mapping[str, int]) -> WriteResult:
+        """PHYSICAL_COUNTs stamped with the time of the count they replace (the read's
+        `calculated_at`): Square orders changes by `occurred_at`, so a sale made after the read
+        still comes off the new count instead of being written over."""
         result = WriteResult()
         path = f"/square/{self.config.store_id}/v2/inventory/changes/batch-create"
-        at = datetime.now(UTC).isoformat()
+        now = datetime.now(UTC).isoformat()
         for batch in self._batches(changes.items(), self.batch_size):
             # One key per batch, made before the first try: a retried batch is applied once.
             body = {
@@ -214,7 +308,7 @@ class SquareClient(ChannelClient):
                             "catalog_object_id": s,
                             "quantity": str(q),
                             "state": "IN_STOCK",
-                            "occurred_at": at,
+                            "occurred_at": self._as_of.get(s, now),
                         },
                     }
                     for s, q in batch
@@ -225,9 +319,16 @@ class SquareClient(ChannelClient):
         return result
 
 
+EBAY_TIME = ZoneInfo("America/Los_Angeles")
+
+
 class EbayClient(ChannelClient):
     service = "ebay"
     batch_size = 25
+
+    def __init__(self, config: ChannelConfig, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.limited_until: dict[str, datetime] = {}  # SKU → when eBay takes revisions again
 
     def read_levels(self) -> pd.DataFrame:
         rows: list[tuple[str, Any]] = []
@@ -236,7 +337,12 @@ class EbayClient(ChannelClient):
         while path is not None:
             answer = self._request("GET", path, params=params).json()
             rows += [
-                (i["sku"], i["availability"]["shipToLocationAvailability"]["quantity"])
+                (
+                    i["sku"],
+                    i["availability"]["shipToLocationAvailability"]["quantity"],
+                    _at(i, "price", "value"),
+                    _at(i, "product", "title"),
+                )
                 for i in answer["inventoryItems"]
             ]
             nxt = answer.get("next")
@@ -244,21 +350,42 @@ class EbayClient(ChannelClient):
         return _levels(rows)
 
     def write(self, changes: Mapping[str, int]) -> WriteResult:
+        """A listing eBay refused for its daily revision limit is not sent again until eBay's
+        next day (midnight Pacific, on the injected clock): no call is spent on it before."""
         result = WriteResult()
         path = f"/ebay/{self.config.store_id}/sell/inventory/v1/bulk_update_price_quantity"
-        for batch in self._batches(changes.items(), self.batch_size):
+        now = self.clock.now()
+        sendable = []
+        for sku, q in changes.items():
+            until = self.limited_until.get(sku)
+            if until is not None and now < until:
+                result.failed[sku] = f"ebay: revision limit for today, until {until.isoformat()}"
+            else:
+                sendable.append((sku, q))
+        for batch in self._batches(sendable, self.batch_size):
             body = {
                 "requests": [
                     {"sku": s, "shipToLocationAvailability": {"quantity": q}} for s, q in batch
                 ]
             }
             for answer in self._request("POST", path, json=body).json()["responses"]:
+                sku = str(answer.get("sku"))
                 if answer.get("statusCode") == 200:
                     result.written += 1
-                else:  # a partial failure: the others in the call stand
-                    reason = "; ".join(answer.get("errors") or ["refused"])
-                    result.failed[str(answer.get("sku"))] = f"ebay: {reason}"
+                    continue
+                # a partial failure: the others in the call stand
+                errors = answer.get("errors") or ["refused"]
+                if "revision limit" in errors:
+                    self.limited_until[sku] = next_ebay_day(now)
+                result.failed[sku] = f"ebay: {'; '.join(errors)}"
         return result
+
+
+def next_ebay_day(now: datetime) -> datetime:
+    """When eBay's day after `now` begins (eBay keeps official time in US Pacific time)."""
+    local = now.astimezone(EBAY_TIME)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), EBAY_TIME)
+    return midnight.astimezone(UTC)
 
 
 class AmazonClient(ChannelClient):
@@ -280,7 +407,15 @@ class AmazonClient(ChannelClient):
         while token is not None:
             answer = self._request("GET", path, params={"pageSize": 1000, "pageToken": token})
             body = answer.json()
-            rows += [(i["sku"], i["fulfillmentAvailability"][0]["quantity"]) for i in body["items"]]
+            rows += [
+                (
+                    i["sku"],
+                    i["fulfillmentAvailability"][0]["quantity"],
+                    _at(i, "offers", 0, "price", "amount"),
+                    _at(i, "summaries", 0, "itemName"),
+                )
+                for i in body["items"]
+            ]
             token = body.get("pagination", {}).get("nextToken")
         return _levels(rows)
 
@@ -357,6 +492,8 @@ class CustomRestClient(ChannelClient):
         "updates_key": "updates",
         "sku_field": "item_code",
         "quantity_field": "qty",
+        "price_field": "unit_price",
+        "title_field": "name",
         "rejected_key": "rejected",
         "batch_size": 50,
     }
@@ -377,7 +514,12 @@ class CustomRestClient(ChannelClient):
             path = shape["read_path"].format(store=self.config.store_id, page=page)
             body = self._request("GET", path).json()
             rows += [
-                (i[shape["sku_field"]], i[shape["quantity_field"]])
+                (
+                    i[shape["sku_field"]],
+                    i[shape["quantity_field"]],
+                    i.get(shape["price_field"]),
+                    i.get(shape["title_field"]),
+                )
                 for i in body[shape["items_key"]]
             ]
             page = body.get(shape["next_key"])

@@ -131,3 +131,29 @@ class ChannelSyncRecord(SQLModel, table=True):
     channel: str = Field(max_length=64)
     clean: bool = True
     synced_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+class ChannelLevel(SQLModel, table=True):
+    """What a sync left a channel showing per SKU: the next sync reads the channel again, and a
+    drop it did not write is what the channel sold meanwhile (multistore.channels.history)."""
+
+    __tablename__ = "channel_levels"
+
+    store_id: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=64)
+    sku: str = Field(primary_key=True, max_length=128)
+    quantity: int = 0
+
+
+class ChannelSale(SQLModel, table=True):
+    """Units a channel sold of a SKU between two syncs (the sales history the performance and
+    demand strategies weigh)."""
+
+    __tablename__ = "channel_sales"
+
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str = Field(max_length=64, index=True)
+    channel: str = Field(max_length=64)
+    sku: str = Field(max_length=128)
+    units: int
+    observed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))

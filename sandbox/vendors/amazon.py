@@ -11,7 +11,8 @@
    {"summary": {...}, "issues": [{"messageId", "sku", "code"}]}}`.
 
 Reading: `GET /amazon/{store}/listings/2021-08-01/items?pageSize=1000&pageToken=N` →
-`{"items": [{"sku", "fulfillmentAvailability": [{"quantity"}]}], "pagination": {"nextToken"}}`.
+`{"items": [{"sku", "fulfillmentAvailability": [{"quantity"}], "summaries": [{"itemName"}],
+"offers": [{"price": {"amount", "currencyCode"}}]}], "pagination": {"nextToken"}}`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import catalogue, write
+from sandbox.channels import before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.ratelimit import TokenBucket
 from sandbox.state import SandboxState
@@ -49,7 +50,12 @@ def router(state: SandboxState) -> APIRouter:
         cat = catalogue(state, store)
         page = cat.skus[pageToken : pageToken + pageSize]
         rows = [
-            {"sku": s, "fulfillmentAvailability": [{"quantity": cat.levels[VENDOR][s]}]}
+            {
+                "sku": s,
+                "fulfillmentAvailability": [{"quantity": cat.levels[VENDOR][s]}],
+                "summaries": [{"itemName": cat.title_on(VENDOR, s)}],
+                "offers": [{"price": {"amount": cat.price_on(VENDOR, s), "currencyCode": "USD"}}],
+            }
             for s in page
         ]
         more = pageToken + pageSize < len(cat.skus)
@@ -113,6 +119,7 @@ def router(state: SandboxState) -> APIRouter:
 def _process(state: SandboxState, store: str, book: dict, raw: bytes) -> str:
     """Apply the feed; its report is a new document."""
     cat = catalogue(state, store)
+    before_write(state, cat, VENDOR)
     issues, accepted = [], 0
     try:
         messages = json.loads(raw).get("messages", [])

@@ -1,7 +1,7 @@
 """A custom REST channel (a store's own web shop), the shape its block's templates describe:
 
 - `GET /custom/{store}/api/stock?page=N` (header `X-Custom-Key`) → `{"data": [{"item_code",
-  "qty"}], "next_page": N | null}`, 500 a page.
+  "qty", "unit_price", "name"}], "next_page": N | null}`, 500 a page.
 - `PUT /custom/{store}/api/stock/bulk` `{"updates": [{"item_code", "qty"}]}`, at most 50.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import catalogue, write
+from sandbox.channels import before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -36,7 +36,15 @@ def router(state: SandboxState) -> APIRouter:
         rows = cat.skus[page * PAGE : (page + 1) * PAGE]
         more = (page + 1) * PAGE < len(cat.skus)
         return {
-            "data": [{"item_code": s, "qty": cat.levels[VENDOR][s]} for s in rows],
+            "data": [
+                {
+                    "item_code": s,
+                    "qty": cat.levels[VENDOR][s],
+                    "unit_price": cat.price_on(VENDOR, s),
+                    "name": cat.title_on(VENDOR, s),
+                }
+                for s in rows
+            ],
             "next_page": page + 1 if more else None,
         }
 
@@ -51,6 +59,7 @@ def router(state: SandboxState) -> APIRouter:
         if not isinstance(updates, list) or not 1 <= len(updates) <= MAX_UPDATES:
             raise bad_request(f"updates: a list of 1..{MAX_UPDATES}")
         cat = catalogue(state, store)
+        before_write(state, cat, VENDOR)
         rejected = []
         for u in updates:
             code, qty = (u.get("item_code"), u.get("qty")) if isinstance(u, dict) else (None, None)

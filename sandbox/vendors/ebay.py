@@ -1,22 +1,28 @@
 """eBay (shape of the Sell Inventory API).
 
 - `GET /ebay/{store}/sell/inventory/v1/inventory_item?limit=200&offset=N` →
-  `{"inventoryItems": [{"sku", "availability": {"shipToLocationAvailability": {"quantity"}}}],
-  "total", "next"}` (limit ≤ 200).
+  `{"inventoryItems": [{"sku", "availability": {"shipToLocationAvailability": {"quantity"}},
+  "product": {"title"}, "price": {"value", "currency"}}], "total", "next"}` (limit ≤ 200; the
+  price saves the offer lookup).
 - `POST /ebay/{store}/sell/inventory/v1/bulk_update_price_quantity` `{"requests": [{"sku",
   "shipToLocationAvailability": {"quantity"}}]}`, at most 25; each answered on its own
   (`{"responses": [{"sku", "statusCode"}]}`): a listing revised 250 times today gets 400 while
   the others in the call succeed (a partial failure).
+
+"Today" is eBay's day: eBay keeps official time in US Pacific time, so the revision count starts
+again at midnight Pacific (on the sandbox's clock, which `POST /admin/clock/advance` moves).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import catalogue, write
+from sandbox.channels import before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -24,6 +30,12 @@ VENDOR = "ebay"
 MAX_SKUS = 25
 MAX_PAGE = 200
 REVISIONS_PER_DAY = 250
+EBAY_TIME = ZoneInfo("America/Los_Angeles")
+
+
+def ebay_day(at: float) -> str:
+    """The eBay day (Pacific date) a moment falls in."""
+    return datetime.fromtimestamp(at, EBAY_TIME).date().isoformat()
 
 
 def router(state: SandboxState) -> APIRouter:
@@ -44,6 +56,8 @@ def router(state: SandboxState) -> APIRouter:
             {
                 "sku": s,
                 "availability": {"shipToLocationAvailability": {"quantity": cat.levels[VENDOR][s]}},
+                "product": {"title": cat.title_on(VENDOR, s)},
+                "price": {"value": f"{cat.price_on(VENDOR, s):.2f}", "currency": "USD"},
             }
             for s in cat.skus[offset : offset + limit]
         ]
@@ -64,6 +78,12 @@ def router(state: SandboxState) -> APIRouter:
         if len(requests) > MAX_SKUS:
             raise bad_request(f"requests: {len(requests)} given, at most {MAX_SKUS}")
         cat = catalogue(state, store)
+        before_write(state, cat, VENDOR)
+        today = state.channels.setdefault(f"ebay-revisions:{store}", {})
+        day = ebay_day(state.wall())
+        if today.get("day") != day:  # a new eBay day: every listing's count starts again
+            today.clear()
+            today["day"] = day
         responses = []
         for item in requests:
             sku = item.get("sku") if isinstance(item, dict) else None
@@ -71,9 +91,10 @@ def router(state: SandboxState) -> APIRouter:
             qty = avail.get("quantity") if isinstance(avail, dict) else None
             if sku not in cat.on_hand or not isinstance(qty, int) or qty < 0:
                 responses.append({"sku": sku, "statusCode": 400, "errors": ["invalid request"]})
-            elif cat.revisions.get((VENDOR, sku), 0) >= REVISIONS_PER_DAY:
+            elif today.get(sku, 0) >= REVISIONS_PER_DAY:
                 responses.append({"sku": sku, "statusCode": 400, "errors": ["revision limit"]})
             else:
+                today[sku] = today.get(sku, 0) + 1
                 write(cat, VENDOR, sku, qty)
                 responses.append({"sku": sku, "statusCode": 200})
         return {"responses": responses}

@@ -2,10 +2,16 @@
 
 - `GET /shopify/{store}/admin/api/2026-04/inventory_levels.json?limit=250&page_info=N`:
   `{"inventory_levels": [{"inventory_item_id", "location_id", "available", "sku"}]}`, the next
-  page in a `Link: <…>; rel="next"` header (limit ≤ 250). (`sku` saves the variant lookup.)
+  page in a `Link: <…>; rel="next"` header (limit ≤ 250). (`sku`, and the variant's `price` (a
+  string, as Shopify's money) and product `title`, save the variant lookup.)
 - `POST /shopify/{store}/admin/api/2026-04/inventory_set_quantities.json`
-  `{"quantities": [{"inventory_item_id", "location_id", "quantity"}]}` (≤ 250, as GraphQL's
-  `inventorySetQuantities` takes), answered `{"userErrors": [...]}` per bad item.
+  `{"quantities": [{"inventory_item_id", "location_id", "quantity", "changeFromQuantity"}]}`
+  (≤ 250, as GraphQL's `inventorySetQuantities` takes from API 2026-04), answered
+  `{"userErrors": [{"field", "message", "code"}]}` per item not set. `changeFromQuantity` is the
+  compare-and-set: an item whose level is no longer that quantity (a sale landed since it was
+  read) is not set and gets code `CHANGE_FROM_QUANTITY_STALE`; the others in the call are set.
+  Left out, the set is unconditional.
+- `GET …/inventory_levels.json?inventory_item_ids=1,2,3`: just those levels (≤ 250 ids).
 
 Every call spends one call of the leaky bucket (40, leaking 2 per second): the answer says
 `X-Shopify-Shop-Api-Call-Limit: used/40`; past it, 429 with Retry-After.
@@ -19,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sandbox import credentials
-from sandbox.channels import catalogue, write
+from sandbox.channels import Catalogue, before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -49,17 +55,29 @@ def router(state: SandboxState) -> APIRouter:
         return {"X-Shopify-Shop-Api-Call-Limit": f"{max(used, 0)}/{burst}"}
 
     @api.get("/inventory_levels.json")
-    async def levels(store: str, request: Request, limit: int = 50, page_info: int = 0):
+    async def levels(
+        store: str,
+        request: Request,
+        limit: int = 50,
+        page_info: int = 0,
+        inventory_item_ids: str | None = None,
+    ):
         await gate(request, store)
         if not 1 <= limit <= MAX_PAGE:
             raise bad_request(f"limit: 1..{MAX_PAGE}")
         cat = catalogue(state, store)
+        if inventory_item_ids is not None:
+            return JSONResponse(
+                {"inventory_levels": _by_ids(cat, inventory_item_ids)}, headers=call_limit()
+            )
         rows = [
             {
                 "inventory_item_id": item_id(i),
                 "location_id": LOCATION,
                 "available": cat.levels[VENDOR][sku],
                 "sku": sku,
+                "price": f"{cat.price_on(VENDOR, sku):.2f}",
+                "title": cat.title_on(VENDOR, sku),
             }
             for i, sku in enumerate(cat.skus[page_info : page_info + limit], start=page_info)
         ]
@@ -82,14 +100,46 @@ def router(state: SandboxState) -> APIRouter:
         if len(quantities) > MAX_SET:
             raise bad_request(f"quantities: {len(quantities)} given, at most {MAX_SET}")
         cat = catalogue(state, store)
+        before_write(state, cat, VENDOR)
         errors = []
         for position, q in enumerate(quantities):
             index = (q.get("inventory_item_id") or 0) - ITEM_BASE if isinstance(q, dict) else -1
             qty = q.get("quantity") if isinstance(q, dict) else None
+            where = ["quantities", str(position)]
             if not 0 <= index < len(cat.skus) or not isinstance(qty, int) or qty < 0:
-                errors.append({"field": ["quantities", str(position)], "message": "invalid"})
+                errors.append({"field": where, "message": "invalid", "code": "INVALID"})
                 continue
-            write(cat, VENDOR, cat.skus[index], qty)
+            sku = cat.skus[index]
+            expected = q.get("changeFromQuantity")
+            if expected is not None and expected != cat.levels[VENDOR][sku]:
+                errors.append(
+                    {
+                        "field": where,
+                        "message": "the quantity changed since it was read",
+                        "code": "CHANGE_FROM_QUANTITY_STALE",
+                    }
+                )
+                continue
+            write(cat, VENDOR, sku, qty)
         return JSONResponse({"userErrors": errors}, headers=call_limit())
 
     return api
+
+
+def _by_ids(cat: Catalogue, ids: str) -> list[dict]:
+    try:
+        indexes = [int(i) - ITEM_BASE for i in ids.split(",") if i]
+    except ValueError:
+        raise bad_request("inventory_item_ids: comma-separated ids") from None
+    if len(indexes) > MAX_PAGE:
+        raise bad_request(f"inventory_item_ids: at most {MAX_PAGE}")
+    return [
+        {
+            "inventory_item_id": item_id(i),
+            "location_id": LOCATION,
+            "available": cat.levels[VENDOR][cat.skus[i]],
+            "sku": cat.skus[i],
+        }
+        for i in indexes
+        if 0 <= i < len(cat.skus)
+    ]

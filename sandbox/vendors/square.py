@@ -1,21 +1,29 @@
 """Square (shape of the Inventory API): counts per catalog object and location.
 
 - `POST /square/{store}/v2/inventory/counts/batch-retrieve` `{"cursor", "limit" ≤ 1000}` →
-  `{"counts": [{"catalog_object_id", "quantity" (a string), "state": "IN_STOCK"}], "cursor"}`.
+  `{"counts": [{"catalog_object_id", "quantity" (a string), "state": "IN_STOCK",
+  "calculated_at", "item_name", "price_money": {"amount" (cents), "currency"}}], "cursor"}` (the
+  name and price save the catalog lookup).
 - `POST /square/{store}/v2/inventory/changes/batch-create` `{"idempotency_key", "changes": [{"type":
   "PHYSICAL_COUNT", "physical_count": {"catalog_object_id", "quantity", "state", "occurred_at"}}]}`
-  with at most 100 changes. Changes apply in `occurred_at` order; the same idempotency key again
-  returns the first answer and applies nothing.
+  with at most 100 changes; the same idempotency key again returns the first answer and applies
+  nothing.
+
+Square orders changes by `occurred_at`, as the real one does: a physical count says what there was
+at its `occurred_at`, so the sales that occurred after that time still count on top of it (a count
+stamped with the read's `calculated_at` cannot undo a sale made after the read), and a count
+older than the SKU's last count is history, not the current count.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import catalogue, write
+from sandbox.channels import before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -47,11 +55,18 @@ def router(state: SandboxState) -> APIRouter:
             raise bad_request(f"limit: 1..{MAX_PAGE}")
         cat = catalogue(state, store)
         page = cat.skus[start : start + limit]
+        at = _iso(cat.stamp(state.wall()))
         rows = [
             {
                 "catalog_object_id": sku,
                 "quantity": str(cat.levels[VENDOR][sku]),
                 "state": "IN_STOCK",
+                "calculated_at": at,
+                "item_name": cat.title_on(VENDOR, sku),
+                "price_money": {
+                    "amount": round(cat.price_on(VENDOR, sku) * 100),
+                    "currency": "USD",
+                },
             }
             for sku in page
         ]
@@ -72,6 +87,7 @@ def router(state: SandboxState) -> APIRouter:
         if len(changes) > MAX_CHANGES:
             raise bad_request(f"changes: {len(changes)} given, at most {MAX_CHANGES}")
         cat = catalogue(state, store)
+        before_write(state, cat, VENDOR)
         parsed = []
         for position, change in enumerate(changes):
             count = change.get("physical_count") if isinstance(change, dict) else None
@@ -80,13 +96,30 @@ def router(state: SandboxState) -> APIRouter:
                 qty = int(count["quantity"])  # type: ignore[index]
             except (TypeError, KeyError, ValueError):
                 qty = -1
-            if sku not in cat.on_hand or qty < 0 or not count.get("occurred_at"):  # type: ignore[union-attr]
+            at = _time(count.get("occurred_at")) if isinstance(count, dict) else None
+            if sku not in cat.on_hand or qty < 0 or at is None:
                 raise bad_request(f"changes[{position}]: catalog_object_id, quantity, occurred_at")
-            parsed.append((count["occurred_at"], position, sku, qty))  # type: ignore[index]
-        for _at, _pos, sku, qty in sorted(parsed):
-            write(cat, VENDOR, sku, qty)
+            parsed.append((at, position, sku, qty))
+        for at, _pos, sku, qty in sorted(parsed):
+            if at < cat.counted_at.get(sku, float("-inf")):
+                continue  # an older count than the one in force: history only
+            cat.counted_at[sku] = at
+            later = sum(n for t, n in cat.square_sales.get(sku, []) if t > at)
+            write(cat, VENDOR, sku, max(qty - later, 0))
         answer = {"counts": [{"catalog_object_id": s, "quantity": str(q)} for *_, s, q in parsed]}
         seen[key] = answer
         return answer
 
     return api
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
+
+
+def _time(value: object) -> float | None:
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at.timestamp() if at.tzinfo else None

@@ -71,3 +71,47 @@ def test_two_channels_selling_during_syncs_never_sell_more_than_on_hand(sandbox)
     for sku in skus:
         shown = levels["shopify"][sku] + levels["square"][sku]
         assert shown <= stock.at[sku, "on_hand"] - stock.at[sku, "reserved"]
+
+
+def test_sales_on_two_channels_between_the_syncs_read_and_write_are_never_written_over(
+    sandbox,
+) -> None:  # type: ignore[no-untyped-def]
+    """The sandbox sells on Shopify and Square the moment Shopify's first write arrives: after
+    the sync read both channels and on hand, before either write. Shopify's compare-and-set
+    and Square's `occurred_at` keep both sales, so when every channel then sells out what it
+    shows, no product is sold beyond what the store has (on hand never below 0)."""
+    sandbox.admin.configure(products_per_store=12)
+    config = ChannelConfig(sandbox.url, credentials.CHANNEL_TOKEN, STORE)
+    clients = {n: CLIENTS[n](config) for n in POLICY.names}
+    before = sandbox.admin.channels_truth(STORE)
+    # Products both channels show at least 2 of, and the store has more than 2 of.
+    skus = [
+        s
+        for s in before["on_hand"]
+        if min(before["levels"]["shopify"][s], before["levels"]["square"][s]) >= 2
+        and before["on_hand"][s] >= 4
+    ][:3]
+    assert len(skus) == 3
+    for sku in skus:
+        for channel in POLICY.names:
+            sandbox.admin.sell_on_next_write(STORE, channel, sku, 1, on="shopify")
+
+    reports = sync_store(STORE, POLICY, StockroomClient(config), clients, Reservations())
+
+    after = sandbox.admin.channels_truth(STORE)
+    assert {(s["channel"], s["sku"]) for s in after["sales"]} == {
+        (c, s) for c in POLICY.names for s in skus
+    }
+    assert all(not r.failed for r in reports.values())
+    for sku in skus:
+        # Each channel got its allocation (from on hand as read) less the sale made meanwhile.
+        on_hand_read = before["on_hand"][sku]
+        assert after["on_hand"][sku] == on_hand_read - 2
+        shown = after["levels"]["shopify"][sku] + after["levels"]["square"][sku]
+        assert shown == on_hand_read - 2 == after["on_hand"][sku]
+    # Sell out every channel: the store never goes below zero.
+    for channel in POLICY.names:
+        for sku, quantity in after["levels"][channel].items():
+            if quantity > 0:
+                assert sandbox.admin.sell(STORE, channel, sku, quantity)["sold"]
+    assert min(sandbox.admin.channels_truth(STORE)["on_hand"].values()) >= 0

@@ -5,6 +5,8 @@ channel sales never take the channels past on hand."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -114,3 +116,38 @@ def test_each_client_verifies_its_vendors_webhooks(sandbox) -> None:  # type: ig
             "X-Multistore-Delivery": "e1",
         }
         assert channel_clients[name].verify_webhook(body, headers).delivery_id == "e1"
+
+
+class CountingPools:
+    """Pools that record which pool each call held a slot of, and that it was given back."""
+
+    def __init__(self) -> None:
+        self.held: list[str] = []
+        self.open = 0
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        self.held.append(name)
+        self.open += 1
+        try:
+            yield
+        finally:
+            self.open -= 1
+
+    def throttle(self, name: str) -> None:
+        raise AssertionError(f"no channel pool has a shared rate ({name})")
+
+
+def test_every_request_holds_a_slot_of_its_vendors_shared_pool(sandbox) -> None:  # type: ignore[no-untyped-def]
+    sandbox.admin.configure(products_per_store=60)
+    config = ChannelConfig(sandbox.url, credentials.CHANNEL_TOKEN, STORE)
+    pools = CountingPools()
+    made = {name: cls(config, pools=pools, sleep=lambda _s: None) for name, cls in CLIENTS.items()}
+    reports = sync_store(STORE, POLICY, StockroomClient(config, pools=pools), made, Reservations())
+    calls = sum(r.calls for r in reports.values())
+    assert calls > 10 and pools.open == 0
+    stockroom_calls = pools.held.count("api:stockroom")
+    assert stockroom_calls >= 1
+    assert len(pools.held) == calls + stockroom_calls
+    for name, report in reports.items():
+        assert pools.held.count(f"api:{name}") == report.calls

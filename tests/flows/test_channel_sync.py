@@ -13,10 +13,13 @@ from prefect.client.orchestration import get_client
 
 from blocks.channels import SalesChannel
 from flows.channel_sync import channel_sync
+from multistore.channels.review import ConflictBook
 from multistore.channels.stores import StoreChannels
 from multistore.channels.webhooks import Delivery, WebhookInbox
+from multistore.pools import CHANNEL_POOLS, load_pools
 from multistore.registry import Registry
 from sandbox import credentials
+from tasks.pools import ensure_pools
 
 pytestmark = [pytest.mark.prefect]
 
@@ -26,6 +29,10 @@ TYPES = ("shopify", "square", "ebay", "amazon", "custom")
 
 
 def _setup(url: str) -> None:
+    import asyncio
+
+    # The clients hold slots of the vendors' shared pools; strict: a missing pool is an error.
+    asyncio.run(ensure_pools(load_pools()))
     Registry().add(STORE)
     channels = StoreChannels()
     for n, kind in enumerate(TYPES):
@@ -37,6 +44,23 @@ def _setup(url: str) -> None:
         f"stockroom-{STORE}", overwrite=True
     )
     channels.set_policy(STORE, buffer_units=1)
+
+
+def _spend_ebay_revisions(url: str, sku: str) -> None:
+    """250 revisions of `sku` on eBay today, its quantity left at 0."""
+    import httpx
+
+    path = f"{url}/ebay/{STORE}/sell/inventory/v1/bulk_update_price_quantity"
+    headers = {"Authorization": f"Bearer {credentials.CHANNEL_TOKEN}"}
+    for n in range(10):
+        body = {"requests": [{"sku": sku, "shipToLocationAvailability": {"quantity": 0}}] * 25}
+        assert httpx.post(path, json=body, headers=headers).status_code == 200, n
+
+
+async def _limits() -> dict[str, int]:
+    async with get_client() as client:
+        found = await client.read_global_concurrency_limits(limit=200)
+    return {limit.name: limit.active_slots for limit in found}
 
 
 async def _artifact(key: str) -> list:
@@ -59,6 +83,29 @@ def test_a_store_with_five_channels_syncs_end_to_end(prefect_server, sandbox) ->
         assert by_channel[kind]["written"] == truth["writes"][kind] > 0
         assert by_channel[kind]["rate_limited"] == 0
     assert asyncio.run(_artifact(f"channel-sync-{STORE}"))
+    # Every channel's calls went through its vendor's pool, and gave every slot back.
+    limits = asyncio.run(_limits())
+    for pool in CHANNEL_POOLS.values():
+        assert limits[pool] == 0
+
+    # What the channels say after the first sync, found by the next one (the stock mismatch: a
+    # listing eBay takes no more revisions of today, so the sync's write to it fails).
+    price_sku, title_sku, oversold_sku = "P-000010", "P-000011", "P-000012"
+    stuck_sku = next(s for s, q in sorted(truth["levels"]["ebay"].items()) if q >= 1)
+    sandbox.admin.edit_listing(STORE, "square", price_sku, price=999.99)
+    sandbox.admin.edit_listing(STORE, "ebay", title_sku, title="Something else entirely")
+    left = truth["levels"]["shopify"][oversold_sku]
+    assert sandbox.admin.sell(STORE, "shopify", oversold_sku, left + 2, past_zero=True)["sold"]
+    _spend_ebay_revisions(sandbox.url, stuck_sku)
+    found = channel_sync(STORE)[f"{STORE}:*"]["conflicts"]
+    assert {"stock_mismatch", "price_discrepancy", "product_info", "overselling"} <= set(found)
+    book = {(c.kind, c.sku, c.channel) for c in ConflictBook().list(STORE, status=None)}
+    assert {
+        ("price_discrepancy", price_sku, "square"),
+        ("product_info", title_sku, "ebay"),
+        ("overselling", oversold_sku, "shopify"),
+        ("stock_mismatch", stuck_sku, "ebay"),
+    } <= book
 
     # Webhooks on two channels, three deliveries: one single-channel sync each, nothing to write.
     inbox = WebhookInbox()

@@ -75,3 +75,68 @@ def test_watch_shows_runs_in_progress_and_pool_slots(prefect_server, capsys) -> 
     # A finished store stays in view, with how long it took.
     assert "done-store" in out and "completed" in out and "12.3 s" in out
     assert "browser" in out and "api:dnc" in out  # the pools, from the Prefect server
+
+
+def test_a_store_skipped_by_its_window_never_looks_like_success(prefect_server) -> None:
+    """The run's state (grey, named Skipped), its name, its report artifact and `watch` all say
+    "skipped: outside window"; `run` and `watch` exit 1."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from prefect import get_client
+
+    now = datetime.now(UTC)
+    closed = f"{(now + timedelta(hours=2)):%H:%M}-{(now + timedelta(hours=3)):%H:%M}"
+    Registry().add("closed-store", jobs=[], timezone="UTC", window=closed)
+
+    code, out, err = _invoke("run", "--stores", "closed-store", "--json")
+    assert code == 1, out + err
+    report = json.loads(out)
+    assert report["state"] == "skipped" and report["stores"] == []
+    run_id = report["flow_run_id"]
+
+    async def read() -> tuple:
+        async with get_client() as client:
+            run = await client.read_flow_run(run_id)
+            artifacts = await client.read_artifacts()
+        summary = next(
+            a for a in artifacts if a.flow_run_id == run.id and a.key == "store-run-summary"
+        )
+        return run, summary
+
+    run, summary = asyncio.run(read())
+    assert run.state.type.value == "CANCELLED" and run.state.name == "Skipped"
+    assert "skipped: outside window: closed-store" in run.state.message
+    assert run.name.endswith("— skipped: outside window"), run.name
+    assert "State: **nothing ran — skipped: outside window: closed-store" in summary.data
+
+    code, out, err = _invoke("watch", run_id[:8])
+    assert code == 1, out + err
+    assert "run nothing ran — skipped: outside window: closed-store" in " ".join(out.split())
+    assert "skipped: outside window" in out  # the store's own row
+
+
+def test_watch_follows_one_run_until_it_ends(prefect_server, capsys) -> None:
+    from flows.cli_run import watch_status
+    from multistore.report import RunReport, StoreEntry, save_final, save_progress
+    from multistore.settings import get_settings
+
+    data_dir = get_settings().data_dir
+    report = RunReport(flow_run_id="a1b2c3d4" + "0" * 24, parameters={})
+    report.stores = [StoreEntry("busy-store", "HIGH", status="running", attempts=1)]
+    save_progress(report, data_dir)
+    # A later run in progress does not hide the one asked for.
+    other = RunReport(flow_run_id="e" * 32, parameters={})
+    watch_status(iterations=1, run="a1b2c3d4")
+    assert "busy-store" in capsys.readouterr().out
+
+    report.stores[0].status, report.stores[0].duration_seconds = "completed", 4.0
+    report.finish()
+    save_final(report, data_dir)
+    save_progress(other, data_dir)
+    code, out, err = _invoke("watch", "a1b2c3d4")
+    assert code == 0, out + err  # it stops by itself once the run has ended
+    assert "busy-store" in out and "completed" in out and "4.0 s" in out
+
+    code, out, err = _invoke("watch", "ffffffff")
+    assert code == 1 and err.startswith("error: run ffffffff: no report under ")

@@ -24,19 +24,36 @@ pytestmark = pytest.mark.prefect
 
 
 class Recorder:
-    """Stand-in jobs that log when they run and can be told to fail."""
+    """Stand-in jobs that log when they run and can be told to fail.
 
-    def __init__(self, *, seconds: float = 0.3, failing: tuple[str, ...] = ()) -> None:
+    Jobs named together in `meet` wait for each other at a barrier: each pair can only finish if
+    both run at the same time (a pair that does not overlap breaks the barrier and fails), which
+    proves overlap without sleeping. `seconds` is a pause inside every job, 0 unless asked for.
+    """
+
+    def __init__(
+        self,
+        *,
+        seconds: float = 0.0,
+        failing: tuple[str, ...] = (),
+        meet: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.seconds = seconds
         self.failing = failing
         self.spans: dict[str, tuple[float, float]] = {}
         self.upstreams: dict[str, dict] = {}
         self.lock = threading.Lock()
+        self.barriers = {name: threading.Barrier(2, timeout=60) for pair in meet for name in pair}
+        for first, second in meet:
+            self.barriers[second] = self.barriers[first]
 
     def job(self, name: str):
         def run(ctx):
             began = time.monotonic()
-            time.sleep(self.seconds)
+            if name in self.barriers:
+                self.barriers[name].wait()
+            if self.seconds:
+                time.sleep(self.seconds)
             with self.lock:
                 self.spans[name] = (began, time.monotonic())
                 self.upstreams[name] = dict(ctx.upstream)
@@ -68,7 +85,8 @@ async def _task_runs(flow_run_id) -> list:
 async def test_jobs_start_when_dependencies_end_and_independent_ones_overlap(
     prefect_server, recorder
 ):
-    rec = recorder(seconds=0.5)
+    # Independent jobs run side by side: both roots together, then both of HomeNet's dependents.
+    rec = recorder(meet=(("dnc_compliance", "homenet_feed"), ("vdp_scrape", "dealercom_feed")))
     Registry().add("clean-store")
     state = await store_pipeline("clean-store", return_state=True)
     stats = await state.aresult()
@@ -111,7 +129,7 @@ async def test_jobs_start_when_dependencies_end_and_independent_ones_overlap(
 
 
 async def test_a_failed_job_blocks_only_its_dependents(prefect_server, recorder):
-    rec = recorder(seconds=0.1, failing=("vdp_scrape",))
+    rec = recorder(failing=("vdp_scrape",))
     Registry().add("flaky-store")
     state = await store_pipeline("flaky-store", return_state=True)
     assert state.is_failed()
@@ -140,7 +158,7 @@ async def test_a_failed_job_blocks_only_its_dependents(prefect_server, recorder)
 
 
 async def test_a_root_failure_blocks_the_whole_branch(prefect_server, recorder):
-    recorder(seconds=0.05, failing=("homenet_feed",))
+    recorder(failing=("homenet_feed",))
     Registry().add("down-store")
     state = await store_pipeline("down-store", return_state=True)
     [run] = Registry().history("down-store")
@@ -174,7 +192,7 @@ async def test_a_cyclic_configuration_is_refused_before_any_task_runs(prefect_se
 
 
 async def test_the_jobs_parameter_runs_a_subgraph(prefect_server, recorder):
-    rec = recorder(seconds=0.01)
+    rec = recorder()
     Registry().add("partial-store")
     stats = await store_pipeline("partial-store", jobs=["homenet_feed", "dealercom_feed"])
     assert list(stats["jobs"]) == ["homenet_feed", "dealercom_feed"]
@@ -185,7 +203,7 @@ async def test_registry_calls_run_off_the_event_loop(prefect_server, recorder, m
     """The registry is blocking SQL: in subflow mode a call on the loop would stall every store."""
     import asyncio
 
-    recorder(seconds=0.01)
+    recorder()
     Registry().add("offloop-store")
     on_a_loop: dict[str, list[bool]] = {}
     for name in ("get", "start_run", "finish_run"):
@@ -203,3 +221,28 @@ async def test_registry_calls_run_off_the_event_loop(prefect_server, recorder, m
         monkeypatch.setattr(Registry, name, spy)
     await store_pipeline("offloop-store", jobs=["homenet_feed"])
     assert on_a_loop == {"get": [False], "start_run": [False], "finish_run": [False]}
+
+
+async def test_a_prefect_server_refusing_the_artifact_costs_the_artifact_not_the_run(
+    prefect_server, recorder, monkeypatch, caplog
+):
+    """A store's outcome is recorded before anything on the orchestrator's server: a server
+    that fails the job graph artifact leaves the run completed, with one line naming it."""
+    import httpx
+
+    from flows import store_pipeline as pipeline_module
+
+    async def unreachable(*args, **kwargs):
+        raise httpx.ConnectError("All connection attempts failed")
+
+    recorder()
+    Registry().add("artifact-store")
+    monkeypatch.setattr(pipeline_module, "acreate_markdown_artifact", unreachable)
+    stats = await store_pipeline("artifact-store", jobs=["homenet_feed"])
+    assert stats["successful_jobs"] == 1
+    (run,) = Registry().history("artifact-store")
+    assert run.status == "completed" and run.metrics["successful_jobs"] == 1
+    assert (
+        "store artifact-store: its job graph artifact was not saved "
+        "(Prefect server: ConnectError: All connection attempts failed)" in caplog.text
+    )

@@ -9,6 +9,7 @@ import httpx
 
 from multistore.breaker import BreakerPolicy, CircuitBreaker
 from multistore.health import DEGRADED, OK, UNAVAILABLE, check_health
+from multistore.outside_systems import Probe
 from multistore.prefect_api import PrefectAPI
 from multistore.registry import Registry
 
@@ -16,11 +17,25 @@ CHICAGO = ZoneInfo("America/Chicago")
 
 
 def prefect_up() -> PrefectAPI:
-    """A Prefect server that answers its health check (the HTTP contract, in-process)."""
+    """A Prefect server that answers its health check and holds every store's block documents
+    (each role's default names for the stores these tests add), in-process."""
+    stores = ["night", "always", "dealer", "feeds"]
+    names = [f"{role}-{s}" for s in stores for role in ("crm", "inventory")]
+    names += ["dnc-default", "shortener-default"]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/block_documents/filter"):
+            docs = [{"name": n, "data": {"base_url": "http://vendor.test/x"}} for n in names]
+            return httpx.Response(200, json=docs)
+        return httpx.Response(200, json=True)
+
     return PrefectAPI(
-        "http://prefect.test/api",
-        http=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=True))),
+        "http://prefect.test/api", http=httpx.Client(transport=httpx.MockTransport(answer))
     )
+
+
+def answering(url: str) -> Probe:
+    return Probe(True, "HTTP 200")
 
 
 def by_id(health) -> dict:  # type: ignore[no-untyped-def]
@@ -33,7 +48,7 @@ def test_lag_counts_from_the_window_opening_until_a_run_completes(registry_url: 
     registry.add("always")
     now = datetime(2026, 3, 2, 22, 30, tzinfo=CHICAGO).astimezone(UTC)
 
-    health = check_health(now, registry_url=registry_url, prefect=prefect_up())
+    health = check_health(now, registry_url=registry_url, prefect=prefect_up(), prober=answering)
     assert health.status == OK and health.http_status == 200
     night = by_id(health)["night"]
     assert night["lag_seconds"] == 1800.0
@@ -42,7 +57,7 @@ def test_lag_counts_from_the_window_opening_until_a_run_completes(registry_url: 
 
     run = registry.start_run("night", None)
     registry.finish_run(run, "completed")  # finished now (after 22:00 local on the real clock)
-    health = check_health(now, registry_url=registry_url, prefect=prefect_up())
+    health = check_health(now, registry_url=registry_url, prefect=prefect_up(), prober=answering)
     assert by_id(health)["night"]["lag_seconds"] is None
     assert by_id(health)["night"]["last_success_at"] is not None
 
@@ -59,7 +74,7 @@ def test_quarantine_and_an_open_circuit_degrade(registry_url: str) -> None:
     circuit.record_failure("HTTP 503")
     now = datetime.now(UTC)
 
-    health = check_health(now, registry_url=registry_url, prefect=prefect_up())
+    health = check_health(now, registry_url=registry_url, prefect=prefect_up(), prober=answering)
     assert health.status == DEGRADED and health.http_status == 200
     dealer = by_id(health)["dealer"]
     assert dealer["quarantined"] and dealer["consecutive_failures"] == 2
@@ -88,5 +103,5 @@ def test_a_missed_window_keeps_lagging_after_it_closed(registry_url: str) -> Non
     registry.add("night", timezone="America/Chicago", window="22:00-23:30")
     # 21:00 local: closed, and the last opening (yesterday 22:00) saw no completed run.
     now = datetime(2026, 3, 3, 21, 0, tzinfo=CHICAGO).astimezone(UTC)
-    health = check_health(now, registry_url=registry_url, prefect=prefect_up())
+    health = check_health(now, registry_url=registry_url, prefect=prefect_up(), prober=answering)
     assert by_id(health)["night"]["lag_seconds"] == 23 * 3600.0

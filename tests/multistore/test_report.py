@@ -230,13 +230,13 @@ def test_watch_rows_keep_finished_stores_with_elapsed_time_and_outcome() -> None
     failed = reports.StoreEntry("failed-1", "LOW", status=reports.FAILED, attempts=1, error="boom")
     failed.duration_seconds = 3725
     run.stores = [done, failed, running]
-    run.skipped = [reports.SkipEntry("closed-1", "outside window")]
+    run.skipped = [reports.SkipEntry("closed-1", "outside window", detail="window 22:00-06:00")]
     rows = reports.watch_rows(run.to_dict(), now)
     assert [(r["store"], r["status"], r["elapsed"]) for r in rows] == [
         ("running-1", "running", "1 min 15 s"),
         ("done-1", "completed", "8.2 s"),
         ("failed-1", "failed", "1 h 02 min"),
-        ("closed-1", "skipped", ""),
+        ("closed-1", "skipped: outside window", ""),
     ]
     assert rows[1]["outcome"] == "attempt 1: HTTP 503; attempt 2: completed"
-    assert rows[2]["outcome"] == "boom" and rows[3]["outcome"] == "outside window"
+    assert rows[2]["outcome"] == "boom" and rows[3]["outcome"] == "window 22:00-06:00"

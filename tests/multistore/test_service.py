@@ -77,6 +77,72 @@ def test_metrics_are_the_registry_read_back() -> None:
     assert got["multistore_up", (("part", "prefect"),)] == 0  # PREFECT_API_URL not set
 
 
+def test_a_scrape_reads_only_the_runs_finished_since_the_last_one() -> None:
+    from datetime import timedelta
+
+    from multistore.clock import ManualClock
+    from multistore.metrics import RegistryCollector, RunTotals
+
+    registry = Registry()
+    registry.add("north")
+    registry.add("south")
+    for _ in range(50):
+        finish(registry, "north", "completed", {"successful_jobs": 2})
+    still_running = registry.start_run("south", None)
+    finish(registry, "south", "failed", {"failed_jobs": 1})
+    clock = ManualClock(datetime.now(UTC) + timedelta(minutes=5))
+    totals = RunTotals(clock=clock)
+    collector = RegistryCollector(prefect=PrefectAPI(""), totals=totals)
+
+    def scrape() -> dict[tuple[str, tuple], float]:
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        one = CollectorRegistry(auto_describe=False)
+        one.register(collector)
+        return samples(generate_latest(one).decode())
+
+    first = scrape()
+    assert first["multistore_store_runs_total", (("store", "north"),)] == 50
+    assert first["multistore_store_failures_total", (("store", "south"),)] == 1
+    # The whole history once: the ids and states (52 rows), the 51 finished runs' statistics.
+    assert totals.rows_read == 52 + 51
+    assert totals.watermark == 50  # the still-running run (id 51) holds it
+
+    before = totals.rows_read
+    assert scrape() == first
+    # Again: only the rows from the running run on (its id and state, and the run after it).
+    assert totals.rows_read - before == 2
+
+    registry.finish_run(still_running, "completed", metrics={"successful_jobs": 3})
+    finish(registry, "north", "failed", {})
+    before = totals.rows_read
+    third = scrape()
+    assert third["multistore_store_runs_total", (("store", "south"),)] == 2
+    assert third["multistore_store_successes_total", (("store", "south"),)] == 1
+    assert third["multistore_jobs_total", (("outcome", "successful"), ("store", "south"))] == 3
+    assert third["multistore_store_failures_total", (("store", "north"),)] == 1
+    # 3 ids and states read, 2 runs' statistics (the one after the running run was folded).
+    assert totals.rows_read - before == 3 + 2
+    before = totals.rows_read
+    assert scrape() == third
+    assert totals.rows_read - before == 0  # every run final and settled: nothing to read
+
+    # A fresh process (another `serve`, a restart) reads the history once and agrees. Its runs
+    # started less than SETTLE ago by the real clock, so they stay above its watermark: read
+    # again as ids and states, never folded twice.
+    fresh = RunTotals()
+
+    def sums(run_totals: RunTotals) -> dict:
+        stores = run_totals.refresh({"north", "south"})
+        return {k: (dict(v.counts), dict(v.jobs), v.last_success) for k, v in stores.items()}
+
+    assert sums(fresh) == sums(totals) == sums(fresh)
+    assert fresh.watermark == 0
+
+    registry.remove("south")  # its runs go with it, and so do its counters
+    assert ("multistore_store_runs_total", (("store", "south"),)) not in scrape()
+
+
 @pytest.mark.postgres
 @pytest.mark.prefect
 def test_health_is_503_naming_the_registry_when_its_database_is_gone(

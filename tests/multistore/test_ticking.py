@@ -24,7 +24,7 @@ from multistore.leases import Leases
 from multistore.models import Store
 from multistore.occurrences import occurrences
 from multistore.registry import Registry
-from multistore.ticking import tick
+from multistore.ticking import ALREADY_RUNNING, QUARANTINED, SLOTS_BUSY, tick
 
 TICK = timedelta(minutes=5)
 ZONES = [
@@ -219,6 +219,37 @@ def test_a_running_store_holds_a_slot_and_waits_with_the_one_line_reason(url: st
     )
 
 
+def test_a_due_occurrence_that_does_not_start_is_announced_skipped_once_per_reason(
+    url: str,
+) -> None:
+    registry = Registry(url, from_env=False)
+    stores = [_store(registry, "busy"), _store(registry, "sick"), _store(registry, "free")]
+    registry.record_outcome("sick", False, "feed down", threshold=1)
+    stores = [registry.get(s.id) for s in stores]
+    claims, leases = Claims(url), Leases(url)
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert leases.acquire("busy", "flow-run-1", now=now) is None
+    first = tick(stores, now, claims=claims, leases=leases, max_concurrent_stores=4)
+    assert [s.store.id for s in first.started] == ["free"]
+    assert sorted((w.occurrence.store_id, w.kind) for w in first.skipped) == [
+        ("busy", ALREADY_RUNNING),
+        ("sick", QUARANTINED),
+    ]
+    assert "feed down" in next(w.reason for w in first.skipped if w.kind == QUARANTINED)
+    # The next ticks see the same occurrences not starting, for the same reasons: no new event.
+    for n in range(1, 4):
+        later = now + n * TICK
+        assert leases.renew("busy", "flow-run-1", now=later)
+        again = tick(stores, later, claims=claims, leases=leases, max_concurrent_stores=4)
+        assert [w.occurrence.store_id for w in again.waiting] == ["busy"]
+        assert again.skipped == []
+    # A new reason for the same occurrence is news: the store now waits for a free slot.
+    leases.release("busy", "flow-run-1")
+    assert leases.acquire("other", "flow-run-2", now=now + 4 * TICK) is None
+    last = tick(stores, now + 4 * TICK, claims=claims, leases=leases, max_concurrent_stores=1)
+    assert [(w.occurrence.store_id, w.kind) for w in last.skipped] == [("busy", SLOTS_BUSY)]
+
+
 def test_a_failed_attempt_is_retried_after_its_backoff_while_due_then_missed(url: str) -> None:
     registry = Registry(url, from_env=False)
     stores = [_store(registry, "w", window="12:00-13:00")]
@@ -281,3 +312,76 @@ def test_a_second_start_of_a_running_store_is_refused_with_one_line(url: str) ->
     )
     assert leases.renew("s", "first", now=now + timedelta(seconds=60))
     assert leases.acquire("s", "second", now=now + timedelta(seconds=120)).holder == "first"
+
+
+def test_the_lease_time_to_live_is_the_holders_setting_and_renewal_a_third_of_it(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from multistore.settings import reset_settings
+
+    Registry(url, from_env=False).add("s")
+    assert Leases(url).ttl == 90 and Leases(url).renew_seconds == 30  # the documented default
+    monkeypatch.setenv("MULTISTORE_STORE_LEASE_SECONDS", "6")
+    reset_settings()
+    short = Leases(url)
+    assert short.renew_seconds == 2
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert short.acquire("s", "killed", now=now) is None
+    # Another process with the default setting sees the holder's short expiry.
+    assert Leases(url, ttl=90).held("s", now=now + timedelta(seconds=5)) is not None
+    assert Leases(url, ttl=90).held("s", now=now + timedelta(seconds=6)) is None
+    (closed,) = Leases(url, ttl=90).close_expired(now=now + timedelta(seconds=6))
+    assert closed.holder == "killed"
+
+
+def test_a_claim_whose_run_never_ran_the_store_is_settled_by_its_runs_state(url: str) -> None:
+    from multistore.ticking import NEVER_CREATED_AFTER, settle, unstarted
+
+    registry = Registry(url, from_env=False)
+    names = ["crashed", "late", "queued", "running", "leased", "uncreated", "gone"]
+    stores = [_store(registry, name, window="12:00-14:00") for name in names]
+    claims, leases = Claims(url), Leases(url)
+    now = datetime(2026, 6, 1, 12, 1, tzinfo=UTC)
+    starts = {s.store.id: s for s in tick(stores, now, claims=claims, leases=leases).started}
+    for name in names:
+        if name != "uncreated":
+            claims.set_flow_run(name, starts[name].keys, f"run-{name}")
+    assert leases.acquire("leased", "run-leased", now=now) is None  # it runs: not ours to settle
+    states = {
+        "run-crashed": "CRASHED",  # its worker could not start it
+        "run-late": "SCHEDULED",
+        "run-queued": "PENDING",
+        "run-running": "RUNNING",  # about to take its lease
+        "run-leased": "RUNNING",
+    }
+
+    def settled_at(when: datetime) -> dict[str, tuple[str, bool]]:
+        assert leases.renew("leased", "run-leased", now=when)  # it lives
+        pending = unstarted(claims, leases, when)
+        assert "leased" not in {c.store_id for c in pending}
+        done = settle(claims, pending, states, when, backoff=timedelta(0))
+        return {d.store_id: (d.status, d.cancel) for d in done}
+
+    # While due: the crashed run is a failed attempt (retried), the missing one too; the ones
+    # waiting for a worker or running are left; a run not created yet gets its start's grace.
+    assert settled_at(now) == {"crashed": ("retry", False), "gone": ("retry", False)}
+    later = now + NEVER_CREATED_AFTER
+    assert settled_at(later) == {"uncreated": ("retry", False)}
+    # Once the occurrence stopped being due, a run still waiting for a worker never will serve
+    # it: missed, and its run is to be cancelled. The running one is still left alone.
+    closed = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+    assert settled_at(closed) == {"late": ("missed", True), "queued": ("missed", True)}
+    today = {(c.store_id, c.occurrence_key): c for c in claims.history()}
+    today = {name: today[name, starts[name].keys[0]] for name in names}
+    status = {name: c.status for name, c in today.items()}
+    assert status["running"] == "started" and status["leased"] == "started"
+    assert status["late"] == "missed" and status["crashed"] == "retry"
+    errors = {name: c.error for name, c in today.items()}
+    assert (
+        errors["crashed"]
+        == "store crashed: its flow run run-crashed ended CRASHED before running the store"
+    )
+    assert (
+        errors["late"]
+        == "store late: its flow run run-late was still SCHEDULED when it stopped being due"
+    )

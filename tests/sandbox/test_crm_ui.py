@@ -118,14 +118,17 @@ async def test_one_tab_navigating_counts_as_one_page(sandbox, browser):
 def test_overlapping_sockets_of_one_tab_count_once():
     from sandbox.counters import Counters
 
-    counters = Counters()
+    counters = Counters(clock=lambda: 0.0)
     counters.page_opened("crm_ui", "s1", "tab-a")
     counters.page_opened("crm_ui", "s1", "tab-a")  # the next page, before the last one closed
     counters.page_opened("vdp", "s2", "tab-b")
     counters.page_closed("crm_ui", "s1", "tab-a")
     snapshot = counters.snapshot()["sessions"]
     assert (snapshot["now"], snapshot["peak"]) == (2, 2)
-    assert snapshot["stores"] == {"s1": {"now": 1, "peak": 1}, "s2": {"now": 1, "peak": 1}}
+    assert snapshot["stores"] == {
+        "s1": {"now": 1, "peak": 1, "busy_seconds": 0.0},
+        "s2": {"now": 1, "peak": 1, "busy_seconds": 0.0},
+    }
     counters.page_closed("crm_ui", "s1", "tab-a")
     counters.page_closed("vdp", "s2", "tab-b")
     assert counters.snapshot()["sessions"]["now"] == 0

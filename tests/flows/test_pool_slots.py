@@ -1,0 +1,65 @@
+"""Pool slots on a real Prefect server: a lease renewal that fails is logged and the work goes on,
+for the sync slot the clients hold and the async one (`apool_slot`) alike."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.prefect
+
+POOL = "renewal-test-pool"
+
+
+@pytest.fixture
+def failing_renewals(prefect_server, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Every lease renewal fails at once (no retries); the event is set once Prefect has handled
+    the failure (where it would cancel the holder's work if told to)."""
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.concurrency import _leases
+
+    handled = threading.Event()
+    original = _leases._handle_lease_renewal_failure
+
+    def handle(*args, **kwargs):
+        try:
+            original(*args, **kwargs)
+        finally:
+            handled.set()
+
+    def renew(*args, **kwargs):
+        raise ConnectionError("the Prefect server is restarting")
+
+    monkeypatch.setattr(_leases, "_RENEWAL_MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(_leases, "_handle_lease_renewal_failure", handle)
+    monkeypatch.setattr(SyncPrefectClient, "renew_concurrency_lease", renew)
+    from multistore.pools import PoolSpec
+    from tasks.pools import ensure_pools
+
+    asyncio.run(ensure_pools([PoolSpec(name=POOL, limit=1)]))
+    return handled
+
+
+def test_a_failed_renewal_does_not_stop_work_holding_a_sync_slot(failing_renewals) -> None:
+    from tasks.pools import PREFECT_POOLS
+
+    finished = False
+    with PREFECT_POOLS.slot(POOL):
+        assert failing_renewals.wait(30), "the renewal never ran"
+        finished = True
+    assert finished
+
+
+async def test_a_failed_renewal_does_not_cancel_work_holding_an_async_slot(
+    failing_renewals,
+) -> None:
+    from tasks.pools import apool_slot
+
+    finished = False
+    async with apool_slot(POOL):
+        assert await asyncio.to_thread(failing_renewals.wait, 30), "the renewal never ran"
+        await asyncio.sleep(0)  # a cancelled scope raises at the next checkpoint
+        finished = True
+    assert finished
