@@ -16,7 +16,7 @@ setup: $(BIN)/multistore
 	@scripts/ensure-docker.sh
 
 demo: setup
-	$(BIN)/python -m multistore.demo
+	$(BIN)/python -m devtools.demo
 
 test: setup lint
 	$(BIN)/pytest

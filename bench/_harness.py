@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from multistore.db import dispose_engines
-from multistore.local import (
+from devtools.local import (
     Managed,
     engine_answers,
     free_port,
@@ -27,7 +26,8 @@ from multistore.local import (
     start_prefect_server,
     wait_http,
 )
-from multistore.pgadmin import create_database, database_url, drop_database
+from devtools.pgadmin import create_database, database_url, drop_database
+from multistore.db import dispose_engines
 from multistore.settings import reset_settings
 
 

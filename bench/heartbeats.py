@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> tuple[float, float]:
     os.environ["MULTISTORE_DATA_DIR"] = str(work / "data")
     os.environ.pop("MULTISTORE_DATABASE_URL", None)
 
-    from multistore.local import free_port, spawn, wait_http
+    from devtools.local import free_port, spawn, wait_http
     from multistore.settings import reset_settings
 
     reset_settings()

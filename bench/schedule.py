@@ -30,12 +30,12 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from devtools.pgadmin import create_database, database_url, drop_database
 from multistore.claims import COMPLETED, Claims
 from multistore.db import dispose_engines, session_scope
 from multistore.leases import Leases
 from multistore.models import Store
 from multistore.occurrences import occurrences
-from multistore.pgadmin import create_database, database_url, drop_database
 from multistore.registry import Registry
 from multistore.ticking import tick
 

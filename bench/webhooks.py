@@ -24,9 +24,9 @@ import numpy as np
 import uvicorn
 from sqlalchemy import text
 
+from devtools.local import free_port
 from multistore.channels.webhooks import WebhookSecret, sign
 from multistore.db import get_engine
-from multistore.local import free_port
 from multistore.prefect_api import PrefectAPI
 from multistore.settings import reset_settings
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["MULTISTORE_DATA_DIR"] = str(work)
     database = None
     if args.postgres:
-        from multistore.pgadmin import create_database, database_url
+        from devtools.pgadmin import create_database, database_url
 
         database = create_database("bench_webhooks")
         os.environ["MULTISTORE_DATABASE_URL"] = database_url(database)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             text("SELECT delivery_id, count(*) FROM channel_webhooks GROUP BY delivery_id")
         ).all()
     if database is not None:
-        from multistore.pgadmin import drop_database
+        from devtools.pgadmin import drop_database
 
         drop_database(database)
     stored = {d: c for d, c in rows}

@@ -1,4 +1,4 @@
-"""The shipped alerts: Prefect automations from data/alerts.yaml (and one per circuit), created
+"""The shipped alerts: Prefect automations from alerts.yaml (and one per circuit), created
 or updated by name, so `multistore setup` can run any number of times.
 
 Each notifies through the notification block `multistore-alerts`; setup creates it as a Custom

@@ -61,10 +61,7 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
         n: SalesChannel.load(rows[n].block, _sync=True).get_client(store_id, pools=PREFECT_POOLS)
         for n in names
     }
-    shown = {
-        n: read_channel_task.with_options(tags=[f"api:{c.service}"])(n, c)
-        for n, c in clients.items()
-    }
+    shown = {n: read_channel_task.with_options(tags=[c.service])(n, c) for n, c in clients.items()}
     stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(
         store_id, pools=PREFECT_POOLS
     )
@@ -72,7 +69,7 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     weighed = weigh_task(store_id, policy, shown, get_settings().data_dir)
     allocation = allocate_task(stock, policy, weighed)
     reports = {
-        name: sync_channel_task.with_options(tags=[f"api:{client.service}"])(
+        name: sync_channel_task.with_options(tags=[client.service])(
             name, client, allocation[name], shown[name]
         )
         for name, client in clients.items()

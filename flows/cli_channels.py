@@ -1,5 +1,5 @@
-"""`multistore sync STORE [--channel NAME]`: the channel-sync flow, here (a plugin of
-multistore.cli). Prefect is imported inside the command, so the rest of the CLI stays fast."""
+"""`multistore sync STORE [--channel NAME]`: the channel-sync flow, here (composed in
+cli/app.py). Prefect is imported inside the command, so the rest of the CLI stays fast."""
 
 from __future__ import annotations
 

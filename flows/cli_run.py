@@ -1,7 +1,8 @@
 """`multistore run` for real (the parent flow) and the live side of `multistore status`.
 
-multistore/cli.py owns both verbs; it calls `run_stores_cli` for a run and, from `status`,
-`last_report_summary` (the last run's report) and `watch_status` (`status --watch`).
+multistore/cli.py owns the verbs; cli/app.py attaches this module (`attach_runs`), so `run` calls
+`run_stores_cli`, `status` calls `last_report_summary`, `print_last_report` and `watch_status`,
+and `watch RUN` calls `watch_run`.
 Prefect is imported inside the functions, so `multistore --help` stays fast.
 """
 
@@ -13,7 +14,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import typer
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
@@ -26,10 +26,6 @@ from multistore.settings import get_settings
 REFRESH_SECONDS = 2.0
 # Limits Prefect creates for itself (deployment concurrency), not our pools.
 INTERNAL_LIMIT_PREFIXES = ("deployment:",)
-
-
-def register(app: typer.Typer) -> None:
-    """Nothing to add: `run` and `status` are multistore/cli.py's verbs and call the hooks here."""
 
 
 def run_stores_cli(

@@ -1,4 +1,4 @@
-"""`multistore setup` and `multistore run-store STORE` (a plugin of multistore.cli).
+"""`multistore setup` and `multistore run-store STORE` (verbs composed in cli/app.py).
 
 Prefect is imported inside the commands, so the rest of the CLI stays fast.
 """
@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     @app.command("setup")
     def setup_command(
         pools_file: Annotated[
-            Path | None, typer.Option("--pools", help="Pools file (default data/pools.yaml).")
+            Path | None, typer.Option("--pools", help="Pools file (default pools.yaml).")
         ] = None,
         sandbox: Annotated[
             bool,

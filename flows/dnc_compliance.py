@@ -5,7 +5,7 @@
    duplicates: each number is scrubbed once whoever shares it;
 3. scrub the unique numbers in batches (task `dnc-scrub`, pools `api:dnc` and `rate:api:dnc`);
 4. apply the rules (multistore.compliance: DNC hits, internal list, customer requests, EBR
-   exemptions by state from data/compliance.yaml) to get each contact's DoNotCall flag;
+   exemptions by state from compliance.yaml) to get each contact's DoNotCall flag;
 5. change the flags that differ through the CRM's web UI (task `crm-ui-flags`, pool `browser`),
    then read the contacts back from the API: the statistics count what the CRM holds, not what
    was sent (a lost save leaves its contact wrong and lowers the compliance rate);

@@ -11,7 +11,7 @@
    seeding wrote for a sandbox on another loopback port (the demo moved off a taken port) is
    re-pointed at this one; one a user changed in any field is left alone. The store-node health
    settings (`store-nodes`, no secret) are created with their defaults when missing;
-3. create or resize the pools from data/pools.yaml (global concurrency limits, rate limits),
+3. create or resize the pools from pools.yaml (global concurrency limits, rate limits),
    and the process work pool prefect.yaml deploys to (and the Docker one, when asked);
 4. create or update the shipped alerts (flows/alerts.py: automations notifying through the
    `multistore-alerts` webhook block, created when missing, never overwritten).

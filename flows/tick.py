@@ -41,7 +41,15 @@ from multistore.claims import FAILED, MISSED, Claims
 from multistore.leases import Leases
 from multistore.registry import Registry, Store
 from multistore.store_events import STORE_EVENT
-from multistore.ticking import SLOTS_BUSY, Start, TickResult, settle, tick, unstarted
+from multistore.ticking import (
+    SLOTS_BUSY,
+    Start,
+    TickResult,
+    busy,
+    settle,
+    tick,
+    unstarted,
+)
 
 STORE_DEPLOYMENT = "store-pipeline/default"
 FOLLOW_POLL_SECONDS = 5.0
@@ -138,12 +146,13 @@ def _waiting_for_a_slot(result: TickResult) -> bool:
 
 
 async def _slot_freed(max_concurrent_stores: int, until: float) -> bool:
-    """Watch the live leases (one small query every FOLLOW_POLL_SECONDS) until fewer than the
-    bound hold one; False when `until` (a monotonic instant) comes first."""
-    leases = Leases()
+    """Watch the stores taking slots (two small queries every FOLLOW_POLL_SECONDS) until fewer
+    than the bound do; False when `until` (a monotonic instant) comes first."""
+    claims, leases = Claims(), Leases()
     while time.monotonic() < until:
         await asyncio.sleep(FOLLOW_POLL_SECONDS)
-        if len(await asyncio.to_thread(leases.live)) < max_concurrent_stores:
+        taken = await asyncio.to_thread(busy, claims, leases, datetime.now(UTC))
+        if taken < max_concurrent_stores:
             return True
     return False
 

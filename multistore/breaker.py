@@ -103,7 +103,7 @@ class BreakerStatus:
 def load_policies(path: Path | None = None) -> dict[str, BreakerPolicy]:
     """Policies by service, with "default" for the rest.
 
-    Looked up in `$MULTISTORE_DATA_DIR/breakers.yaml`, then the project's data/breakers.yaml.
+    Looked up in `$MULTISTORE_DATA_DIR/breakers.yaml`, then multistore/defaults/breakers.yaml.
     """
     path = datafiles.find(BREAKERS_FILE, path)
     # Each client's breaker asks once; parse a file again only when it changed.

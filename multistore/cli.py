@@ -1,18 +1,19 @@
 """The `multistore` command: the store registry from a terminal or a script.
 
 Every verb prints a table for people and JSON with `--json`. Bad input exits 1 with one line on
-stderr naming the field. Other parts add verbs through plugins (the end of this file).
+stderr naming the field. This module holds the registry's own verbs; the `multistore` command
+is composed in cli/app.py, which adds each part's verbs and attaches the Prefect side of `run` and
+`status` (`attach_runs`), so the core names no module it does not import.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -43,23 +44,40 @@ from multistore.windows import format_window
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Verbs other parts provide: each module, when it exists, has `register(app)`.
-PLUGINS = (
-    "sandbox.cli",
-    "flows.cli_setup",
-    "multistore.cli_graph",
-    "flows.cli_run",
-    "multistore.cli_schedule",
-    "multistore.cli_ops",
-    "multistore.cli_network",
-    "multistore.cli_supply",
-    "multistore.cli_channels",
-    "flows.cli_channels",
-)
+
+class Runs(Protocol):
+    """The Prefect side of `run` and `status` (flows/cli_run.py), attached by the composition."""
+
+    def run_stores_cli(
+        self,
+        *,
+        stores: list[str] | None,
+        priority: str | None,
+        region: str | None,
+        as_json: bool,
+        **options: Any,
+    ) -> int | None: ...
+
+    def watch_status(self) -> None: ...
+
+    def watch_run(self, run: str) -> int: ...
+
+    def last_report_summary(self) -> Any: ...
+
+    def print_last_report(self) -> None: ...
+
+
+_runs: Runs | None = None
+
+
+def attach_runs(runs: Runs | None) -> None:
+    """Give `run` its parent flow and `status` its reports; None: the registry alone."""
+    global _runs
+    _runs = runs
 
 
 class _OneLineErrors(TyperGroup):
-    """One line and exit code 1 for usage errors and registry errors of any verb (plugins too)."""
+    """One line and exit code 1 for usage errors and registry errors of every verb."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         argv = args[0] if args and args[0] is not None else kwargs.get("args") or sys.argv[1:]
@@ -283,7 +301,7 @@ def show_status(
     ] = False,
 ) -> None:
     """Counts by state, the last run of each store, the quarantined, and the last run report."""
-    reports = _plugin("flows.cli_run")
+    reports = _runs
     if watch and reports is not None:
         reports.watch_status()
         return
@@ -330,10 +348,9 @@ def watch(
 ) -> None:
     """Follow the store runs a parent run started (running, queued, finished with elapsed time
     and outcome, skipped and why) until it ends; exit 1 unless it completed."""
-    reports = _plugin("flows.cli_run")
-    if reports is None:
+    if _runs is None:
         fail("watch: the parent flow is not installed yet")
-    raise typer.Exit(reports.watch_run(run))
+    raise typer.Exit(_runs.watch_run(run))
 
 
 @app.command()
@@ -471,34 +488,19 @@ def run(
         ignore_windows=ignore_windows,
     )
     if not dry_run:
-        runner = _run_hook()
-        if runner is None:
+        if _runs is None:
             fail("run: the parent flow is not installed yet")
         options: dict[str, Any] = {"ignore_windows": ignore_windows}
         if max_concurrent_stores is not None:
             options["max_concurrent_stores"] = max_concurrent_stores
-        code = runner(stores=only_ids, priority=priority, region=region, as_json=as_json, **options)
+        code = _runs.run_stores_cli(
+            stores=only_ids, priority=priority, region=region, as_json=as_json, **options
+        )
         raise typer.Exit(code or 0)
     if as_json:
         emit_json(plan_json(the_plan))
     else:
         _print_plan(the_plan)
-
-
-def _run_hook() -> Callable[..., int | None] | None:
-    """`flows.cli_run.run_stores_cli(*, stores, priority, region, as_json, **options) -> code`."""
-    module = _plugin("flows.cli_run")
-    return None if module is None else getattr(module, "run_stores_cli", None)
-
-
-def _plugin(name: str) -> Any:
-    """The module `name` (e.g. flows.cli_run: run reports, `status --watch`), None if absent."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-            return None
-        raise
 
 
 def plan_json(the_plan: Plan) -> dict[str, Any]:
@@ -547,25 +549,3 @@ def _priority(value: str) -> str:
         return Priority.parse(value)
     except ValueError as exc:
         raise ConfigError(f"priority: {exc}") from None
-
-
-def load_plugins(target: typer.Typer, names: tuple[str, ...] = PLUGINS) -> list[str]:
-    """Import each plugin module that exists and let it add its verbs; returns those loaded.
-
-    A plugin that is not installed is skipped; one that fails to import is an error (a broken
-    plugin must not look like a missing one).
-    """
-    loaded = []
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-                continue
-            raise
-        module.register(target)
-        loaded.append(name)
-    return loaded
-
-
-load_plugins(app)

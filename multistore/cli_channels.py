@@ -1,5 +1,5 @@
 """`multistore channels | conflicts | allocation | reservations`: a store's sales channels from a
-terminal. A plugin of multistore/cli.py; no Prefect here.
+terminal. Composed into the command by cli/app.py; no Prefect here.
 
     multistore channels list [STORE]
     multistore channels connect STORE NAME --type shopify [--block B] [--priority N] ...

@@ -1,7 +1,7 @@
 """`multistore graph STORE`: a store's job graph, checked, as text, Mermaid or JSON.
 
 Also `multistore breakers`: the circuit breakers' states (and `--reset SERVICE`).
-A plugin of multistore/cli.py; no Prefect here.
+Composed into the command by cli/app.py; no Prefect here.
 """
 
 from __future__ import annotations

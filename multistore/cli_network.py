@@ -1,5 +1,5 @@
 """The network's verbs: `multistore region|hub|node|machine …`, `network import|export`,
-`nearest LAT LON` and `hub-for LAT LON`. A plugin of multistore/cli.py; no Prefect here.
+`nearest LAT LON` and `hub-for LAT LON`. Composed into the command by cli/app.py; no Prefect here.
 """
 
 from __future__ import annotations

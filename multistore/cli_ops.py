@@ -1,4 +1,4 @@
-"""`multistore health`, `serve`, `logs` and `errors`: a plugin of multistore/cli.py; no Prefect."""
+"""`multistore health`, `serve`, `logs` and `errors`: composed by cli/app.py; no Prefect."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scheduling verbs (a plugin of multistore.cli): recurring tasks, occurrences, stuck runs.
+"""Scheduling verbs (composed by cli/app.py): recurring tasks, occurrences, stuck runs.
 
 multistore tasks list [STORE]                 the stores' recurring tasks
 multistore tasks add STORE --name N --cron C --jobs a,b [--catch-up MIN]

@@ -1,5 +1,5 @@
 """`multistore supply …` (requests, deliveries, the audit trail) and the machine verbs that
-keep history (`machine log|repair|show`). A plugin of multistore/cli.py; no Prefect here.
+keep history (`machine log|repair|show`). Composed into the command by cli/app.py; no Prefect here.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ class ComplianceRules(BaseModel):
 
 
 def load_rules(path: Path | None = None) -> ComplianceRules:
-    """The rules file (the data directory's compliance.yaml, else the project's); federal
+    """The rules file (the data directory's compliance.yaml, else the packaged default); federal
     defaults when there is none."""
     path = datafiles.find(RULES_FILE, path)
     raw = datafiles.read(path)

@@ -6,7 +6,6 @@ of a hundred stores is found without reading a traceback.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,10 +13,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from multistore.crons import cadence, check_cron
+from multistore.datafiles import ConfigError, dump, first_error, load
 from multistore.jobgraph import DEFAULT_JOBS, GraphError, build_graph
 from multistore.settings import get_settings
 from multistore.windows import parse_hhmm, parse_window, zone
@@ -44,10 +43,6 @@ LEGACY_ZONES = {
     "MST7MDT": "America/Denver",
     "PST8PDT": "America/Los_Angeles",
 }
-
-
-class ConfigError(ValueError):
-    """Bad store configuration; the message is one line naming what and where."""
 
 
 class Priority(StrEnum):
@@ -301,15 +296,10 @@ def parse_store(data: Mapping[str, Any], *, where: str = "") -> StoreConfig:
 
 
 def _one_line(exc: ValidationError, where: str, data: Mapping[str, Any]) -> str:
-    err = exc.errors()[0]
     # A whole-store check (empty loc) names its own field in the message.
-    field = ".".join(str(p) for p in err["loc"])
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        message = "unknown field"
     store = data.get("id") if isinstance(data.get("id"), str) else None
     prefix = ", ".join(p for p in (where, f"store {store!r}" if store else "") if p)
-    return f"{prefix + ': ' if prefix else ''}{field + ': ' if field else ''}{message}"
+    return f"{prefix + ': ' if prefix else ''}{first_error(exc)}"
 
 
 def parse_window_option(value: str | None) -> tuple[str | None, str | None]:
@@ -348,19 +338,7 @@ def load_store_file(path: Path) -> list[StoreConfig]:
     All entries are validated before anything is returned (an import is all-or-nothing), and ids
     must be unique in the file.
     """
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML{_yaml_position(exc)}") from None
-    return parse_store_list(raw, source=str(path))
+    return parse_store_list(load(path), source=str(path))
 
 
 def parse_store_list(raw: Any, *, source: str = "stores") -> list[StoreConfig]:
@@ -399,23 +377,4 @@ def dump_store_file(stores: list[StoreConfig], path: Path) -> None:
             entry.pop("consecutive_failures")
         if not entry.get("tasks"):
             entry.pop("tasks", None)
-    document = {"stores": entries}
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(document, indent=2) + "\n")
-    else:
-        path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
-
-
-def _yaml_position(exc: yaml.YAMLError) -> str:
-    """' at line L, column C: problem' (1-based, where the parser gave up), or ': message'."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
-    if mark is None:
-        return f": {' '.join(str(exc).split()) or type(exc).__name__}"
-    where = f" at line {mark.line + 1}, column {mark.column + 1}"
-    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    what = problem or type(exc).__name__
-    if context and context != problem:
-        began = f" from line {start.line + 1}, column {start.column + 1}" if start else ""
-        what += f" ({context}{began})"
-    return f"{where}: {what}"
+    dump({"stores": entries}, path)

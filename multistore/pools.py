@@ -15,13 +15,14 @@ from multistore import datafiles
 
 POOLS_FILE = "pools.yaml"
 
-# The pools the code holds, named once (data/pools.yaml sizes them; a test checks it has each).
+# The pools the code holds, named once (pools.yaml sizes them; a test checks it has each).
 BROWSER = "browser"
 API_CRM = "api:crm"
 API_DNC = "api:dnc"
 API_HOMENET = "api:homenet"
 API_DEALERCOM = "api:dealercom"
 API_SHORTENER = "api:shortener"
+API_NODES = "api:nodes"  # store-node health checks in flight (the heartbeats)
 # One per sales channel vendor and the stores' inventory systems (multistore.channels.connectors).
 CHANNEL_POOLS = {
     vendor: f"api:{vendor}"
@@ -34,6 +35,7 @@ POOL_NAMES = (
     API_HOMENET,
     API_DEALERCOM,
     API_SHORTENER,
+    API_NODES,
     *CHANNEL_POOLS.values(),
 )
 

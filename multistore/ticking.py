@@ -11,9 +11,10 @@ Every tick (flows/tick.py, every 5 minutes by default):
    for a retry whose backoff has passed;
 4. order: HIGH → MEDIUM → LOW, then the earliest due first, then the store id;
 5. bound: a store holding a live lease waits (it is running); at most `max_concurrent_stores`
-   stores hold leases at once, counting those already running, so the rest wait for a later tick
-   in the same order; each due occurrence that does not start (waiting, or its store
-   quarantined) is announced as skipped once per reason, however many ticks it waits;
+   stores run at once, counting those already running (and those whose run was created but
+   has not taken its lease yet: `busy`), so the rest wait for a later tick in the same order;
+   each due occurrence that does not start (waiting, or its store quarantined) is announced as
+   skipped once per reason, however many ticks it waits;
 6. claim: one `INSERT … ON CONFLICT DO NOTHING RETURNING` for every new occurrence of the stores
    chosen, and a compare-and-set per retry; a store's occurrences won start together as one run
    (the store's jobs for a window or a day, the union of the tasks' jobs otherwise).
@@ -32,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from multistore.claims import MISSED, RETRY, Claims, StartedClaim
 from multistore.config import Priority
 from multistore.jobgraph import DEFAULT_JOBS
-from multistore.leases import Closed, Leases
+from multistore.leases import Closed, Held, Leases
 from multistore.models import Store
 from multistore.occurrences import TASK, Occurrence, occurrences
 
@@ -153,7 +154,9 @@ def tick(
         ),
     )
     running = leases.live(now=now)
-    free = None if max_concurrent_stores is None else max_concurrent_stores - len(running)
+    free = None
+    if max_concurrent_stores is not None:
+        free = max_concurrent_stores - busy(claims, leases, now, running=running)
     chosen: list[str] = []
     for store_id in order:
         pending = due[store_id]
@@ -178,6 +181,16 @@ def tick(
         w for w in not_started if (w.occurrence.store_id, w.occurrence.key, w.kind) in told
     ]
     return result
+
+
+def busy(
+    claims: Claims, leases: Leases, now: datetime, *, running: dict[str, Held] | None = None
+) -> int:
+    """Stores taking a slot of the bound: those holding a live lease, and those whose run was
+    created but has not taken its lease yet (a claim still 'started'), or a tick would start
+    past the bound before they take one."""
+    running = leases.live(now=now) if running is None else running
+    return len(running) + len({c.store_id for c in claims.started(except_stores=running)})
 
 
 def sweep(

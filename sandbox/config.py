@@ -23,7 +23,7 @@ class Limit(BaseModel):
     burst: int = Field(ge=1)
 
 
-# The vendors' published limits where they have one (shared/DOMAIN_NOTES.md, data/pools.yaml).
+# The vendors' published limits where they have one (shared/DOMAIN_NOTES.md, pools.yaml).
 DEFAULT_LIMITS: dict[str, Limit] = {
     "dnc": Limit(per_minute=120, burst=10),
     "shortener": Limit(per_minute=600, burst=20),

@@ -47,7 +47,7 @@ PYTHON_VERSION = "3.11.2"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = "python3,python3-venv,ca-certificates"
 # What the code version hashes: what ./Dockerfile copies that can change a run.
-CODE = ("multistore", "flows", "tasks", "blocks", "sandbox", "scripts")
+CODE = ("multistore", "cli", "flows", "tasks", "blocks", "sandbox", "scripts")
 CODE_FILES = ("pyproject.toml", "Dockerfile", "Dockerfile.deps")
 
 

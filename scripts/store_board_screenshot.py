@@ -25,7 +25,7 @@ def main(out: Path) -> int:
     os.environ["MULTISTORE_DATA_DIR"] = str(home / "data")
     os.environ.pop("MULTISTORE_DATABASE_URL", None)
     sys.path.insert(0, str(ROOT))
-    from multistore.local import start_prefect_server
+    from devtools.local import start_prefect_server
 
     server = start_prefect_server(home / "prefect")
     os.environ["PREFECT_API_URL"] = server.url

@@ -1,5 +1,6 @@
 """The channel sync's tasks: each wraps one step of multistore.channels.sync, tagged with the
-vendor it calls. Clients and frames are not hashed for caching (cache_policy=NONE)."""
+vendor it calls (a name to filter runs by, not a limit: the vendors' pools are held by the call
+policy). Clients and frames are not hashed for caching (cache_policy=NONE)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from multistore.channels.sync import (
 from multistore.network.forecast import latest_demand
 
 
-@task(name="read-stock", cache_policy=NONE, tags=["api:stockroom"])
+@task(name="read-stock", cache_policy=NONE, tags=["stockroom"])
 def read_stock_task(store_id: str, stockroom: StockroomClient) -> pd.DataFrame:
     return read_stock(store_id, stockroom, Reservations())
 

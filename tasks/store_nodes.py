@@ -9,10 +9,8 @@ from prefect.cache_policies import NONE
 
 from blocks.store_node import StoreNodeService
 from multistore.network import heartbeat
-from multistore.pools import load_pools
+from multistore.pools import API_NODES, load_pools
 from tasks.pools import apool_slot
-
-POOL = "api:nodes"
 
 
 @task(name="store-node-targets", cache_policy=NONE)
@@ -26,12 +24,12 @@ async def check_nodes(
     nodes: list[tuple[str, str]], service: StoreNodeService, at: datetime
 ) -> list[heartbeat.Check]:
     """One health check per node, at most the pool's size in flight (across workers too)."""
-    pool_size = next((p.limit for p in load_pools() if p.name == POOL), service.max_concurrent)
+    pool_size = next((p.limit for p in load_pools() if p.name == API_NODES), service.max_concurrent)
     client = service.get_client()
     client.max_concurrent = max(1, min(client.max_concurrent, pool_size))
     if not nodes:
         return []
-    async with apool_slot(POOL, occupy=client.max_concurrent):
+    async with apool_slot(API_NODES, occupy=client.max_concurrent):
         answers = await client.check_many(nodes)
     return [
         heartbeat.Check(a.store_id, at, a.ok, a.latency_ms, a.error, a.machine_status)

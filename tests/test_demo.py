@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from multistore.demo import demo_database_name
-from multistore.local import free_port
-from multistore.pgadmin import PostgresUnavailable, drop_database, ensure_database
+from devtools.demo import demo_database_name
+from devtools.local import free_port
+from devtools.pgadmin import PostgresUnavailable, drop_database, ensure_database
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
 
@@ -32,7 +32,7 @@ def _demo(data: Path, prefect_port: int, sandbox_port: int) -> subprocess.Comple
     env["MULTISTORE_DEMO_ONCE"] = "1"
     return subprocess.run(
         [
-            *(sys.executable, "-m", "multistore.demo", "--stores", STORE),
+            *(sys.executable, "-m", "devtools.demo", "--stores", STORE),
             *("--prefect-port", str(prefect_port), "--sandbox-port", str(sandbox_port)),
         ],
         cwd=ROOT,

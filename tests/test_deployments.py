@@ -22,8 +22,8 @@ import yaml
 from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawScheduleConfig
 from prefect.flows import load_flow_from_entrypoint
 
+from devtools.local import RUN_LOG_ENV, prefect_env
 from multistore.config import load_store_file
-from multistore.local import RUN_LOG_ENV, prefect_env
 from multistore.registry import Registry
 from multistore.run_options import REGION_ZONES
 from tests.fixtures.prefect_server import PREFECT, ROOT, prefect_deploy, start_worker, wait_final

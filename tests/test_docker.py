@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from multistore.local import free_port, prefect_env
+from devtools.local import free_port, prefect_env
 from multistore.registry import Registry
 from multistore.settings import get_settings
 from tests.fixtures.docker import BUILD_TIMEOUT

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from multistore.local import prefect_env
+from devtools.local import prefect_env
 from multistore.registry import Registry
 from multistore.settings import get_settings
 from tests.fixtures.prefect_server import ROOT, prefect_deploy, start_worker, wait_final

@@ -25,13 +25,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools.local import kill_flow_run, prefect_env
 from multistore.claims import COMPLETED, Claims
+from multistore.datafiles import DEFAULTS
 from multistore.leases import Leases
-from multistore.local import kill_flow_run, prefect_env
 from multistore.pools import BROWSER
 from multistore.registry import Registry
 from tests.fixtures.dnc_oracle import expected_flags_of
-from tests.fixtures.prefect_server import ROOT, prefect_deploy, start_worker
+from tests.fixtures.prefect_server import prefect_deploy, start_worker
 from tests.test_many_workers import pg_prefect  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
@@ -51,7 +52,7 @@ async def _until(what: str, check: Callable[[], object], timeout: float) -> obje
 
 
 def _pools_file(tmp_path: Path) -> Path:
-    pools = yaml.safe_load((ROOT / "data" / "pools.yaml").read_text())
+    pools = yaml.safe_load((DEFAULTS / "pools.yaml").read_text())
     pools["pools"][BROWSER]["limit"] = 2
     path = tmp_path / "pools.yaml"
     path.write_text(yaml.safe_dump(pools))

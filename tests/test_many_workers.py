@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from multistore.local import prefect_env, start_prefect_server
+from devtools.local import prefect_env, start_prefect_server
+from multistore.datafiles import DEFAULTS
 from sandbox.counters import most_in_window
 from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
-from tests.fixtures.prefect_server import ROOT, prefect_deploy, start_worker
+from tests.fixtures.prefect_server import prefect_deploy, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
@@ -56,7 +57,7 @@ def pg_prefect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _pools_file(tmp_path: Path) -> Path:
-    pools = yaml.safe_load((ROOT / "data" / "pools.yaml").read_text())
+    pools = yaml.safe_load((DEFAULTS / "pools.yaml").read_text())
     pools["pools"]["browser"]["limit"] = BROWSER_LIMIT
     pools["pools"]["api:dnc"].update(per_minute=DNC_PER_MINUTE, burst=DNC_BURST)
     path = tmp_path / "pools.yaml"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.local import prefect_env
 from multistore.claims import COMPLETED, Claims
-from multistore.local import prefect_env
 from multistore.registry import Registry
 from tests.fixtures.prefect_server import prefect_deploy, start_worker
 from tests.test_many_workers import pg_prefect  # noqa: F401 (the fixture)

@@ -5,7 +5,7 @@
     verify_webhook(body, headers) -> Delivery        the vendor's signature scheme
 
 Every request goes through the call policy (`multistore.calls.Caller`): a slot of the vendor's
-shared pool `api:<vendor>` (requests in flight across all stores and workers; data/pools.yaml),
+shared pool `api:<vendor>` (requests in flight across all stores and workers; pools.yaml),
 the service's circuit breaker, then 5xx, 429 and timeouts retried with backoff, 429's Retry-After
 honoured; one `ServiceError` line when it gives up. The vendors' rates are per shop or seller
 account, so they are paced per store, not by a shared rate: Shopify's client paces itself on the

@@ -6,15 +6,14 @@ Every error is one line naming the entry and the field, like the store file's
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from multistore.config import STORE_ID, ConfigError
+from multistore.config import STORE_ID
+from multistore.datafiles import ConfigError, dump, first_error, load
 from multistore.network.geo import check_lat, check_lon
 
 SECTIONS = ("regions", "hubs", "nodes", "machines")
@@ -120,26 +119,12 @@ def parse(section: str, data: Any, *, where: str) -> Any:
     try:
         return SPEC_OF[section].model_validate(dict(data))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        raise ConfigError(f"{where}: {field + ': ' if field else ''}{message}") from None
+        raise ConfigError(f"{where}: {first_error(exc)}") from None
 
 
 def load_network_file(path: Path) -> dict[str, list[Any]]:
     """A YAML/JSON mapping with any of regions, hubs, nodes, machines; all entries checked."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{path}: not valid YAML/JSON: {first}") from None
-    raw = raw or {}
+    raw = load(path) or {}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: expected a mapping with {', '.join(SECTIONS)}")
     unknown = sorted(set(raw) - set(SECTIONS))
@@ -168,7 +153,4 @@ def load_network_file(path: Path) -> dict[str, list[Any]]:
 
 
 def dump_network_file(document: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(document, indent=2) + "\n")
-    else:
-        path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    dump(document, path)

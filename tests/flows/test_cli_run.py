@@ -7,14 +7,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from multistore import cli
+from cli.app import app as command
 from multistore.registry import Registry
 
 pytestmark = pytest.mark.prefect
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.app, list(args))
+    result = CliRunner().invoke(command, list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

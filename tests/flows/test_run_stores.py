@@ -25,8 +25,8 @@ from prefect.client.schemas.filters import (
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from blocks.inventory import InventorySources
+from devtools.local import prefect_env
 from flows.run_stores import QUARANTINE_EVENT, run_stores
-from multistore.local import prefect_env
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.report import load_report
@@ -512,7 +512,7 @@ async def test_a_runner_that_raises_fails_only_its_store() -> None:
 
 async def test_selection_retries_an_unreachable_registry(prefect_server, monkeypatch) -> None:
     """Nothing listens on the registry's port: selection tries three times, then fails in a line."""
-    from multistore.local import free_port
+    from devtools.local import free_port
     from multistore.settings import reset_settings
 
     monkeypatch.setenv(

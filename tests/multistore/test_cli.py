@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
-from multistore import cli
-from multistore.demo import EXAMPLE_STORES
+from cli.app import app as command
+from devtools.demo import EXAMPLE_STORES
+from multistore import cli as core
 from multistore.registry import Registry
 from multistore.settings import reset_settings
 
@@ -31,7 +33,7 @@ def invoke(registry_url: str):  # type: ignore[no-untyped-def]
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(cli.app, list(args))
+        result = runner.invoke(command, list(args))
         return result.exit_code, result.stdout, result.stderr
 
     return run
@@ -150,7 +152,7 @@ def test_status_and_history(invoke) -> None:  # type: ignore[no-untyped-def]
 def test_due_now_is_the_plan_a_quarantined_open_store_is_not_due(  # type: ignore[no-untyped-def]
     invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_now", lambda: datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(core, "_now", lambda: datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
     ok_json(invoke, "add", "--id", "due", "--window", "10:00-14:00", "--timezone", "UTC")
     ok_json(invoke, "add", "--id", "held", "--window", "10:00-14:00", "--timezone", "UTC")
     ok_json(invoke, "add", "--id", "closed", "--window", "20:00-22:00", "--timezone", "UTC")
@@ -204,8 +206,8 @@ def test_run_dry_run_prints_the_plan(invoke) -> None:  # type: ignore[no-untyped
 def test_run_without_dry_run_delegates_to_the_parent_flow(
     invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    # No parent flow installed: `import flows.cli_run` fails as a missing module would.
-    monkeypatch.setitem(sys.modules, "flows.cli_run", None)
+    # No parent flow attached (the core's app alone, without cli/app.py's composition).
+    monkeypatch.setattr(core, "_runs", None)
     code, _out, err = invoke("run")
     assert code == 1 and err.strip() == "error: run: the parent flow is not installed yet"
 
@@ -215,9 +217,7 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
         calls.append(kwargs)
         return 3
 
-    monkeypatch.setitem(
-        sys.modules, "flows.cli_run", types.SimpleNamespace(run_stores_cli=run_stores_cli)
-    )
+    monkeypatch.setattr(core, "_runs", types.SimpleNamespace(run_stores_cli=run_stores_cli))
     ok_json(invoke, "add", "--id", "a")
     ok_json(invoke, "add", "--id", "b")
     code, _out, _err = invoke("run", "--stores", "a,b", "--priority", "high")
@@ -275,10 +275,8 @@ def test_run_refuses_an_unknown_store_before_any_flow_run(
     invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     calls = []
-    monkeypatch.setitem(
-        sys.modules,
-        "flows.cli_run",
-        types.SimpleNamespace(run_stores_cli=lambda **kwargs: calls.append(kwargs)),
+    monkeypatch.setattr(
+        core, "_runs", types.SimpleNamespace(run_stores_cli=lambda **kwargs: calls.append(kwargs))
     )
     ok_json(invoke, "add", "--id", "real")
     assert one_line_error(invoke, "run", "--stores", "real,does-not-exist") == (
@@ -369,7 +367,7 @@ def test_export_then_import_into_an_empty_database(
 def test_demo_adds_missing_examples_and_keeps_user_edits(
     registry_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from multistore.demo import main
+    from devtools.demo import main
 
     assert main() == 0
     assert "12 added" in capsys.readouterr().out
@@ -389,36 +387,33 @@ def test_demo_adds_missing_examples_and_keeps_user_edits(
     assert Registry().get("harbor-nissan").enabled
 
 
-def test_plugins_load_when_present_and_a_broken_one_surfaces(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    package = tmp_path / "fakeplugins"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "good.py").write_text(
-        "def register(app):\n"
-        "    @app.command('hello')\n"
-        "    def hello():\n"
-        "        print('hello from a plugin')\n"
+def test_the_command_is_composed_without_lookups_and_the_core_names_no_other_part() -> None:
+    """cli/app.py adds every part's verbs; multistore/cli.py alone imports no flows, sandbox or
+    Prefect (it names no module it does not import)."""
+    from cli.app import app as composed
+
+    names = set(typer.main.get_command(composed).commands)
+    assert {
+        "list",
+        "run",
+        "status",
+        "setup",
+        "run-store",
+        "sandbox",
+        "graph",
+        "health",
+        "sync",
+    } <= names
+    probe = (
+        "import sys, typer, multistore.cli as core\n"
+        "others = {'flows', 'sandbox', 'prefect', 'cli'}\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in others)\n"
+        "assert not loaded, loaded\n"
+        "verbs = set(typer.main.get_command(core.app).commands)\n"
+        "assert {'list', 'run', 'status'} <= verbs and 'setup' not in verbs, verbs\n"
     )
-    (package / "broken.py").write_text("import a_module_that_does_not_exist\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import typer
-
-    app = typer.Typer()
-
-    @app.callback()
-    def group() -> None:
-        """A group, so that `hello` is a sub-command as it is under multistore."""
-
-    loaded = cli.load_plugins(
-        app, ("fakeplugins.missing", "no_such_package.cli", "fakeplugins.good")
-    )
-    assert loaded == ["fakeplugins.good"]
-    result = CliRunner().invoke(app, ["hello"])
-    assert result.stdout.strip() == "hello from a plugin"
-    with pytest.raises(ModuleNotFoundError, match="a_module_that_does_not_exist"):
-        cli.load_plugins(app, ("fakeplugins.broken",))
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 # --- the installed console script, in real processes -----------------------------------------
@@ -506,7 +501,7 @@ def test_an_unreachable_registry_is_one_line_naming_it_without_the_password(
         "MULTISTORE_DATABASE_URL", "postgresql+psycopg://postgres:s3cret@127.0.0.1:1/x"
     )
     reset_settings()
-    result = CliRunner().invoke(cli.app, ["list"])
+    result = CliRunner().invoke(command, ["list"])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 from typer.testing import CliRunner
 
-from multistore import cli
+from cli.app import app as command
 from multistore.channels.conflicts import COLUMNS
 from multistore.channels.reservations import Reservations
 from multistore.channels.review import ConflictBook
@@ -16,7 +16,7 @@ from multistore.channels.stores import StoreChannels
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.app, list(args))
+    result = CliRunner().invoke(command, list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -4,8 +4,8 @@ import json
 
 from typer.testing import CliRunner
 
+from cli.app import app
 from multistore.breaker import BreakerPolicy, CircuitBreaker
-from multistore.cli import app
 from multistore.registry import Registry
 from tests.fixtures.registry import store_with_raw_dependencies
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.demo import EXAMPLE_STORES
 from multistore.config import (
     DEFAULT_JOBS,
     ConfigError,
@@ -16,7 +17,6 @@ from multistore.config import (
     parse_store,
     store_ids_from_env,
 )
-from multistore.demo import EXAMPLE_STORES
 
 
 def write(tmp_path: Path, text: str, name: str = "stores.yaml") -> Path:

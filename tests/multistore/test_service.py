@@ -229,20 +229,20 @@ def test_health_json_and_exit_code() -> None:
 def test_logs_bad_input_is_one_line() -> None:
     from typer.testing import CliRunner
 
-    from multistore import cli
+    from cli.app import app as command
 
     Registry().add("north")
     runner = CliRunner()
-    unknown = runner.invoke(cli.app, ["logs", "nowhere"])
+    unknown = runner.invoke(command, ["logs", "nowhere"])
     assert unknown.exit_code == 1
     assert unknown.stderr == "error: unknown store 'nowhere'\n"
-    malformed = runner.invoke(cli.app, ["logs", "north", "--since", "yesterday"])
+    malformed = runner.invoke(command, ["logs", "north", "--since", "yesterday"])
     assert malformed.exit_code == 1
     assert malformed.stderr == (
         "error: --since: 'yesterday' is neither a duration (30m, 2h, 7d) nor an ISO date/time\n"
     )
     # A store without runs has no lines (and needs no server to say so).
-    empty = runner.invoke(cli.app, ["logs", "north", "--json"])
+    empty = runner.invoke(command, ["logs", "north", "--json"])
     assert empty.exit_code == 0 and json.loads(empty.stdout) == []
 
 

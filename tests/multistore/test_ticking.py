@@ -385,3 +385,19 @@ def test_a_claim_whose_run_never_ran_the_store_is_settled_by_its_runs_state(url:
         errors["late"]
         == "store late: its flow run run-late was still SCHEDULED when it stopped being due"
     )
+
+
+def test_a_store_whose_run_was_created_but_holds_no_lease_yet_takes_a_slot(url: str) -> None:
+    """Between its start and its lease a store run holds only its claim: a tick following the
+    leases (or an overlapping one) must not start another store in its slot meanwhile."""
+    registry = Registry(url, from_env=False)
+    stores = [_store(registry, "first", priority="high"), _store(registry, "second")]
+    claims, leases = Claims(url), Leases(url)
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    (start,) = tick(stores, now, claims=claims, leases=leases, max_concurrent_stores=1).started
+    assert start.store.id == "first"
+    again = tick(stores, now + TICK, claims=claims, leases=leases, max_concurrent_stores=1)
+    assert again.started == [] and [w.occurrence.store_id for w in again.waiting] == ["second"]
+    claims.finish("first", start.keys, status=COMPLETED, now=now + TICK)
+    last = tick(stores, now + 2 * TICK, claims=claims, leases=leases, max_concurrent_stores=1)
+    assert [s.store.id for s in last.started] == ["second"]

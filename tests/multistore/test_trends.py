@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
 
-from multistore import cli
+from cli.app import app as command
 from multistore import report as reports
 from multistore.models import StoreRun
 from multistore.registry import Registry
@@ -61,20 +61,20 @@ def test_history_trend_and_errors_verbs() -> None:
         registry.finish_run(run_id, status, error="boom 42" if status == "failed" else None)
     runner = CliRunner()
 
-    result = runner.invoke(cli.app, ["history", "north", "--trend", "--json"])
+    result = runner.invoke(command, ["history", "north", "--trend", "--json"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["runs"], data["success_rate"], data["outcomes"]) == (2, 0.5, "✓✗")
 
-    result = runner.invoke(cli.app, ["errors", "--since", "1h", "--json"])
+    result = runner.invoke(command, ["errors", "--since", "1h", "--json"])
     assert result.exit_code == 0, result.stderr
     (group,) = json.loads(result.stdout)
     assert (group["error"], group["count"], group["stores"]) == ("boom <n>", 1, ["north"])
 
-    bad = runner.invoke(cli.app, ["errors", "--since", "last week"])
+    bad = runner.invoke(command, ["errors", "--since", "last week"])
     assert bad.exit_code == 1
     assert bad.stderr.startswith("error: --since: 'last week' is neither a duration")
-    unknown = runner.invoke(cli.app, ["history", "nowhere", "--trend"])
+    unknown = runner.invoke(command, ["history", "nowhere", "--trend"])
     assert unknown.exit_code == 1 and unknown.stderr == "error: unknown store 'nowhere'\n"
 
 

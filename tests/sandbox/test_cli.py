@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from multistore.local import free_port, spawn, wait_http
+from devtools.local import free_port, spawn, wait_http
 
 MULTISTORE = str(Path(sys.executable).with_name("multistore"))
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from multistore import cli
+from cli.app import app as command
 from multistore.network.registry import Network
 
 
 def _run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.app, list(args))
+    result = CliRunner().invoke(command, list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

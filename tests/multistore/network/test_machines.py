@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from multistore import cli
+from cli.app import app as command
 from multistore.network import heartbeat, machines
 from multistore.network.config import parse
 from multistore.network.heartbeat import Check
@@ -54,7 +54,7 @@ def test_machine_verbs(network: Network) -> None:
     runner = CliRunner()
 
     def run(*args: str):  # type: ignore[no-untyped-def]
-        result = runner.invoke(cli.app, list(args))
+        result = runner.invoke(command, list(args))
         return result.exit_code, result.stdout, result.stderr
 
     assert run("machine", "add", "m-sf", "--store", "sf-1", "--model", "R2")[0] == 0
@@ -84,7 +84,7 @@ def test_supply_verbs(network: Network) -> None:
     runner = CliRunner()
 
     def run(*args: str):  # type: ignore[no-untyped-def]
-        result = runner.invoke(cli.app, list(args))
+        result = runner.invoke(command, list(args))
         return result.exit_code, result.stdout, result.stderr
 
     code, out, _ = run("supply", "request", "sf-1", "--item", "cups=3", "--key", "k1", "--json")

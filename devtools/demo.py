@@ -31,9 +31,9 @@ from pathlib import Path
 
 import httpx
 
+from devtools.local import PREFECT_SERVER_ENV, Managed, free_port, spawn, wait_http
+from devtools.pgadmin import PostgresUnavailable, database_url, ensure_database
 from multistore.config import ConfigError, load_store_file
-from multistore.local import PREFECT_SERVER_ENV, Managed, free_port, spawn, wait_http
-from multistore.pgadmin import PostgresUnavailable, database_url, ensure_database
 from multistore.registry import Registry, RegistryError
 from multistore.settings import get_settings
 
@@ -76,7 +76,7 @@ def main(*, reset: bool = False) -> int:
         f"{len(summary['updated'])} reset, {len(summary['kept'])} kept as they are"
         + (" (--reset puts them back as the file has them)" if summary["kept"] else "")
     )
-    from multistore.cli import app
+    from cli.app import app
 
     return app(["status"], standalone_mode=False) or 0
 
@@ -250,7 +250,7 @@ def _progress(data_dir: Path) -> str:
 
 
 def run_demo(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m multistore.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument(
         "--once",
         action="store_true",
@@ -323,7 +323,7 @@ def run_demo(argv: list[str] | None = None) -> int:
         demo.say(f"waiting for flow run {run_id} ({ui}/runs/flow-run/{run_id})")
         final = _wait_for_run(api, run_id, timeout=args.timeout, data_dir=data_dir)
         demo.say(f"run-stores/adhoc ended {final}; the report:")
-        from multistore.cli import app
+        from cli.app import app
 
         app(["status"], standalone_mode=False)
         demo.say(demo.server_hiccups())

@@ -1,4 +1,4 @@
-"""The kill helpers of multistore/local.py, on real processes (a worker's death, a run's death)."""
+"""The kill helpers of devtools/local.py, on real processes (a worker's death, a run's death)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-from multistore.local import flow_run_pids, kill_flow_run, spawn
+from devtools.local import flow_run_pids, kill_flow_run, spawn
 
 # A parent that starts a child in a session of its own (as a process worker starts a flow run),
 # prints the child's pid and waits.

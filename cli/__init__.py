@@ -1,0 +1,1 @@
+"""The `multistore` command, composed from each part's verbs (cli/app.py)."""
