@@ -4,8 +4,8 @@ Starts its own Prefect server and registry, each on a new PostgreSQL database (S
 under this load), the sandbox with the scrub service limited to R/minute with burst B, and N
 worker processes, each a store running the real `dnc-scrub` task (small batches, so there are many
 requests) inside a flow. Every request first waits for the pool's rate (`rate:api:dnc`, paced by
-multistore/pacer.py at data/pools.yaml's figures); the sandbox counts what it accepted and what
-it refused with 429.
+multistore/pacer.py at the shipped figures, multistore/defaults/pools.yaml); the sandbox counts
+what it accepted and what it refused with 429.
 
 Two shapes of work (`--shapes`): `equal` (every store `--numbers` numbers) and `uneven` (one
 store four times each of the others, the same total). For each, in the same run, it measures ours
@@ -36,12 +36,12 @@ from pathlib import Path
 
 from _harness import Stack, prefect_stack
 
-from multistore.local import spawn
+from devtools.local import spawn
 from multistore.pools import API_DNC, PoolSpec, load_pools
 from sandbox.client import SandboxAdmin
 
 BLOCK = "dnc-bench"
-# The vendor rate data/pools.yaml sizes api:dnc for (requests/minute).
+# The vendor rate multistore/defaults/pools.yaml sizes api:dnc for (requests/minute).
 VENDOR_RATE = 120.0
 
 
@@ -152,7 +152,7 @@ def main() -> int:
         shared_block("dnc", stack.sandbox_url, batch_size=args.batch_size).save(
             BLOCK, overwrite=True
         )
-        # The pool as data/pools.yaml sizes it, for a vendor at --rate/--burst.
+        # The pool as multistore/defaults/pools.yaml sizes it, for a vendor at --rate/--burst.
         pool = next(p for p in load_pools() if p.name == API_DNC)
         pool = scaled(pool, args.rate)
         asyncio.run(ensure_pools([pool]))
@@ -200,7 +200,7 @@ def main() -> int:
 
 
 def scaled(pool: PoolSpec, rate: float) -> PoolSpec:
-    """data/pools.yaml's pool, sized for the real vendor (120/min), for a vendor at `rate`."""
+    """The shipped pool, sized for the real vendor (120/min), for a vendor at `rate`."""
     return pool.model_copy(update={"per_minute": pool.per_minute * rate / VENDOR_RATE})
 
 
