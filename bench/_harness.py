@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,23 @@ class Stack:
     sandbox_url: str
     # Stopped in reverse order on the way out: a benchmark appends the workers it starts.
     managed: list[Managed] = field(default_factory=list)
+    server_home: Path | None = None
+    server_database_url: str | None = None
+
+    def restart_server(self, down_seconds: float) -> float:
+        """Stop the Prefect server, leave it down `down_seconds`, start it again on the same
+        port, database and home (its lease storage with them); how long it did not answer."""
+        assert self.server_home is not None
+        port = int(self.server.url.rsplit(":", 1)[1].split("/", 1)[0])
+        began = time.monotonic()
+        self.server.stop()
+        time.sleep(down_seconds)
+        server = start_prefect_server(
+            self.server_home, port=port, database_url=self.server_database_url, timeout=180
+        )
+        self.managed[self.managed.index(self.server)] = server
+        self.server = server
+        return time.monotonic() - began
 
 
 @contextmanager
@@ -52,8 +70,9 @@ def prefect_stack(
         databases.append(create_database(f"{prefix}_prefect"))
         if registry:
             databases.append(create_database(f"{prefix}_registry"))
+        server_database_url = database_url(databases[0], "asyncpg")
         server = start_prefect_server(
-            work / "prefect", database_url=database_url(databases[0], "asyncpg"), timeout=120
+            work / "prefect", database_url=server_database_url, timeout=120
         )
         managed.append(server)
         port = free_port()
@@ -84,7 +103,13 @@ def prefect_stack(
         # pointed at them: read them again, or the registry and blocks would be the user's.
         dispose_engines()
         reset_settings()
-        yield Stack(server=server, sandbox_url=sandbox_url, managed=managed)
+        yield Stack(
+            server=server,
+            sandbox_url=sandbox_url,
+            managed=managed,
+            server_home=work / "prefect",
+            server_database_url=server_database_url,
+        )
     finally:
         for process in reversed(managed):
             process.stop()

@@ -1,6 +1,7 @@
 """A store's clients, each built by its block's `get_client` (the `StoreClients` of a real run).
 
-Blocks are loaded when a client is asked for, in the task thread that uses it; the pools are
+Blocks are loaded when a client is asked for, in the task thread that uses it, each role once per
+store run, and through a Prefect server restart (multistore/orchestrator.py); the pools are
 injected by whoever builds this (tasks/pools.PREFECT_POOLS in a run).
 """
 
@@ -17,6 +18,7 @@ from multistore.clients.dnc import DNCClient
 from multistore.clients.homenet import HomeNetClient
 from multistore.clients.shortener import ShortenerClient
 from multistore.clients.vdp import VehiclePages
+from multistore.orchestrator import through_outage
 
 
 class BlockClients:
@@ -24,9 +26,15 @@ class BlockClients:
         self.store = store
         self.pools = pools
         self.options = options  # e.g. a clock, for every client
+        self._blocks: dict[str, Any] = {}
 
     def _block(self, role: str) -> Any:
-        return load_store_block(self.store, role)
+        if role not in self._blocks:
+            self._blocks[role] = through_outage(
+                lambda: load_store_block(self.store, role),
+                what=f"loading the {role} block of store {self.store.id}",
+            )
+        return self._blocks[role]
 
     def crm(self) -> CRMApi:
         return self._block("crm").get_client(self.store.id, pools=self.pools, **self.options)

@@ -35,6 +35,8 @@ PREFECT_SERVER_ENV = {
     ),
     # A blocked tagged task polls again after at most this long (default 10 s wastes pool time).
     "PREFECT_SERVER_TASKS_TAG_CONCURRENCY_SLOT_WAIT_SECONDS": "1",
+    # A client's calls wait through a server restart of about 4 minutes, not 1 (prefect.yaml).
+    "PREFECT_CLIENT_MAX_RETRIES": "7",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_UI_ENABLED": "true",
     "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -141,12 +143,18 @@ def prefect_env(home: Path, api_url: str, database_url: str | None = None) -> di
 
 
 def start_prefect_server(
-    home: Path, *, port: int | None = None, database_url: str | None = None, timeout: float = 90
+    home: Path,
+    *,
+    port: int | None = None,
+    database_url: str | None = None,
+    timeout: float = 90,
+    settings: dict[str, str] | None = None,
 ) -> Managed:
-    """A real Prefect server on 127.0.0.1 (SQLite under `home`, or `database_url`)."""
+    """A real Prefect server on 127.0.0.1 (SQLite under `home`, or `database_url`); `settings`:
+    Prefect settings that differ from ours (PREFECT_SERVER_ENV)."""
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    env = prefect_env(home, api_url, database_url)
+    env = {**prefect_env(home, api_url, database_url), **(settings or {})}
     prefect = str(Path(sys.executable).with_name("prefect"))
     server = spawn(
         "prefect-server",

@@ -20,7 +20,7 @@ from prefect.artifacts import create_table_artifact
 from blocks.channels import SalesChannel
 from multistore.channels.review import ConflictBook
 from multistore.channels.stores import StoreChannels
-from multistore.channels.sync import left_showing
+from multistore.channels.sync import left_showing, reading_order
 from multistore.channels.webhooks import WebhookInbox
 from multistore.settings import get_settings
 from tasks.channels import (
@@ -61,7 +61,10 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
         n: SalesChannel.load(rows[n].block, _sync=True).get_client(store_id, pools=PREFECT_POOLS)
         for n in names
     }
-    shown = {n: read_channel_task.with_options(tags=[c.service])(n, c) for n, c in clients.items()}
+    shown = {
+        n: read_channel_task.with_options(tags=[clients[n].service])(n, clients[n])
+        for n in reading_order(names)
+    }
     stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(
         store_id, pools=PREFECT_POOLS
     )

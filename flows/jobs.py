@@ -22,6 +22,7 @@ from prefect.exceptions import MissingContextError
 from blocks.clients import BlockClients
 from flows import inventory
 from flows.dnc_compliance import run_dnc_compliance
+from multistore.calls import store_pools
 from multistore.clients import StoreClients
 from multistore.outputs import Outputs
 from multistore.registry import Store
@@ -41,8 +42,8 @@ def run_inline(task: Any, *args: Any, **kwargs: Any) -> Any:
 @dataclass
 class JobContext:
     """What a job knows: its store, the run's date, where outputs go, its dependencies' metrics,
-    the store's clients (default: built from its blocks, holding Prefect's pools) and how to run
-    a task."""
+    the store's clients (default: built from its blocks, holding Prefect's pools within the
+    store's own caps) and how to run a task."""
 
     store: Store
     run_date: date
@@ -53,7 +54,8 @@ class JobContext:
 
     def __post_init__(self) -> None:
         if self.clients is None:
-            self.clients = BlockClients(self.store, pools=PREFECT_POOLS)
+            pools = store_pools(PREFECT_POOLS, self.store.id, self.store.pool_caps)
+            self.clients = BlockClients(self.store, pools=pools)
         self.outputs = Outputs(self.data_dir, self.store.id, self.run_date)
 
     def output(self, dataset: str, filename: str) -> Path:

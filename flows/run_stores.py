@@ -20,6 +20,7 @@ the selection task retries a registry database that was briefly unreachable.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
-from prefect.exceptions import PrefectHTTPStatusError
+from prefect.exceptions import MissingContextError, PrefectHTTPStatusError
 from prefect.settings import PREFECT_UI_URL
 from prefect.states import Cancelled, Cancelling, Completed, Crashed, Failed, State
 from sqlalchemy.exc import OperationalError
@@ -54,6 +55,7 @@ from multistore.board import BOARD_KEY, board_rows
 from multistore.claims import Claims
 from multistore.db import DatabaseUnavailable
 from multistore.leases import Leases
+from multistore.orchestrator import athrough_outage
 from multistore.planning import Plan, plan
 from multistore.registry import Priority, Registry, Store
 from multistore.revision import code_identity
@@ -71,7 +73,6 @@ ALREADY_RUNNING_STATE = "AlreadyRunning"
 NOTHING_RAN_STATE = "Skipped"
 QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
-CREATE_ATTEMPTS = 6
 POLL_SECONDS = 1.0
 # How often a waiting parent asks the registry whether its store run's lease expired.
 DEATH_CHECK_SECONDS = 15.0
@@ -273,7 +274,8 @@ async def _name_skipped(context: FlowRunContext | None, report: reports.RunRepor
     try:
         async with get_client() as client:
             await _with_server_retries(
-                lambda: client.update_flow_run(context.flow_run.id, name=name)
+                lambda: client.update_flow_run(context.flow_run.id, name=name),
+                "naming the parent run",
             )
     except Exception as exc:  # the name is a view: the state and the report still say it
         get_run_logger().warning("run not renamed: %s: %s", type(exc).__name__, exc)
@@ -413,7 +415,8 @@ async def _mark_retried(entry: reports.StoreEntry) -> None:
         )
         try:
             await _with_server_retries(
-                lambda run_id=attempt["flow_run_id"], text=message: _set_retried(run_id, text)
+                lambda run_id=attempt["flow_run_id"], text=message: _set_retried(run_id, text),
+                f"marking a retried run of store {entry.store_id}",
             )
         except Exception as exc:
             get_run_logger().warning(
@@ -434,19 +437,16 @@ async def _set_retried(flow_run_id: str, message: str) -> None:
         )
 
 
-async def _with_server_retries(
-    call: Callable[[], Awaitable[Any]], attempts: int = CREATE_ATTEMPTS
-) -> Any:
-    """`call()`, again after 1, 2, 4… s while the Prefect server answers 5xx/429 or is away
-    (SQLite's "database is locked" is a 503): the orchestrator's hiccup must not fail a store."""
-    for n in range(attempts):
-        try:
-            return await call()
-        except (PrefectHTTPStatusError, httpx.TransportError) as exc:
-            if not _transient(exc) or n == attempts - 1:
-                raise
-            await asyncio.sleep(0 if get_settings().instant_backoff else 2.0**n)
-    raise AssertionError("unreachable")
+async def _with_server_retries(call: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """`call()` through a busy or restarting Prefect server (5xx, 429, a refused connection;
+    SQLite's "database is locked" is a 503) for up to five minutes (multistore/orchestrator.py):
+    the orchestrator's hiccup must not fail a store. Tests' instant backoff waits no time."""
+    sleep = _no_wait if get_settings().instant_backoff else asyncio.sleep
+    return await athrough_outage(call, what=what, sleep=sleep)
+
+
+async def _no_wait(seconds: float) -> None:
+    await asyncio.sleep(0.01)  # no backoff, but no busy loop either
 
 
 def _record_outcome(
@@ -454,6 +454,13 @@ def _record_outcome(
 ) -> int:
     """Count the outcome in the registry; the store's failed runs in a row now."""
     ok = entry.status == reports.COMPLETED
+    if not ok and entry.orchestrator_failure:
+        # The Prefect server did not grant its pool slots: not the store's failure.
+        logger.warning(
+            "store %s: failed on the Prefect server, not a vendor: not counted toward quarantine",
+            store.id,
+        )
+        return registry.get(store.id).consecutive_failures
     quarantined = registry.record_outcome(store.id, ok, entry.error, threshold=threshold)
     if quarantined:
         entry.quarantined = True
@@ -507,7 +514,7 @@ def _stats_from_registry(registry: Registry, store_id: str, flow_run_id: str) ->
     # Newest first: the run just finished is among the last few (one run per store at a time).
     for run in registry.history(store_id, limit=10):
         if str(run.flow_run_id) == flow_run_id:
-            return {**(run.metrics or {}), "_error": run.error}
+            return {**(run.metrics or {}), "_error": run.error, "_status": run.status}
     return None
 
 
@@ -586,7 +593,8 @@ class _DeploymentRunner:
                 as_subflow=True,
                 tags=["multistore", f"store:{store.id}"],
                 idempotency_key=f"{self.parent_id}:{store.id}:{attempt}",
-            )
+            ),
+            f"starting attempt {attempt} of store {store.id}",
         )
 
 
@@ -600,16 +608,37 @@ def _attempt(
         return StoreAttempt(ok=True, flow_run_id=flow_run_id, error=None, stats=stats)
     recorded = _stats_from_registry(Registry(), store_id, flow_run_id) if flow_run_id else None
     error = None
+    recorded_status = None
     if recorded is not None:
         recorded_error = recorded.pop("_error", None)
+        recorded_status = recorded.pop("_status", None)
         stats = stats or recorded
     else:
         recorded_error = None
     if state.name == ALREADY_RUNNING_STATE:
         return StoreAttempt(False, flow_run_id, state.message, None, already_running=state.message)
-    if not state.is_completed():
+    ok = state.is_completed()
+    if not ok and state.is_crashed() and recorded_status == "completed":
+        # Reconciled: the run recorded its store as completed (results written, outcome in the
+        # registry) and only its final state never reached the Prefect server (a restart
+        # outlasting the client's retries): running the store again would redo finished work.
+        _logger().warning(
+            "store %s: flow run %s ended %s, but the store completed (registry): counted completed",
+            store_id,
+            flow_run_id,
+            state.name,
+        )
+        ok = True
+    if not ok:
         error = recorded_error or f"{state.name}: {state.message or 'no message'}"
-    return StoreAttempt(ok=state.is_completed(), flow_run_id=flow_run_id, error=error, stats=stats)
+    return StoreAttempt(ok=ok, flow_run_id=flow_run_id, error=error, stats=stats)
+
+
+def _logger() -> Any:
+    try:
+        return get_run_logger()
+    except MissingContextError:  # called outside a run (a test)
+        return logging.getLogger("multistore.run_stores")
 
 
 def _transient(exc: Exception) -> bool:
@@ -739,14 +768,16 @@ async def _publish(report: reports.RunReport, data_dir: Any, *, final_state: typ
     await _with_server_retries(
         lambda: acreate_table_artifact(
             reports.table_rows(payload), key="store-run-report", description="One row per store"
-        )
+        ),
+        "writing the report's table artifact",
     )
     await _with_server_retries(
         lambda: acreate_markdown_artifact(
             reports.render_markdown(payload, ui_url=PREFECT_UI_URL.value()),
             key="store-run-summary",
             description="The report: stores, attempts and errors, skips, compliance, pools",
-        )
+        ),
+        "writing the report's summary artifact",
     )
     try:
         await publish_board()

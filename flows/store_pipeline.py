@@ -3,8 +3,8 @@
 1. read the store from the registry and build its job graph; a bad graph (unknown job, a
    dependency on a job turned off, a cycle) is refused here, before any task run exists;
 2. run the graph: every job whose dependencies completed starts at once (independent jobs run
-   side by side); a failed job blocks its dependents, which are reported "blocked" and never run,
-   while its siblings go on;
+   side by side), up to the store's `max_concurrent_jobs` at a time when it sets one; a failed
+   job blocks its dependents, which are reported "blocked" and never run, while its siblings go on;
 3. publish the statistics (result, StoreRun metrics in the registry, a markdown artifact: the
    jobs with their state and upstream jobs, and each job's metrics);
 4. end Failed, naming the failed and blocked jobs, when any job did not complete.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -40,9 +40,11 @@ from flows.jobs import JOBS, JobContext
 from flows.run_names import store_run_name
 from multistore import apicounts, logfields
 from multistore import claims as claim_states
+from multistore.calls import orchestrator_failure
 from multistore.claims import Claims
 from multistore.jobgraph import GraphError, JobGraph, build_graph
 from multistore.leases import Closed, Held, Leases
+from multistore.orchestrator import athrough_outage
 from multistore.registry import Registry
 from multistore.run_options import JobName
 from multistore.runstats import (
@@ -62,13 +64,15 @@ class StorePipelineError(RuntimeError):
 
 
 class JobFailed(Exception):
-    """A job's error, with when it started (the runner's dependency check needs it)."""
+    """A job's error, with when it started (the runner's dependency check needs it), and
+    whether the orchestrator failed it (`multistore.calls.OrchestratorBusy`), not the vendor."""
 
-    def __init__(self, job: str, started_at: float, message: str) -> None:
-        super().__init__(job, started_at, message)
+    def __init__(self, job: str, started_at: float, message: str, orchestrator: bool = False):
+        super().__init__(job, started_at, message, orchestrator)
         self.job = job
         self.started_at = started_at
         self.message = message
+        self.orchestrator = orchestrator
 
     def __str__(self) -> str:
         return self.message
@@ -81,7 +85,9 @@ def run_job(job: str, context: JobContext) -> dict[str, Any]:
     try:
         metrics = JOBS[job](context)
     except Exception as exc:
-        raise JobFailed(job, started, f"{type(exc).__name__}: {exc}") from exc
+        raise JobFailed(
+            job, started, f"{type(exc).__name__}: {exc}", orchestrator_failure(exc)
+        ) from exc
     return {"metrics": dict(metrics or {}), "started_at": started, "finished_at": time.time()}
 
 
@@ -187,9 +193,16 @@ async def _keep_lease(leases: Leases, store_id: str, holder: str) -> None:
 
 
 async def _record_claims(
-    store_id: str, occurrences: list[str] | None, status: str, error: str | None, threshold: int
+    store_id: str,
+    occurrences: list[str] | None,
+    status: str,
+    error: str | None,
+    threshold: int,
+    *,
+    counted: bool = True,
 ) -> None:
-    """The claims' outcome; a final failure of the occasion counts once toward quarantine."""
+    """The claims' outcome; a final failure of the occasion counts once toward quarantine,
+    unless the orchestrator failed it (`counted=False`)."""
     if not occurrences:
         return
     finals = await asyncio.to_thread(
@@ -200,7 +213,7 @@ async def _record_claims(
     registry = Registry()
     if status == claim_states.COMPLETED:
         await asyncio.to_thread(registry.record_outcome, store_id, True, None, threshold)
-    elif claim_states.FAILED in finals:
+    elif claim_states.FAILED in finals and counted:
         await asyncio.to_thread(registry.record_outcome, store_id, False, error, threshold)
 
 
@@ -247,6 +260,7 @@ async def _run_store(
                 store=store, run_date=run_date, data_dir=settings.data_dir, upstream=upstream
             ),
             stop_at=stop_at,
+            max_jobs=store.max_concurrent_jobs,
         )
         stats = run_statistics(
             store_id, graph, records, started_at=started, finished_at=time.time()
@@ -269,7 +283,16 @@ async def _run_store(
         "stopped": claim_states.STOPPED,
         "completed": claim_states.COMPLETED,
     }[status]
-    await _record_claims(store_id, occurrences, claim_status, problem, quarantine_threshold)
+    counted = not stats["orchestrator_failure"]
+    if not counted:
+        logger.warning(
+            "store %s: its failed jobs failed on the Prefect server (no pool slot granted), "
+            "not on a vendor: not counted toward quarantine",
+            store_id,
+        )
+    await _record_claims(
+        store_id, occurrences, claim_status, problem, quarantine_threshold, counted=counted
+    )
     # Only now what lives on the Prefect server: the outcome above is recorded whatever it does.
     await _publish(graph, stats, store_id, settings.data_dir)
     if stopped:
@@ -293,16 +316,20 @@ async def _run_store(
 
 
 async def _publish(graph: JobGraph, stats: dict[str, Any], store_id: str, data_dir: Any) -> None:
-    """The job graph artifact; a Prefect server that cannot take it costs the artifact only."""
+    """The job graph artifact, through a Prefect server restart (multistore/orchestrator.py); a
+    server that stays away costs the artifact only (the figures are in the registry)."""
     try:
-        await acreate_markdown_artifact(
-            render_markdown(graph, stats, data_dir=data_dir),
-            key=f"store-pipeline-{store_id}",
-            description=f"Job graph run of store {store_id}",
+        await athrough_outage(
+            lambda: acreate_markdown_artifact(
+                render_markdown(graph, stats, data_dir=data_dir),
+                key=f"store-pipeline-{store_id}",
+                description=f"Job graph run of store {store_id}",
+            ),
+            what=f"writing the job graph artifact of store {store_id}",
         )
     except Exception as exc:
         get_run_logger().warning(
-            "store %s: its job graph artifact was not saved (Prefect server: %s: %s)",
+            "store %s: its job graph artifact was not saved (%s: %s)",
             store_id,
             type(exc).__name__,
             exc,
@@ -314,14 +341,20 @@ async def _run_graph(
     make_context: Callable[[dict[str, dict]], JobContext],
     *,
     stop_at: datetime | None = None,
+    max_jobs: int | None = None,
+    submit: Callable[[str, JobContext], Awaitable[JobRecord]] | None = None,
 ) -> dict[str, JobRecord]:
     """A ready queue: start each job whose dependencies completed; block dependents of failures.
 
+    At most `max_jobs` jobs run at once (the store's `max_concurrent_jobs`; None: every ready
+    job starts); a ready job past the cap starts, in graph order, when a running one ends.
+    `submit` runs one job to its record (default: as a task run; tests pass their own).
     Our own loop rather than Prefect's `wait_for`, so that "blocked" means exactly "a dependency
     did not complete" and a blocked job never becomes a task run.
     """
+    submit = submit or _submit_task
     records: dict[str, JobRecord] = {}
-    running: dict[asyncio.Future, str] = {}
+    running: dict[asyncio.Future[JobRecord], str] = {}
     pending = list(graph.jobs)
     while pending or running:
         if stop_at is not None and pending and datetime.now(UTC) >= stop_at:
@@ -343,19 +376,24 @@ async def _run_graph(
                     pending.remove(job)
                     changed = True
                 elif all(d in records for d in deps):
+                    if max_jobs is not None and len(running) >= max_jobs:
+                        continue  # the store's cap: it starts when a running job ends
                     upstream = {d: records[d].metrics for d in deps}
-                    future = run_job.with_options(task_run_name=job).submit(
-                        job, make_context(upstream)
-                    )
-                    running[_state_of(future)] = job
+                    started = asyncio.ensure_future(submit(job, make_context(upstream)))
+                    running[started] = job
                     pending.remove(job)
         if not running:
             break
         done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         for finished in done:
-            job = running.pop(finished)
-            records[job] = await _record(job, finished.result())
+            records[running.pop(finished)] = finished.result()
     return {job: records[job] for job in graph.jobs}
+
+
+async def _submit_task(job: str, context: JobContext) -> JobRecord:
+    """The job as a task run named for it, to its record."""
+    future = run_job.with_options(task_run_name=job).submit(job, context)
+    return await _record(job, await _state_of(future))
 
 
 def _state_of(future: PrefectConcurrentFuture) -> asyncio.Future:
@@ -375,7 +413,12 @@ async def _record(job: str, state: State) -> JobRecord:
         )
     if isinstance(outcome, JobFailed):
         return JobRecord(
-            job, FAILED, started_at=outcome.started_at, finished_at=time.time(), error=str(outcome)
+            job,
+            FAILED,
+            started_at=outcome.started_at,
+            finished_at=time.time(),
+            error=str(outcome),
+            orchestrator=outcome.orchestrator,
         )
     message = str(outcome) if isinstance(outcome, BaseException) else (state.message or state.name)
     return JobRecord(job, FAILED, finished_at=time.time(), error=message)

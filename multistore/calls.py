@@ -20,12 +20,16 @@ A call passes four stages, outermost first, always in this order:
 The pools are injected (`Pools`): Prefect's global concurrency limits in production
 (tasks/pools.py), `NO_POOLS` in fakes and logic tests. So are the clock (backoff sleeps, breaker
 cool-downs, token expiry) and the breaker, so a test moves time instead of waiting for it.
+A store that caps its share of a pool (`pool_caps`, e.g. one browser page at a time) gets its
+pools through `StorePools`, which takes one of the store's own slots before the shared one, so a
+capped store waits without holding a slot others could use.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -65,6 +69,65 @@ class NoPools:
 
 
 NO_POOLS = NoPools()
+
+
+_SHARES_LOCK = threading.Lock()
+_SHARES: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
+
+
+class StorePools:
+    """`pools` as one store sees them: at most `caps[pool]` of its slots of a pool held at once.
+
+    The cap is counted in this process: a store runs in one process at a time (its lease,
+    multistore/leases.py), so every slot it holds is held here, whichever job or client holds it.
+    A pool without a cap is `pools`' own.
+    """
+
+    def __init__(self, pools: Pools, store: str, caps: Mapping[str, int]) -> None:
+        self.pools = pools
+        self.store = store
+        self.caps = dict(caps)
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        cap = self.caps.get(name)
+        if cap is None:
+            with self.pools.slot(name):
+                yield
+            return
+        with self._share(name, cap), self.pools.slot(name):
+            yield
+
+    def throttle(self, name: str) -> None:
+        self.pools.throttle(name)
+
+    def _share(self, name: str, cap: int) -> threading.BoundedSemaphore:
+        # Every client of the store in this process shares one count per pool (and per cap, so
+        # a cap changed between runs starts afresh rather than resizing one in use).
+        key = (self.store, name, cap)
+        with _SHARES_LOCK:
+            return _SHARES.setdefault(key, threading.BoundedSemaphore(cap))
+
+
+def store_pools(pools: Pools, store: str, caps: Mapping[str, int] | None) -> Pools:
+    """`pools` with the store's caps, or `pools` itself when it has none."""
+    return StorePools(pools, store, caps) if caps else pools
+
+
+class OrchestratorBusy(RuntimeError):
+    """The Prefect server kept failing (a 503 "database is locked", a 5xx, no answer) while a
+    pool slot was being taken, through every retry: the orchestrator's failure, not the
+    vendor's nor the store's, so it never counts toward the store's quarantine."""
+
+
+def orchestrator_failure(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised from, is an `OrchestratorBusy`."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OrchestratorBusy):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def counts_against_service(exc: BaseException) -> bool:

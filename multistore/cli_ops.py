@@ -162,6 +162,8 @@ def _print_health(data: dict) -> None:
     console.print(f"status: {data['status']}")
     for reason in data["reasons"]:
         console.print(f"  {reason}")
+    for warning in data.get("warnings", []):
+        console.print(f"  warning: {warning}")
     if data["stores"]:
         table(
             None,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from multistore.crons import cadence, check_cron
 from multistore.datafiles import ConfigError, dump, first_error, load
 from multistore.jobgraph import DEFAULT_JOBS, GraphError, build_graph
+from multistore.pools import POOL_NAMES
 from multistore.settings import get_settings
 from multistore.windows import parse_hhmm, parse_window, zone
 
@@ -174,6 +175,12 @@ class StoreConfig(BaseModel):
     region: str | None = None
     tags: list[str] = Field(default_factory=list)
     tasks: list[TaskConfig] = Field(default_factory=list)
+    # The store's own caps (seed 001's maxConcurrentJobsPerDealer, seed 000's maxBrowsersPerStore):
+    # at most `max_concurrent_jobs` of its jobs at once (None: as many as the graph allows), and
+    # at most `pool_caps[pool]` slots of a shared pool held by it at once (absent: the pool's own
+    # size is the only bound), e.g. {browser: 1, "api:dnc": 2}.
+    max_concurrent_jobs: int | None = Field(default=None, ge=1)
+    pool_caps: dict[str, int] = Field(default_factory=dict)
     consecutive_failures: int = Field(default=0, ge=0)
     quarantined_at: datetime | None = None
     quarantine_reason: str | None = None
@@ -225,6 +232,16 @@ class StoreConfig(BaseModel):
             _check_job(job)
             for dep in upstream:
                 _check_job(dep)
+        return value
+
+    @field_validator("pool_caps")
+    @classmethod
+    def _pool_caps(cls, value: dict[str, int]) -> dict[str, int]:
+        for pool, cap in value.items():
+            if pool not in POOL_NAMES:
+                raise ValueError(f"unknown pool {pool!r} (pools: {', '.join(POOL_NAMES)})")
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+                raise ValueError(f"{pool}: a cap is a whole number of slots, at least 1")
         return value
 
     @field_validator("blocks")
@@ -377,4 +394,8 @@ def dump_store_file(stores: list[StoreConfig], path: Path) -> None:
             entry.pop("consecutive_failures")
         if not entry.get("tasks"):
             entry.pop("tasks", None)
+        if entry.get("max_concurrent_jobs") is None:
+            entry.pop("max_concurrent_jobs", None)
+        if not entry.get("pool_caps"):
+            entry.pop("pool_caps", None)
     dump({"stores": entries}, path)

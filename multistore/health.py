@@ -5,7 +5,9 @@ Overall status:
   with one reason line for each;
 - "degraded" when a store is quarantined, an outside service's circuit is open, or an outside
   system a store uses does not answer (multistore/outside_systems.py: its block document's base
-  URL, probed);
+  URL, probed), or when the Prefect server keeps its slot leases in memory (Prefect's default):
+  a restart of that server leaks every slot held at that moment for good, so a pool runs short
+  until someone repairs it (one warning line says how to fix the server's setting);
 - "ok" otherwise.
 
 Per store: enabled, quarantined (since, why), its last success, its consecutive failures, its
@@ -29,7 +31,7 @@ from multistore.breaker import OPEN, BreakerStatus, all_statuses
 from multistore.db import DatabaseUnavailable, session_scope
 from multistore.models import Store, StoreRun
 from multistore.outside_systems import Probe, check_systems, probe
-from multistore.prefect_api import PrefectAPI, PrefectUnavailable
+from multistore.prefect_api import MEMORY_LEASE_STORAGE, PrefectAPI, PrefectUnavailable
 from multistore.settings import get_settings
 from multistore.windows import format_window, last_opened
 
@@ -50,6 +52,7 @@ class Health:
     status: str
     checked_at: datetime
     reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     stores: list[dict[str, Any]] = field(default_factory=list)
     circuits: list[dict[str, Any]] = field(default_factory=list)
     # Each outside system (a base URL from the stores' block documents): does it answer?
@@ -64,6 +67,7 @@ class Health:
             "status": self.status,
             "checked_at": self.checked_at.isoformat(),
             "reasons": self.reasons,
+            "warnings": self.warnings,
             "stores": self.stores,
             "circuits": self.circuits,
             "systems": self.systems,
@@ -93,6 +97,8 @@ def check_health(
         api.check()
     except PrefectUnavailable as exc:
         health.reasons.append(str(exc))
+    else:
+        health.warnings.extend(lease_storage_warnings(api))
     try:
         stores, successes, breakers = _read_registry(registry_url)
     except (DatabaseUnavailable, SQLAlchemyError) as exc:
@@ -114,12 +120,24 @@ def check_health(
     for row in health.stores:
         row["systems"] = per_store.get(row["id"], {})
     if (
-        any(s["quarantined"] for s in health.stores)
+        health.warnings
+        or any(s["quarantined"] for s in health.stores)
         or any(c["state"] == OPEN for c in health.circuits)
         or any(not system["answers"] for row in per_store.values() for system in row.values())
     ):
         health.status = DEGRADED
     return health
+
+
+def lease_storage_warnings(prefect: PrefectAPI) -> list[str]:
+    """One line when the server keeps slot leases in memory (see the module docstring)."""
+    if prefect.lease_storage() != MEMORY_LEASE_STORAGE:
+        return []
+    return [
+        f"Prefect server {prefect.url} keeps concurrency slot leases in memory: a restart "
+        "leaks every slot held then; start it with PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="
+        "prefect.server.concurrency.lease_storage.filesystem"
+    ]
 
 
 def store_health(

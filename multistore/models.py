@@ -67,6 +67,9 @@ class Store(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, default=list))
     # Recurring tasks (multistore.config.TaskConfig as dicts): name, cron, jobs, catch_up_minutes.
     tasks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, default=list))
+    # The store's own caps (multistore.config.StoreConfig): jobs at once, slots per shared pool.
+    max_concurrent_jobs: int | None = Field(default=None)
+    pool_caps: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, default=dict))
     consecutive_failures: int = Field(default=0)
     quarantined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     quarantine_reason: str | None = Field(default=None, sa_column=Column(Text))

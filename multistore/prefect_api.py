@@ -16,6 +16,10 @@ from multistore.settings import get_settings
 
 TIMEOUT = httpx.Timeout(5.0)
 
+# Where Prefect's server keeps the leases of concurrency slots when nobody says otherwise: in its
+# own memory, so a server restart forgets every lease while their slots stay counted as held.
+MEMORY_LEASE_STORAGE = "prefect.server.concurrency.lease_storage.memory"
+
 
 class PrefectUnavailable(RuntimeError):
     """The Prefect server cannot be reached or answered with an error; the message names it."""
@@ -38,6 +42,19 @@ class PrefectAPI:
     def check(self) -> None:
         """Raise PrefectUnavailable (one line) unless the server answers its health check."""
         self._request("GET", "/health")
+
+    def lease_storage(self) -> str | None:
+        """The module the server keeps slot leases in (its `server.concurrency.lease_storage`
+        setting, read from `/admin/settings`), or None when the server does not say."""
+        try:
+            settings = self._request("GET", "/admin/settings")
+        except PrefectUnavailable:
+            return None  # e.g. a server without the admin routes; check() names a real outage
+        try:
+            value = settings["server"]["concurrency"]["lease_storage"]
+        except (KeyError, TypeError):
+            return None
+        return value if isinstance(value, str) else None
 
     def pools(self) -> list[PoolUsage]:
         """Every global concurrency limit (the pools), with its slots in use."""

@@ -447,6 +447,8 @@ def _apply(store: Store, config: StoreConfig) -> None:
     store.region = config.region
     store.tags = builtins.list(config.tags)
     store.tasks = [task.model_dump() for task in config.tasks]
+    store.max_concurrent_jobs = config.max_concurrent_jobs
+    store.pool_caps = dict(config.pool_caps)
     # State is only overwritten when the entry states it (an export does): re-importing a
     # hand-written file must not release quarantines or forget when stores last ran.
     for key in _STATE_FIELDS:
@@ -472,6 +474,8 @@ def to_config(store: Store) -> StoreConfig:
         region=store.region,
         tags=builtins.list(store.tags or []),
         tasks=builtins.list(store.tasks or []),
+        max_concurrent_jobs=store.max_concurrent_jobs,
+        pool_caps=dict(store.pool_caps or {}),
         consecutive_failures=store.consecutive_failures or 0,
         quarantined_at=store.quarantined_at,
         quarantine_reason=store.quarantine_reason,

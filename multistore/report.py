@@ -72,6 +72,8 @@ class StoreEntry:
     timezone: str = "UTC"
     # One dict per attempt: attempt, flow_run_id, outcome, error, started_at, finished_at.
     attempt_log: list[dict[str, Any]] = field(default_factory=list)
+    # The last attempt failed on the orchestrator (no pool slot granted), not on a vendor.
+    orchestrator_failure: bool = False
 
     def record_attempt(
         self,
@@ -107,6 +109,7 @@ class StoreEntry:
         self.jobs_failed = statuses.count("failed")
         self.jobs_blocked = statuses.count("blocked")
         self.compliance = (stats or {}).get("compliance") or None
+        self.orchestrator_failure = bool((stats or {}).get("orchestrator_failure"))
         # Every attempt's calls count, so they add up over the store's retries.
         for service, counts in ((stats or {}).get("api") or {}).items():
             mine = self.api.setdefault(service, {})

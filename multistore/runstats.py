@@ -32,6 +32,8 @@ class JobRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     blocked_by: str | None = None
+    # Failed because the orchestrator (the Prefect server) did not grant a pool slot.
+    orchestrator: bool = False
 
     @property
     def seconds(self) -> float | None:
@@ -68,6 +70,7 @@ def run_statistics(
 ) -> dict[str, Any]:
     """The run's statistics as a JSON-ready dict (the flow's result and the StoreRun metrics)."""
     statuses = [r.status for r in records.values()]
+    failed = [r for r in records.values() if r.status == FAILED]
     seconds = max(finished_at - started_at, 0.0)
     ran = statuses.count(COMPLETED) + statuses.count(FAILED)
     stats: dict[str, Any] = {
@@ -93,6 +96,9 @@ def run_statistics(
         "dealers_processed": 1,
         "jobs_per_second": round(ran / seconds, 3) if seconds > 0 else 0.0,
         "dependency_violations": dependency_violations(graph, records),
+        # Every failed job failed on the orchestrator: the run's failure is not the store's, and
+        # never counts toward its quarantine.
+        "orchestrator_failure": bool(failed) and all(r.orchestrator for r in failed),
         "graph": {"jobs": list(graph.jobs), "edges": [list(e) for e in graph.edges]},
         "started_at": _iso(started_at),
         "finished_at": _iso(finished_at),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,19 @@ def before_write(state: SandboxState, cat: Catalogue, vendor: str) -> None:
     """Run the sales queued for `vendor`'s next write (the test hook), before the write lands."""
     for channel, sku, quantity in cat.on_write.pop(vendor, []):
         sell_on(cat, channel, sku, quantity, cat.stamp(state.wall()))
+
+
+def iso(at: float) -> str:
+    """A sandbox time as the vendors write it (ISO 8601, UTC, microseconds)."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(value: object) -> float | None:
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at.timestamp() if at.tzinfo else None
 
 
 def admin_router(state: SandboxState) -> APIRouter:

@@ -82,11 +82,24 @@ class SandboxAdmin:
         return self._call("GET", f"/admin/channels/{store}")
 
     def sell(
-        self, store: str, channel: str, sku: str, quantity: int = 1, *, past_zero: bool = False
+        self,
+        store: str,
+        channel: str,
+        sku: str,
+        quantity: int = 1,
+        *,
+        past_zero: bool = False,
+        order_id: str | None = None,
     ) -> dict[str, Any]:
         """A customer buys on `channel` (refused beyond what it shows, unless the channel sells
-        `past_zero`)."""
-        body = {"channel": channel, "sku": sku, "quantity": quantity, "past_zero": past_zero}
+        `past_zero`); with `order_id`, the channel lists it among its orders."""
+        body = {
+            "channel": channel,
+            "sku": sku,
+            "quantity": quantity,
+            "past_zero": past_zero,
+            "order_id": order_id,
+        }
         return self._call("POST", f"/admin/channels/{store}/sell", json=body)
 
     def edit_listing(self, store: str, channel: str, sku: str, **fields: Any) -> dict[str, Any]:

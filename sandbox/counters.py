@@ -25,6 +25,9 @@ COUNTS = (
     "hangs",
     "delayed",
     "saves_dropped",
+    "saves",
+    "saves_unchanged",
+    "over_limit",
 )
 
 

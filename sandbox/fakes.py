@@ -8,6 +8,10 @@ records each method called, for tests that check what a job asked for.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -163,3 +167,31 @@ class FakeClients:
 
     def shortener(self) -> FakeShortener:
         return FakeShortener(self.world, self.store_id)
+
+
+class FakePools:
+    """The shared pools in one process (multistore.calls.Pools): unlimited, but they count the
+    slots of each pool held now (`in_use`) and at most at once (`peak`), so a test reads back the
+    concurrency the code under test reached. `changed` is notified at every take and give back."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.in_use: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        with self.changed:
+            self.in_use[name] += 1
+            self.peak[name] = max(self.peak[name], self.in_use[name])
+            self.changed.notify_all()
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.in_use[name] -= 1
+                self.changed.notify_all()
+
+    def throttle(self, name: str) -> None:
+        self.throttled[name] += 1

@@ -170,6 +170,7 @@ class SandboxState:
             wait = bucket.take()
             if wait:
                 count(vendor, store, "rate_limited")
+                count(vendor, store, "over_limit")  # the vendor's own limit, not a storm
                 raise VendorError(
                     429,
                     "rate_limited",

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from multistore.settings import get_settings
 
-SETTLE_MS = 4000
-REPORT_KEY = "store-run-summary"  # the UI draws its tables and logs after the page's load event
+REPORT_KEY = "store-run-summary"
+# The UI draws its tables and logs after the page's load event: each shot waits until what it
+# must show is on the page (the run's name, a log line, the report's title), at most this long.
+SHOWN_MS = 60_000
 
 
 def _post(api: str, path: str, body: dict) -> list[dict]:
@@ -49,7 +52,7 @@ def artifact_id(api: str, flow_run_id: str, key: str) -> str:
     raise SystemExit(f"flow run {flow_run_id} has no artifact {key!r}")
 
 
-def a_store_run(api: str, parent_id: str) -> str:
+def a_store_run(api: str, parent_id: str) -> dict:
     runs = _post(
         api,
         "/flow_runs/filter",
@@ -57,12 +60,23 @@ def a_store_run(api: str, parent_id: str) -> str:
     )
     if not runs:
         raise SystemExit(f"no store run under {parent_id}")
-    return runs[0]["id"]
+    return runs[0]
 
 
-def shoot(page: Page, url: str, path: Path) -> None:
+def flow_run(api: str, flow_run_id: str) -> dict:
+    answer = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def shoot(page: Page, url: str, path: Path, shows: list[str]) -> None:
+    """Screenshot `url` once every text of `shows` is on the page (else exit naming it)."""
     page.goto(url, wait_until="networkidle")
-    page.wait_for_timeout(SETTLE_MS)
+    for text in shows:
+        try:
+            page.get_by_text(text).first.wait_for(state="visible", timeout=SHOWN_MS)
+        except PlaywrightTimeout:
+            raise SystemExit(f"{url}: {text!r} not shown within {SHOWN_MS // 1000} s") from None
     page.screenshot(path=str(path), full_page=True)
     print(f"{path}  ←  {url}")
 
@@ -75,16 +89,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ui = args.ui.rstrip("/")
     api = f"{ui}/api"
-    parent = args.run or newest_parent(api)
-    report = artifact_id(api, parent, REPORT_KEY)
-    store = a_store_run(api, parent)
+    parent = flow_run(api, args.run or newest_parent(api))
+    report = artifact_id(api, parent["id"], REPORT_KEY)
+    store = a_store_run(api, parent["id"])
+    store_id = store["parameters"]["store_id"]
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**get_settings().chromium_launch_options())
         page = browser.new_page(viewport={"width": 1440, "height": 1900})
-        shoot(page, f"{ui}/runs/flow-run/{parent}", args.out / "parent-run.png")
-        shoot(page, f"{ui}/artifacts/artifact/{report}", args.out / "report-artifact.png")
-        shoot(page, f"{ui}/runs/flow-run/{store}", args.out / "store-run.png")
+        # Each page with its logs: the parent's selection line, the store's summary line.
+        shoot(
+            page,
+            f"{ui}/runs/flow-run/{parent['id']}",
+            args.out / "parent-run.png",
+            [parent["name"], "stores selected"],
+        )
+        shoot(
+            page,
+            f"{ui}/artifacts/artifact/{report}",
+            args.out / "report-artifact.png",
+            ["Store run report"],
+        )
+        shoot(
+            page,
+            f"{ui}/runs/flow-run/{store['id']}",
+            args.out / "store-run.png",
+            [store["name"], f"store {store_id}: "],
+        )
         browser.close()
     return 0
 

@@ -8,7 +8,7 @@ from prefect.cache_policies import NONE
 from multistore.clients.dnc import DNCClient
 
 
-@task(name="dnc-scrub", tags=["dnc"], cache_policy=NONE)
+@task(name="dnc-scrub", cache_policy=NONE)
 def scrub_numbers(client: DNCClient, numbers: list[str]) -> dict[str, list[str]]:
     """The scrub service's verdict on each (unique, valid, 10-digit) number: [code, reason]."""
     with client:

@@ -16,23 +16,56 @@ not polled: Prefect's waiters sleep a Retry-After and let decayed slots go unuse
 0.84-0.99 of its decay depending on the machine's load (multistore/pacer.py). Each call instead
 reserves its instant from `multistore.pacer` at the limit's own figures (decay × 60 per minute,
 its limit the burst), read from the server at most once a minute per process.
+
+The orchestrator's hiccups fail no store (multistore/orchestrator.py says which errors are the
+server's: a 503 "database is locked" on a busy SQLite, any 5xx or 429, no answer):
+
+- taking a slot or waiting on a rate is tried again, backing off `ACQUIRE_DELAYS` (about five
+  minutes: a server restart) on top of Prefect's own client retries; should the server fail
+  through them all, the call ends in `OrchestratorBusy`, which names the Prefect server and
+  never counts toward the store's quarantine;
+- releasing a slot is tried again for as long, and never fails the work that held it: when the
+  server stays away the slot comes back when its lease lapses (no holder renews it any more).
+  The pieces of Prefect's `concurrency()` are used one by one for that, because its release is
+  one untried call whose ConnectError failed the task after its vendor work was done.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import TypeVar
+from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.concurrency._asyncio import _discard_cleanup_lease
+from prefect.concurrency._events import (
+    emit_concurrency_acquisition_events,
+    emit_concurrency_release_events,
+)
+from prefect.concurrency._leases import maintain_concurrency_lease
+from prefect.concurrency._sync import (
+    acquire_concurrency_slots_with_lease,
+    release_concurrency_slots_with_lease,
+)
 from prefect.concurrency.asyncio import concurrency as aconcurrency
-from prefect.concurrency.sync import concurrency
 
+from multistore.calls import OrchestratorBusy
+from multistore.clock import SYSTEM_CLOCK
+from multistore.orchestrator import PrefectServerUnavailable, is_outage, server_url, through_outage
 from multistore.pacer import RatePacer
 from multistore.pools import PoolSpec, rate_name
+from multistore.settings import get_settings
+
+T = TypeVar("T")
 
 SLOT_LEASE_SECONDS = 60.0
+# Waits between tries of a slot the server failed to grant: about five minutes in all.
+ACQUIRE_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0)
+logger = logging.getLogger("multistore.pools")
 # How long a process trusts a rate's figures read from the server (an edit in the UI applies
 # within this long).
 RATE_REFRESH_SECONDS = 60.0
@@ -52,24 +85,38 @@ async def ensure_pools(specs: list[PoolSpec]) -> None:
 class PrefectPools:
     """Prefect's global concurrency limits as the call policy's pools."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], None] = SYSTEM_CLOCK.sleep,
+        delays: tuple[float, ...] = ACQUIRE_DELAYS,
+    ) -> None:
+        self.sleep = sleep
+        self.delays = delays
         self._pacer: RatePacer | None = None
         self._rates: dict[str, tuple[float, tuple[float, int] | None]] = {}
         self._lock = threading.Lock()
 
     @contextmanager
     def slot(self, name: str) -> Iterator[None]:
-        with concurrency(
+        taken = self._acquire(
             name,
-            occupy=1,
-            strict=True,
-            lease_duration=SLOT_LEASE_SECONDS,
-            raise_on_lease_renewal_failure=False,
-        ):
-            yield
+            lambda: acquire_concurrency_slots_with_lease(
+                [name], 1, lease_duration=SLOT_LEASE_SECONDS, strict=True
+            ),
+        )
+        events = emit_concurrency_acquisition_events(taken.limits, 1)
+        try:
+            with maintain_concurrency_lease(
+                taken.lease_id, SLOT_LEASE_SECONDS, raise_on_lease_renewal_failure=False
+            ):
+                yield
+        finally:
+            _release(name, taken.lease_id)
+            emit_concurrency_release_events(taken.limits, 1, events)
 
     def throttle(self, name: str) -> None:
-        pace = self._rate(rate_name(name))
+        pace = self._acquire(name, lambda: self._rate(rate_name(name)))
         if pace is None:  # switched off in the UI: no pace, as Prefect's own limit would
             return
         if self._pacer is None:
@@ -89,6 +136,53 @@ class PrefectPools:
             pace = (decay * 60.0, max(1, limit.limit)) if limit.active and decay > 0 else None
             self._rates[limit_name] = (time.monotonic(), pace)
             return pace
+
+    def _acquire(self, name: str, take: Callable[[], T]) -> T:
+        """`take()`, again after each of `delays` while the Prefect server fails."""
+        for tries, delay in enumerate((*self.delays, None), start=1):
+            try:
+                return take()
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise  # a pool never created, a bug: not the server's hiccup
+                if delay is None:
+                    raise OrchestratorBusy(
+                        f"pool {name}: the Prefect server {server_url()} did not grant a slot "
+                        f"in {tries} tries ({_reason(exc)}): the orchestrator's failure, not "
+                        "the vendor's"
+                    ) from exc
+                logger.warning(
+                    "pool %s: the Prefect server %s failed (%s); trying again in %g s",
+                    name,
+                    server_url(),
+                    _reason(exc),
+                    delay,
+                )
+                self.sleep(0.0 if get_settings().instant_backoff else delay)
+        raise AssertionError("unreachable")
+
+
+def _release(name: str, lease_id: UUID) -> None:
+    """Give the slot back; when the server stays away, leave it to the lease (never raise)."""
+    try:
+        through_outage(
+            lambda: release_concurrency_slots_with_lease(lease_id),
+            what=f"releasing a slot of pool {name!r}",
+        )
+    except PrefectServerUnavailable as exc:
+        logger.warning("%s; the slot comes back when its lease lapses", exc)
+        return  # Prefect's task-run cleanup tries the lease once more when the task ends
+    _discard_cleanup_lease(lease_id)
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause in one line ("HTTPStatusError: Server error '503 …' for url …")."""
+    root = exc
+    for _ in range(10):
+        if root.__cause__ is None:
+            break
+        root = root.__cause__
+    return " ".join(f"{type(root).__name__}: {root}".split())[:200]
 
 
 PREFECT_POOLS = PrefectPools()

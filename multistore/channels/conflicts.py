@@ -115,7 +115,7 @@ def detect(
     if source is not None:
         parts += [_price(listings, source), _info(listings, source)]
     if sales is not None and len(sales):
-        parts += [_overselling(allocation, sales, source), _duplicates(sales)]
+        parts += [_overselling(allocation, sales, source), duplicate_sales(sales)]
     found = [p for p in parts if len(p)]
     if not found:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in COLUMNS})
@@ -230,7 +230,9 @@ def _overselling(
     return pd.concat([per_channel, together], ignore_index=True)
 
 
-def _duplicates(sales: pd.DataFrame) -> pd.DataFrame:
+def duplicate_sales(sales: pd.DataFrame) -> pd.DataFrame:
+    """Order lines (channel, order id, SKU) reported more than once: ``channel, sku, order_id,
+    quantity`` in, conflict rows out."""
     counts = sales.groupby(["channel", "order_id", "sku"], as_index=False).size()
     dup = counts[counts["size"] > 1]
     return pd.DataFrame(

@@ -76,6 +76,9 @@ class ChannelClient:
         self.sleep = sleep
         self.calls = 0
         self.throttled = 0
+        # When this client's first and latest requests went out (perf_counter; a benchmark
+        # measures the vendor's rate over that span).
+        self.first_call_at = self.last_call_at = 0.0
         self.caller = Caller(
             self.service,
             store=config.store_id,
@@ -89,6 +92,8 @@ class ChannelClient:
 
         def once() -> httpx.Response:
             self.calls += 1
+            self.last_call_at = time.perf_counter()
+            self.first_call_at = self.first_call_at or self.last_call_at
             response = self.http.request(method, url, headers=self._headers(), **kwargs)
             if response.status_code == 429:
                 self.throttled += 1
@@ -112,6 +117,11 @@ class ChannelClient:
 
     def read_levels(self) -> pd.DataFrame:
         raise NotImplementedError
+
+    def read_orders(self, since: datetime) -> pd.DataFrame | None:
+        """``sku, order_id, quantity`` per order line since `since`; None where the client does
+        not read the channel's orders."""
+        return None
 
     def write(self, changes: Mapping[str, int]) -> WriteResult:
         raise NotImplementedError
@@ -195,6 +205,25 @@ class ShopifyClient(ChannelClient):
             nxt = response.links.get("next", {}).get("url")
             path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
         return _levels(rows)
+
+    def read_orders(self, since: datetime) -> pd.DataFrame:
+        rows: list[tuple[str, str, int]] = []
+        path: str | None = f"/shopify/{self.config.store_id}{self.api}/orders.json"
+        params: dict[str, Any] | None = {
+            "status": "any",
+            "created_at_min": since.isoformat(),
+            "limit": self.page_size,
+        }
+        while path is not None:
+            response = self._request("GET", path, params=params)
+            for order in response.json()["orders"]:
+                rows += [
+                    (str(line.get("sku")), str(order["id"]), line.get("quantity"))
+                    for line in order.get("line_items", [])
+                ]
+            nxt = response.links.get("next", {}).get("url")
+            path, params = (httpx.URL(nxt).raw_path.decode(), None) if nxt else (None, None)
+        return pd.DataFrame(rows, columns=["sku", "order_id", "quantity"])
 
     def write(self, changes: Mapping[str, int]) -> WriteResult:
         """Compare-and-set (`changeFromQuantity`, GraphQL's `inventorySetQuantities` from API

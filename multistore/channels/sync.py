@@ -15,12 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
 from multistore.channels.allocation import Policy, allocate
-from multistore.channels.conflicts import detect
+from multistore.channels.conflicts import detect, duplicate_sales
 from multistore.channels.connectors import ChannelClient, StockroomClient
 from multistore.channels.history import SalesHistory, demand
 from multistore.channels.reservations import Reservations
@@ -62,6 +63,11 @@ def changes(target: pd.Series, levels: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in wanted[differ].items()}
 
 
+# How far back a sync reads a channel's orders (duplicate order lines are found in them; one
+# already recorded is not recorded twice).
+ORDERS_WINDOW = timedelta(days=1)
+
+
 @dataclass
 class Shown:
     """What a channel showed when read, and what reading it cost."""
@@ -70,17 +76,21 @@ class Shown:
     calls: int
     rate_limited: int
     seconds: float
+    # sku, order_id, quantity per order line of the last ORDERS_WINDOW (None: not read).
+    orders: pd.DataFrame | None = None
 
 
 def read_channel(client: ChannelClient) -> Shown:
     before_calls, before_429 = client.calls, client.throttled
     start = time.perf_counter()
     levels = client.read_levels()
+    orders = client.read_orders(client.clock.now() - ORDERS_WINDOW)
     return Shown(
         levels,
         client.calls - before_calls,
         client.throttled - before_429,
         time.perf_counter() - start,
+        orders,
     )
 
 
@@ -124,7 +134,7 @@ def sync_store(
     since the last sync are recorded and weigh the allocation (performance; demand with the
     store's `forecast`: sku, units)."""
     names = [only] if only else [n for n in policy.names if n in clients]
-    shown = {name: read_channel(clients[name]) for name in names}
+    shown = {name: read_channel(clients[name]) for name in reading_order(names)}
     stock = read_stock(store_id, stockroom, book)
     weighed = weigh(store_id, policy, history, shown, forecast).inputs if history else {}
     allocation = allocate(stock, policy, **weighed)
@@ -136,6 +146,13 @@ def sync_store(
         if history:
             history.left(store_id, name, left_showing(name, target, reports[name]))
     return reports
+
+
+def reading_order(names: list[str]) -> list[str]:
+    """The channels in the reverse of the order they are written: the channel written first is
+    read last, so the least time passes between each channel's read and its write (fewer sales
+    to keep, and a rate-limited vendor's budget is not left to refill idle in between)."""
+    return names[::-1]
 
 
 def weigh(
@@ -179,7 +196,8 @@ def find_conflicts(
     - overselling: a channel that sold more since the last sync than that sync left it showing
       (it takes orders past 0), or channels that together sold more than the store had (on hand
       now + what they sold);
-    - duplicate sale: an order line a channel reported twice (in `sold`, when it has order ids).
+    - duplicate sale: an order line a channel reported twice, in the orders it was read with
+      (`Shown.orders`, for the clients that read orders).
     """
     listings = []
     for name, report in reports.items():
@@ -187,6 +205,9 @@ def find_conflicts(
         said = shown[name].levels.drop_duplicates("sku", keep="last")[["sku", "price", "title"]]
         listings.append(after.merge(said, on="sku", how="left"))
     found = detect(allocation, pd.concat(listings, ignore_index=True), source=stock)
+    orders = [r.orders.assign(channel=n) for n, r in shown.items() if r.orders is not None]
+    if orders:
+        found = pd.concat([found, duplicate_sales(pd.concat(orders))], ignore_index=True)
     if sold is None or not len(sold):
         return found
     had = sold.pivot_table(index="sku", columns="channel", values="left", aggfunc="max")

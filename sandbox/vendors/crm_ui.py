@@ -173,6 +173,13 @@ def router(state: SandboxState) -> APIRouter:
         if not isinstance(body, dict) or not isinstance(body.get("DoNotCall"), bool):
             raise bad_request("DoNotCall: must be true or false")
         number = state.faults.next_number(f"{VENDOR}:save", dealer)
+        state.counters.count(VENDOR, dealer, "saves")
+        if (
+            current_contact(state, dealer, index)["ContactInformation"]["DoNotCall"]
+            == body["DoNotCall"]
+        ):
+            # A write of what the contact already holds: a duplicate of an earlier save.
+            state.counters.count(VENDOR, dealer, "saves_unchanged")
         for fault in state.faults.matching(VENDOR, dealer):
             if state.faults.hit(fault.drop_save_rate, VENDOR, dealer, number, "drop"):
                 # The lost write: answered as saved, never kept.

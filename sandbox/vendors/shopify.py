@@ -12,6 +12,9 @@
   read) is not set and gets code `CHANGE_FROM_QUANTITY_STALE`; the others in the call are set.
   Left out, the set is unconditional.
 - `GET …/inventory_levels.json?inventory_item_ids=1,2,3`: just those levels (≤ 250 ids).
+- `GET …/orders.json?status=any&created_at_min=ISO&limit=250` → `{"orders": [{"id", "created_at",
+  "line_items": [{"sku", "quantity"}]}]}`, oldest first, the next page in a `Link` header: each
+  sale with an order id made on Shopify (a sale recorded twice under one id is reported twice).
 
 Every call spends one call of the leaky bucket (40, leaking 2 per second): the answer says
 `X-Shopify-Shop-Api-Call-Limit: used/40`; past it, 429 with Retry-After.
@@ -25,7 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sandbox import credentials
-from sandbox.channels import Catalogue, before_write, catalogue, write
+from sandbox.channels import Catalogue, before_write, catalogue, iso, parse_time, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -86,6 +89,41 @@ def router(state: SandboxState) -> APIRouter:
             url = str(request.url.include_query_params(page_info=page_info + limit))
             headers["Link"] = f'<{url}>; rel="next"'
         return JSONResponse({"inventory_levels": rows}, headers=headers)
+
+    @api.get("/orders.json")
+    async def orders(
+        store: str,
+        request: Request,
+        created_at_min: str | None = None,
+        limit: int = 50,
+        page_info: int = 0,
+        status: str = "open",
+    ):
+        await gate(request, store)
+        if not 1 <= limit <= MAX_PAGE:
+            raise bad_request(f"limit: 1..{MAX_PAGE}")
+        since = parse_time(created_at_min) if created_at_min else float("-inf")
+        if since is None:
+            raise bad_request("created_at_min: an ISO 8601 time with its offset")
+        cat = catalogue(state, store)
+        sales = [
+            s
+            for s in cat.sales
+            if s["channel"] == VENDOR and s.get("order_id") and s["at"] >= since
+        ]
+        rows = [
+            {
+                "id": s["order_id"],
+                "created_at": iso(s["at"]),
+                "line_items": [{"sku": s["sku"], "quantity": s["quantity"]}],
+            }
+            for s in sales[page_info : page_info + limit]
+        ]
+        headers = call_limit()
+        if page_info + limit < len(sales):
+            url = str(request.url.include_query_params(page_info=page_info + limit))
+            headers["Link"] = f'<{url}>; rel="next"'
+        return JSONResponse({"orders": rows}, headers=headers)
 
     @api.post("/inventory_set_quantities.json")
     async def set_quantities(store: str, request: Request):

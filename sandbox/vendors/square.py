@@ -17,13 +17,12 @@ older than the SKU's last count is history, not the current count.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import before_write, catalogue, write
+from sandbox.channels import before_write, catalogue, iso, parse_time, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -55,7 +54,7 @@ def router(state: SandboxState) -> APIRouter:
             raise bad_request(f"limit: 1..{MAX_PAGE}")
         cat = catalogue(state, store)
         page = cat.skus[start : start + limit]
-        at = _iso(cat.stamp(state.wall()))
+        at = iso(cat.stamp(state.wall()))
         rows = [
             {
                 "catalog_object_id": sku,
@@ -96,7 +95,7 @@ def router(state: SandboxState) -> APIRouter:
                 qty = int(count["quantity"])  # type: ignore[index]
             except (TypeError, KeyError, ValueError):
                 qty = -1
-            at = _time(count.get("occurred_at")) if isinstance(count, dict) else None
+            at = parse_time(count.get("occurred_at")) if isinstance(count, dict) else None
             if sku not in cat.on_hand or qty < 0 or at is None:
                 raise bad_request(f"changes[{position}]: catalog_object_id, quantity, occurred_at")
             parsed.append((at, position, sku, qty))
@@ -111,15 +110,3 @@ def router(state: SandboxState) -> APIRouter:
         return answer
 
     return api
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
-
-
-def _time(value: object) -> float | None:
-    try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at.timestamp() if at.tzinfo else None

@@ -97,14 +97,24 @@ def test_a_store_with_five_channels_syncs_end_to_end(prefect_server, sandbox) ->
     left = truth["levels"]["shopify"][oversold_sku]
     assert sandbox.admin.sell(STORE, "shopify", oversold_sku, left + 2, past_zero=True)["sold"]
     _spend_ebay_revisions(sandbox.url, stuck_sku)
+    twice_sku = next(s for s, q in sorted(truth["levels"]["shopify"].items()) if q >= 2)
+    for _ in range(2):  # Shopify lists order o-77 twice
+        assert sandbox.admin.sell(STORE, "shopify", twice_sku, 1, order_id="o-77")["sold"]
     found = channel_sync(STORE)[f"{STORE}:*"]["conflicts"]
-    assert {"stock_mismatch", "price_discrepancy", "product_info", "overselling"} <= set(found)
+    assert set(found) == {
+        "stock_mismatch",
+        "price_discrepancy",
+        "product_info",
+        "overselling",
+        "duplicate_sale",
+    }
     book = {(c.kind, c.sku, c.channel) for c in ConflictBook().list(STORE, status=None)}
     assert {
         ("price_discrepancy", price_sku, "square"),
         ("product_info", title_sku, "ebay"),
         ("overselling", oversold_sku, "shopify"),
         ("stock_mismatch", stuck_sku, "ebay"),
+        ("duplicate_sale", twice_sku, "shopify"),
     } <= book
 
     # Webhooks on two channels, three deliveries: one single-channel sync each, nothing to write.

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import (
@@ -31,6 +28,7 @@ from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.report import load_report
 from tasks.pools import ensure_pools
+from tests.fixtures.prefect_proxy import FlakyProxy, Refuse
 from tests.fixtures.prefect_server import prefect_deploy, start_worker, stored_events
 
 pytestmark = pytest.mark.prefect
@@ -286,7 +284,7 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
     for store_id in ("dep-1", "dep-2", "dep-3"):
         registry.add(store_id, jobs=[])
     worker = start_worker("run-stores-test-worker", env, tmp_path / "worker.log")
-    proxy = _FlakyProxy(prefect_server.url)
+    proxy = FlakyProxy(prefect_server.url, _first_creation_of_each_run(), forward_refused=True)
     try:
         # The parent talks through the proxy with Prefect's own client retries off, so every
         # 503 reaches the parent's retry; the worker talks to the server directly.
@@ -324,56 +322,20 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
             assert [str(r.id) for r in named] == [run_id]
 
 
-class _FlakyProxy(ThreadingHTTPServer):
-    """A loopback proxy to Prefect's server that answers 503 to the first creation of each
-    deployment run, after forwarding it (so the server did create the run)."""
+def _first_creation_of_each_run() -> Refuse:
+    """Each deployment run's first creation: forwarded (the server did create the run), then
+    answered 503, so the retry must find the same run."""
+    seen: set[str] = set()
 
-    daemon_threads = True
+    def refuse(method: str, path: str, body: bytes) -> bool:
+        if method != "POST" or not path.endswith("/create_flow_run"):
+            return False
+        key = json.loads(body).get("idempotency_key")
+        first = key not in seen
+        seen.add(key)
+        return first
 
-    def __init__(self, api_url: str) -> None:
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
-        self.upstream = api_url.removesuffix("/api")
-        self.api_url = f"http://127.0.0.1:{self.server_address[1]}/api"
-        self.http = httpx.Client(timeout=30)
-        self.seen: set[str] = set()
-        self.refused = 0
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self.http.close()
-
-
-class _ProxyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _FlakyProxy
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        skip = {"host", "content-length", "connection", "accept-encoding"}
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-        answer = self.server.http.request(
-            self.command, self.server.upstream + self.path, content=body, headers=headers
-        )
-        status, content = answer.status_code, answer.content
-        if self.command == "POST" and self.path.endswith("/create_flow_run"):
-            key = json.loads(body).get("idempotency_key")
-            if key not in self.server.seen:
-                self.server.seen.add(key)
-                self.server.refused += 1
-                status, content = 503, b'{"detail": "database is locked"}'
-        self.send_response(status)
-        self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+    return refuse
 
 
 # --- the per-store loop on its own (a plain runner: no server needed) ---------------------------

@@ -509,3 +509,47 @@ def test_an_unreachable_registry_is_one_line_naming_it_without_the_password(
         "error: registry database postgresql+psycopg://postgres:***@127.0.0.1:1/x is not reachable"
     )
     assert "s3cret" not in result.stderr
+
+
+def test_a_stores_caps_round_trip_through_import_and_export(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`max_concurrent_jobs` and `pool_caps` are read from the store's YAML, kept in the
+    registry, and written back by export; a store without them exports as before."""
+    stores = tmp_path / "stores.yaml"
+    stores.write_text(
+        "stores:\n"
+        "  - id: small-lot\n"
+        "    max_concurrent_jobs: 2\n"
+        "    pool_caps: {browser: 1, 'api:dnc': 2}\n"
+        "  - id: big-lot\n"
+    )
+    ok_json(invoke, "import", str(stores))
+    small = Registry().get("small-lot")
+    assert (small.max_concurrent_jobs, small.pool_caps) == (2, {"browser": 1, "api:dnc": 2})
+    assert (Registry().get("big-lot").max_concurrent_jobs, Registry().get("big-lot").pool_caps) == (
+        None,
+        {},
+    )
+    exported = tmp_path / "exported.yaml"
+    ok_json(invoke, "export", str(exported))
+    entries = {s["id"]: s for s in yaml.safe_load(exported.read_text())["stores"]}
+    assert entries["small-lot"]["max_concurrent_jobs"] == 2
+    assert entries["small-lot"]["pool_caps"] == {"browser": 1, "api:dnc": 2}
+    assert "max_concurrent_jobs" not in entries["big-lot"] and "pool_caps" not in entries["big-lot"]
+    ok_json(invoke, "import", str(exported))
+    assert Registry().get("small-lot").pool_caps == {"browser": 1, "api:dnc": 2}
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("pool_caps: {browsers: 1}", "pool_caps: Value error, unknown pool 'browsers'"),
+        ("pool_caps: {browser: 0}", "pool_caps: browser: a cap is a whole number of slots"),
+        ("max_concurrent_jobs: 0", "max_concurrent_jobs: Input should be greater than or equal"),
+    ],
+)
+def test_a_bad_cap_is_one_line_naming_it(invoke, tmp_path: Path, entry: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    stores = tmp_path / "stores.yaml"
+    stores.write_text(f"stores:\n  - id: capped\n    {entry}\n")
+    line = one_line_error(invoke, "import", str(stores))
+    assert line.startswith(f"error: {stores}: entry 1, store 'capped': ")
+    assert expected.replace("Value error, ", "") in line, line

@@ -68,6 +68,19 @@ async def test_contact_form_is_rendered_by_javascript(sandbox):
     assert 'do-not-call"' not in raw.split("<script>")[0]
 
 
+def test_a_save_of_the_value_the_contact_holds_counts_as_a_duplicate_write(sandbox):
+    contact = "10000004"
+    api = f"/crm/ui/api/dealers/{DEALER}/contacts/{contact}"
+    with httpx.Client(base_url=sandbox.url, follow_redirects=True) as http:
+        form = {"username": f"{DEALER}-user", "password": "sandbox-password"}
+        http.post("/crm/ui/login", data=form).raise_for_status()
+        flag = http.get(api).json()["ContactInformation"]["DoNotCall"]
+        for value in (not flag, not flag, flag):
+            http.post(api, json={"DoNotCall": value}).raise_for_status()
+    counts = sandbox.admin.counters()["stores"][DEALER]["crm_ui"]
+    assert (counts["saves"], counts["saves_unchanged"]) == (3, 1)
+
+
 async def test_pages_need_a_session_and_wrong_logins_fail(sandbox):
     with httpx.Client(base_url=sandbox.url) as http:
         page = http.get(f"/crm/ui/dealers/{DEALER}/contacts/10000004")

@@ -86,5 +86,6 @@ def test_rate_limit_holds_under_a_burst_from_several_threads(sandbox):
     assert all(int(v) >= 1 for v in retry_after)
     counts = sandbox.admin.vendor_counts("dnc")
     assert counts["rate_limited"] == limited
+    assert counts["over_limit"] == limited  # every 429 here is the vendor's own limit
     assert counts["accepted"] == ok
     assert sandbox.admin.rate()["dnc"]["accepted"] == ok

@@ -58,6 +58,8 @@ def test_rate_limit_storm_and_its_end(sandbox):
     storm = [scrub(sandbox.url) for _ in range(5)]
     assert {r.status_code for r in storm} == {429}
     assert storm[0].headers["retry-after"] == "3"
+    counts = sandbox.admin.vendor_counts("dnc")
+    assert (counts["rate_limited"], counts["over_limit"]) == (5, 0)  # a storm is no overrun
     sandbox.admin.clear_faults()
     assert scrub(sandbox.url).status_code == 200
 
