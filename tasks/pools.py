@@ -41,7 +41,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.concurrency._asyncio import _discard_cleanup_lease
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError, _discard_cleanup_lease
 from prefect.concurrency._events import (
     emit_concurrency_acquisition_events,
     emit_concurrency_release_events,
@@ -160,6 +160,12 @@ class PrefectPools:
                 )
                 self.sleep(0.0 if get_settings().instant_backoff else delay)
         raise AssertionError("unreachable")
+
+
+def slot_refused_by_server(exc: BaseException) -> bool:
+    """Prefect's own slot check of a tagged task (its tag limits) failed on a server error: the
+    orchestrator's failure, as an `OrchestratorBusy` of ours is."""
+    return isinstance(exc, ConcurrencySlotAcquisitionError) and is_outage(exc)
 
 
 def _release(name: str, lease_id: UUID) -> None:

@@ -7,6 +7,7 @@ sandbox are in test_store_pipeline.py.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -16,6 +17,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows import jobs as jobs_module
 from flows.store_pipeline import StorePipelineError, store_pipeline
+from multistore.config import parse_store
 from multistore.jobgraph import DEFAULT_JOBS, GraphError
 from multistore.registry import Registry
 from tests.fixtures.registry import store_with_raw_dependencies
@@ -246,3 +248,31 @@ async def test_a_prefect_server_refusing_the_artifact_costs_the_artifact_not_the
         "store artifact-store: its job graph artifact was not saved "
         "(Prefect server: ConnectError: All connection attempts failed)" in caplog.text
     )
+
+
+async def test_a_store_capped_at_one_job_runs_its_jobs_one_at_a_time(
+    prefect_server, recorder, monkeypatch
+):
+    """The store's `max_concurrent_jobs` reaches the ready queue (whose cap is proved in
+    tests/flows/test_store_caps.py), and its jobs run one after another in graph order."""
+    from flows import store_pipeline as runner_module
+
+    caps = []
+    run_graph = runner_module._run_graph
+
+    async def recording(*args, **kwargs):
+        caps.append(kwargs.get("max_jobs"))
+        return await run_graph(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "_run_graph", recording)
+    rec = recorder()
+    Registry().import_stores(
+        [parse_store({"id": "one-at-a-time", "max_concurrent_jobs": 1})], merge=True
+    )
+    state = await store_pipeline("one-at-a-time", return_state=True)
+    assert state.is_completed()
+    assert caps == [1]
+    order = sorted(rec.spans, key=lambda job: rec.spans[job][0])
+    assert order == list(DEFAULT_JOBS)
+    for earlier, later in itertools.pairwise(order):
+        assert rec.spans[earlier][1] <= rec.spans[later][0]
