@@ -160,10 +160,10 @@ def test_watch_takes_a_run_that_has_no_report_yet_and_ends_with_it(prefect_serve
             return str(run.id)
 
     run_id = asyncio.run(create())
-    code, out, err = _invoke("watch", run_id)
+    code, _out, err = _invoke("watch", run_id)
     assert code == 1
     assert err == f"error: run {run_id}: ended Failed before writing a report\n"
 
     missing = "00000000-0000-4000-8000-000000000000"
-    code, out, err = _invoke("watch", missing)
+    code, _out, err = _invoke("watch", missing)
     assert code == 1 and "no such flow run" in err
