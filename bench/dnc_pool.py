@@ -1,21 +1,26 @@
 """The DNC rate pool: N stores scrubbing at once against a vendor limit of R requests/minute.
 
-Starts its own Prefect server on a new PostgreSQL database (SQLite answers 503 under this load),
-the sandbox with the scrub service limited to R/minute with burst B, and N worker processes, each
-a store running the real `dnc-scrub` task (small batches, so there are many requests) inside a
-flow. Every request first waits for the Prefect rate limit `rate:api:dnc`; the sandbox counts what
-it accepted and what it refused with 429. Prints
+Starts its own Prefect server and registry, each on a new PostgreSQL database (SQLite answers 503
+under this load), the sandbox with the scrub service limited to R/minute with burst B, and N
+worker processes, each a store running the real `dnc-scrub` task (small batches, so there are many
+requests) inside a flow. Every request first waits for the pool's rate (`rate:api:dnc`, paced by
+multistore/pacer.py at the shipped figures, multistore/defaults/pools.yaml); the sandbox counts
+what it accepted and what it refused with 429.
 
-    achieved rate / R    (requests the vendor accepted per minute, first to last, over R)
-    429 count            (target: 0)
+Two shapes of work (`--shapes`): `equal` (every store `--numbers` numbers) and `uneven` (one
+store four times each of the others, the same total). For each, in the same run, it measures ours
+and then the static-split peer: the same N processes, each a plain asyncio loop paced by
+aiolimiter at R/N (the share a per-worker limiter must take to never exceed R together). Prints,
+per shape,
 
-Prefect's decay limiter reaches only ~0.78 of its decay setting (shared/PREFECT_NOTES.md), so the
-pool is calibrated: its decay sits above the vendor's rate (`--decay-factor`) and its burst below
-the vendor's (`--pool-burst`), so that the vendor's bucket absorbs what the polling jitter lets
-through. Target: ≥ 0.9 of R with zero 429s.
+    achieved rate / R: X                  (ours: accepted per minute, first to last, over R)
+    429s: N                               (ours; target 0)
+    static split achieved rate / R: Y     (the peer)
+
+Target: ours ≥ 0.97 of R with zero 429s on both shapes.
 
     .venv/bin/python bench/dnc_pool.py [--stores 4] [--rate 120] [--burst 10] [--numbers 300]
-        [--batch-size 5] [--decay-factor 1.2] [--pool-burst 5]
+        [--batch-size 5] [--shapes equal,uneven] [--no-peer]
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import prefect_stack
+from _harness import Stack, prefect_stack
 
-from multistore.local import spawn
+from devtools.local import spawn
+from multistore.pools import API_DNC, PoolSpec, load_pools
+from sandbox.client import SandboxAdmin
 
 BLOCK = "dnc-bench"
+# The vendor rate multistore/defaults/pools.yaml sizes api:dnc for (requests/minute).
+VENDOR_RATE = 120.0
 
 
 def store_numbers(store: str, count: int) -> list[str]:
@@ -63,80 +72,166 @@ def worker(store: str, count: int) -> int:
     return 0
 
 
+def peer(store: str, count: int, per_minute: float, batch_size: int) -> int:
+    """One store of the static-split peer: a plain asyncio loop paced by aiolimiter at its share
+    (`per_minute`), one request at a time as our worker sends them; a 429 waits its Retry-After."""
+    import httpx
+    from aiolimiter import AsyncLimiter
+
+    from blocks.dnc import DNCService
+
+    block = DNCService.load(BLOCK)
+    url = f"{block.base_url.rstrip('/')}/dnc/scrub"
+    headers = {"X-API-Key": block.api_key.get_secret_value(), "X-Store-Id": store}
+    numbers = store_numbers(store, count)
+    # A bucket of one: a share paced evenly, never a burst of the whole share at once.
+    limiter = AsyncLimiter(1, 60.0 / per_minute)
+
+    async def run() -> int:
+        refused = 0
+        async with httpx.AsyncClient(timeout=30) as http:
+            for start in range(0, len(numbers), batch_size):
+                body = {"numbers": numbers[start : start + batch_size], "ignore_invalid": True}
+                while True:
+                    async with limiter:
+                        try:
+                            response = await http.post(url, json=body, headers=headers)
+                        except httpx.TransportError:  # a dropped connection: send it again
+                            continue
+                    if response.status_code != 429:
+                        response.raise_for_status()
+                        break
+                    refused += 1
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+        return refused
+
+    began = time.time()
+    refused = asyncio.run(run())
+    print(json.dumps({"store": store, "refused": refused, "seconds": time.time() - began}))
+    return 0
+
+
+def shares(shape: str, stores: int, numbers: int, batch_size: int) -> list[int]:
+    """Numbers per store: `equal`, every store `numbers`; `uneven`, the same total with the first
+    store four times each of the others (whole batches)."""
+    if shape == "equal":
+        return [numbers] * stores
+    small = max(1, round(numbers * stores / (stores + 3) / batch_size)) * batch_size
+    return [4 * small] + [small] * (stores - 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", type=int, default=4)
     parser.add_argument("--rate", type=float, default=120, help="vendor limit, requests/minute")
     parser.add_argument("--burst", type=int, default=10, help="vendor burst")
-    parser.add_argument("--numbers", type=int, default=300, help="numbers per store")
+    parser.add_argument("--numbers", type=int, default=300, help="numbers per store (equal)")
     parser.add_argument("--batch-size", type=int, default=5, help="numbers per request")
-    parser.add_argument("--decay-factor", type=float, default=1.2, help="pool decay / vendor rate")
-    parser.add_argument("--pool-burst", type=int, default=5, help="the rate pool's burst")
+    parser.add_argument("--shapes", default="equal,uneven", help="equal, uneven or both")
+    parser.add_argument("--no-peer", action="store_true", help="skip the static-split peer")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--share", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.numbers)
+    if args.peer_worker:
+        return peer(args.peer_worker, args.numbers, args.share, args.batch_size)
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    unknown = sorted(set(shapes) - {"equal", "uneven"})
+    if unknown:
+        parser.error(f"--shapes: unknown shape(s) {', '.join(unknown)} (equal, uneven)")
 
     work = Path(tempfile.mkdtemp(prefix="bench-dnc-"))
-    with prefect_stack(work, prefix="bench_dnc") as stack:
-        sandbox_url = stack.sandbox_url
+    results: list[tuple[str, list[int], dict, dict | None]] = []
+    # The registry on PostgreSQL too: the rate pools' pace lives there, shared as across machines.
+    with prefect_stack(work, prefix="bench_dnc", registry=True) as stack:
         from blocks.sandbox import shared_block
-        from multistore.pools import PoolSpec, load_pools
-        from sandbox.client import SandboxAdmin
         from tasks.pools import ensure_pools
 
-        shared_block("dnc", sandbox_url, batch_size=args.batch_size).save(BLOCK, overwrite=True)
-        dnc = next(p for p in load_pools() if p.name == "api:dnc")
-        pool = PoolSpec(
-            name="api:dnc",
-            limit=dnc.limit,
-            per_minute=args.rate * args.decay_factor,
-            burst=args.pool_burst,
+        shared_block("dnc", stack.sandbox_url, batch_size=args.batch_size).save(
+            BLOCK, overwrite=True
         )
+        # The pool as multistore/defaults/pools.yaml sizes it, for a vendor at --rate/--burst.
+        pool = next(p for p in load_pools() if p.name == API_DNC)
+        pool = scaled(pool, args.rate)
         asyncio.run(ensure_pools([pool]))
-        admin = SandboxAdmin(sandbox_url)
+        admin = SandboxAdmin(stack.sandbox_url)
         admin.set_limits(dnc={"per_minute": args.rate, "burst": args.burst})
-        admin.reset_counters()
-        # Let the "no limit here" cache of a previous setup expire (PREFECT_NOTES.md: 5 s).
-        stores = [f"bench-{n:02d}" for n in range(1, args.stores + 1)]
-        workers = [
-            spawn(
-                store,
-                [sys.executable, __file__, "--worker", store, "--numbers", str(args.numbers)],
-                env=dict(os.environ),
-                log=work / f"{store}.log",
-            )
-            for store in stores
-        ]
-        stack.managed.extend(workers)
-        failed = []
-        for process in workers:
-            if process.process.wait() != 0:
-                failed.append(process.name)
-        counts = admin.vendor_counts("dnc")
-        times = sorted(admin.counters(detail=True)["accepted_times"].get("dnc", []))
-        summary = admin.rate()["dnc"]
-        admin.close()
+        try:
+            for shape in shapes:
+                counts = shares(shape, args.stores, args.numbers, args.batch_size)
+                ours = _round(stack, admin, work, f"{shape}-ours", counts, [])
+                theirs = None
+                if not args.no_peer:
+                    share = ["--share", str(args.rate / args.stores)]
+                    extra = ["--batch-size", str(args.batch_size), *share]
+                    theirs = _round(stack, admin, work, f"{shape}-peer", counts, extra)
+                results.append((shape, counts, ours, theirs))
+        finally:
+            admin.close()
 
-    if failed:
-        logs = ", ".join(str(work / f"{name}.log") for name in failed)
-        print(f"workers failed: {', '.join(failed)} (logs: {logs})")
-        return 1
-    expected = args.stores * -(-args.numbers // args.batch_size)
-    span = times[-1] - times[0]
-    per_minute = (len(times) - 1) / span * 60
-    steady = (len(times) - args.pool_burst) / span * 60
     print(
-        f"dnc pool: {args.stores} stores × {args.numbers} numbers in batches of "
-        f"{args.batch_size} = {expected} requests; vendor {args.rate:g}/min burst {args.burst}; "
-        f"pool decay {pool.per_minute:g}/min (×{args.decay_factor:g}) burst {args.pool_burst}"
+        f"dnc pool: {args.stores} worker processes, batches of {args.batch_size}; vendor "
+        f"{args.rate:g}/min burst {args.burst}; pool {pool.name} limit {pool.limit}, rate "
+        f"{pool.per_minute:g}/min burst {pool.burst}"
     )
-    print(f"accepted: {counts['accepted']}   429s: {counts['rate_limited']}   span: {span:.1f} s")
-    print(f"most in any 60 s: {summary['max_in_60s']}  (vendor allows {args.rate + args.burst:g})")
-    print(f"achieved rate / R: {per_minute / args.rate:.3f}   ({per_minute:.1f}/min)")
-    print(f"steady rate / R (without the opening burst): {steady / args.rate:.3f}")
-    print("target: ≥ 0.9 of R with zero 429s")
+    for shape, counts, ours, theirs in results:
+        requests = sum(-(-n // args.batch_size) for n in counts)
+        print(f"{shape} stores (numbers per store {counts}, {requests} requests):")
+        print(f"  achieved rate / R: {ours['per_minute'] / args.rate:.3f}")
+        print(f"  429s: {ours['refused']}")
+        print(
+            f"  span {ours['span']:.1f} s; most in any 60 s: {ours['max_in_60s']} "
+            f"(vendor allows {args.rate + args.burst:g})"
+        )
+        if theirs is not None:
+            print(f"  static split achieved rate / R: {theirs['per_minute'] / args.rate:.3f}")
+            print(
+                f"  static split 429s: {theirs['refused']}; span {theirs['span']:.1f} s; "
+                f"most in any 60 s: {theirs['max_in_60s']}"
+            )
+    print("target: ours ≥ 0.97 of R with zero 429s on equal and uneven stores")
+    failed = [r for _, _, ours, theirs in results for r in (ours, theirs) if r and r["failed"]]
+    if failed:
+        print("workers failed: " + "; ".join(", ".join(r["failed"]) for r in failed))
+        return 1
     return 0
+
+
+def scaled(pool: PoolSpec, rate: float) -> PoolSpec:
+    """The shipped pool, sized for the real vendor (120/min), for a vendor at `rate`."""
+    return pool.model_copy(update={"per_minute": pool.per_minute * rate / VENDOR_RATE})
+
+
+def _round(
+    stack: Stack, admin: SandboxAdmin, work: Path, label: str, counts: list[int], extra: list[str]
+) -> dict:
+    """One set of N worker processes (ours, or the peer with `extra`); what the vendor saw."""
+    flag = "--peer-worker" if extra else "--worker"
+    admin.reset_counters()
+    workers = [
+        spawn(
+            f"{label}-{n}",
+            [sys.executable, __file__, flag, f"bench-{n:02d}", "--numbers", str(count), *extra],
+            env=dict(os.environ),
+            log=work / f"{label}-{n}.log",
+        )
+        for n, count in enumerate(counts, start=1)
+    ]
+    stack.managed.extend(workers)
+    failed = [f"{p.name} (log {p.log})" for p in workers if p.process.wait() != 0]
+    counts_seen = admin.vendor_counts("dnc")
+    times = sorted(admin.counters(detail=True)["accepted_times"].get("dnc", []))
+    summary = admin.rate().get("dnc", {})
+    span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
+    return {
+        "failed": failed,
+        "refused": counts_seen["rate_limited"],
+        "span": span,
+        "per_minute": (len(times) - 1) / span * 60 if len(times) > 1 else 0.0,
+        "max_in_60s": summary.get("max_in_60s", 0),
+    }
 
 
 if __name__ == "__main__":

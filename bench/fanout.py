@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from multistore.local import PREFECT_SERVER_ENV, start_prefect_server
-from multistore.pgadmin import create_database, database_url, drop_database
+from devtools.local import PREFECT_SERVER_ENV, start_prefect_server
+from devtools.pgadmin import create_database, database_url, drop_database
 from multistore.settings import reset_settings
 
 

@@ -130,6 +130,8 @@ def watch_status(
                 done += 1
                 if run is not None and report is not None and report["state"] != reports.RUNNING:
                     break
+                if run is not None and report is None and _ended(_server_state(run)):
+                    break  # it ended before writing a report (bad parameters, a crash)
                 if iterations is None or done < iterations:
                     time.sleep(interval)
         except KeyboardInterrupt:
@@ -140,13 +142,47 @@ def watch_status(
 def watch_run(run: str, *, interval: float = REFRESH_SECONDS) -> int:
     """`multistore watch RUN`: follow a parent run's stores until it ends; 0 when it completed."""
     data_dir = get_settings().data_dir
-    if reports.find_report(data_dir, run) is None:
+    # Just created by `prefect deployment run`, a run has no report until a worker starts it.
+    if reports.find_report(data_dir, run) is None and _server_state(run) is None:
         raise ValueError(
-            f"run {run}: no report under {reports.reports_dir(data_dir)} "
-            "(the parent run's flow run id; runs on another machine keep theirs there)"
+            f"run {run}: no report under {reports.reports_dir(data_dir)} and no such flow run "
+            "(the parent run's flow run id; runs on another machine keep their reports there)"
         )
     report = watch_status(interval=interval, run=run)
-    return 0 if report is not None and report["state"] == reports.COMPLETED else 1
+    if report is None:
+        state = _server_state(run)
+        name = state.name if state is not None else "?"
+        raise ValueError(f"run {run}: ended {name} before writing a report")
+    return 0 if report["state"] == reports.COMPLETED else 1
+
+
+def _server_state(run: str) -> Any:
+    """The flow run's state on the Prefect server; None when `run` is no flow run id there."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        run_id = UUID(run)
+    except ValueError:
+        return None
+
+    async def read() -> Any:
+        async with get_client() as client:
+            try:
+                return (await client.read_flow_run(run_id)).state
+            except ObjectNotFound:
+                return None
+
+    try:
+        return asyncio.run(read())
+    except Exception:  # the server away: the report on disk is what the view follows
+        return None
+
+
+def _ended(state: Any) -> bool:
+    return state is not None and state.is_final()
 
 
 def _live_view(report: dict[str, Any] | None, run: str | None = None) -> Group:
@@ -156,7 +192,7 @@ def _live_view(report: dict[str, Any] | None, run: str | None = None) -> Group:
     title = "multistore status" if run is None else f"multistore watch {run}"
     parts: list[Any] = [Text(f"{title} — {now} (Ctrl-C to stop)", style="bold")]
     if report is None:
-        parts.append(Text("no run yet"))
+        parts.append(Text("no run yet" if run is None else f"waiting for run {run} to start"))
     else:
         totals = report["totals"]
         if report["state"] == reports.SKIPPED:

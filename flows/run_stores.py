@@ -537,6 +537,8 @@ class _SubflowRunner:
             result = await state.aresult(raise_on_failure=False)
             stats = result if isinstance(result, dict) else None
         run_id = str(flow_run_id) if flow_run_id else None
+        if stats is not None:  # completed, its statistics in hand: no registry read to wait on
+            return _attempt(store.id, state, run_id, stats)
         return await asyncio.to_thread(_attempt, store.id, state, run_id, stats)
 
 
@@ -600,6 +602,10 @@ def _attempt(
     store_id: str, state: State, flow_run_id: str | None, stats: dict[str, Any] | None
 ) -> StoreAttempt:
     """The attempt's outcome, with the statistics the pipeline recorded in the registry."""
+    if state.is_completed() and stats is not None:
+        # The subflow handed its statistics back: nothing to read (a history read per store
+        # was a query and up to ten rows of metrics parsed, on every store of the fan-out).
+        return StoreAttempt(ok=True, flow_run_id=flow_run_id, error=None, stats=stats)
     recorded = _stats_from_registry(Registry(), store_id, flow_run_id) if flow_run_id else None
     error = None
     recorded_status = None

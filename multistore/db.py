@@ -105,6 +105,7 @@ def _import_models() -> None:
         "multistore.breaker",
         "multistore.claims",
         "multistore.leases",
+        "multistore.pacer",
         "multistore.network.models",
         "multistore.channels.tables",
     ):

@@ -11,6 +11,12 @@ the holder lives, so a holder killed with -9 gives its slot back within about a 
 default five. A renewal that fails (the server restarting) is logged and the work goes on: the
 vendor work in hand is worth more than the slot's exactness for the minute it takes.
 
+A rate (`rate:<pool>`) is a Prefect limit with slot decay, as the UI shows and edits it, but it is
+not polled: Prefect's waiters sleep a Retry-After and let decayed slots go unused, so it delivered
+0.84-0.99 of its decay depending on the machine's load (multistore/pacer.py). Each call instead
+reserves its instant from `multistore.pacer` at the limit's own figures (decay × 60 per minute,
+its limit the burst), read from the server at most once a minute per process.
+
 The orchestrator's hiccups fail no store (multistore/orchestrator.py says which errors are the
 server's: a 503 "database is locked" on a busy SQLite, any 5xx or 429, no answer):
 
@@ -27,13 +33,15 @@ server's: a 503 "database is locked" on a busy SQLite, any 5xx or 429, no answer
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.concurrency._asyncio import _discard_cleanup_lease
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError, _discard_cleanup_lease
 from prefect.concurrency._events import (
     emit_concurrency_acquisition_events,
     emit_concurrency_release_events,
@@ -44,11 +52,11 @@ from prefect.concurrency._sync import (
     release_concurrency_slots_with_lease,
 )
 from prefect.concurrency.asyncio import concurrency as aconcurrency
-from prefect.concurrency.sync import rate_limit
 
 from multistore.calls import OrchestratorBusy
 from multistore.clock import SYSTEM_CLOCK
 from multistore.orchestrator import PrefectServerUnavailable, is_outage, server_url, through_outage
+from multistore.pacer import RatePacer
 from multistore.pools import PoolSpec, rate_name
 from multistore.settings import get_settings
 
@@ -58,6 +66,9 @@ SLOT_LEASE_SECONDS = 60.0
 # Waits between tries of a slot the server failed to grant: about five minutes in all.
 ACQUIRE_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0)
 logger = logging.getLogger("multistore.pools")
+# How long a process trusts a rate's figures read from the server (an edit in the UI applies
+# within this long).
+RATE_REFRESH_SECONDS = 60.0
 
 
 async def ensure_pools(specs: list[PoolSpec]) -> None:
@@ -82,6 +93,9 @@ class PrefectPools:
     ) -> None:
         self.sleep = sleep
         self.delays = delays
+        self._pacer: RatePacer | None = None
+        self._rates: dict[str, tuple[float, tuple[float, int] | None]] = {}
+        self._lock = threading.Lock()
 
     @contextmanager
     def slot(self, name: str) -> Iterator[None]:
@@ -102,7 +116,26 @@ class PrefectPools:
             emit_concurrency_release_events(taken.limits, 1, events)
 
     def throttle(self, name: str) -> None:
-        self._acquire(name, lambda: rate_limit(rate_name(name), occupy=1, strict=True))
+        pace = self._acquire(name, lambda: self._rate(rate_name(name)))
+        if pace is None:  # switched off in the UI: no pace, as Prefect's own limit would
+            return
+        if self._pacer is None:
+            self._pacer = RatePacer()
+        self._pacer.wait(rate_name(name), *pace)
+
+    def _rate(self, limit_name: str) -> tuple[float, int] | None:
+        """(per minute, burst) of the Prefect rate limit `limit_name`; None when inactive."""
+        with self._lock:
+            read_at, pace = self._rates.get(limit_name, (float("-inf"), None))
+            if time.monotonic() - read_at < RATE_REFRESH_SECONDS:
+                return pace
+            with get_client(sync_client=True) as client:
+                # strict, as everywhere: a rate that was never created is an error (404).
+                limit = client.read_global_concurrency_limit_by_name(limit_name)
+            decay = limit.slot_decay_per_second or 0.0
+            pace = (decay * 60.0, max(1, limit.limit)) if limit.active and decay > 0 else None
+            self._rates[limit_name] = (time.monotonic(), pace)
+            return pace
 
     def _acquire(self, name: str, take: Callable[[], T]) -> T:
         """`take()`, again after each of `delays` while the Prefect server fails."""
@@ -127,6 +160,12 @@ class PrefectPools:
                 )
                 self.sleep(0.0 if get_settings().instant_backoff else delay)
         raise AssertionError("unreachable")
+
+
+def slot_refused_by_server(exc: BaseException) -> bool:
+    """Prefect's own slot check of a tagged task (its tag limits) failed on a server error: the
+    orchestrator's failure, as an `OrchestratorBusy` of ours is."""
+    return isinstance(exc, ConcurrencySlotAcquisitionError) and is_outage(exc)
 
 
 def _release(name: str, lease_id: UUID) -> None:

@@ -140,3 +140,30 @@ def test_watch_follows_one_run_until_it_ends(prefect_server, capsys) -> None:
 
     code, out, err = _invoke("watch", "ffffffff")
     assert code == 1 and err.startswith("error: run ffffffff: no report under ")
+
+
+def test_watch_takes_a_run_that_has_no_report_yet_and_ends_with_it(prefect_server) -> None:
+    """Right after `prefect deployment run` the run exists on the server but has no report: watch
+    waits for it, and a run that ends without one (failed before it started) ends the watch."""
+    import asyncio
+
+    from prefect import flow, get_client
+    from prefect.states import Failed
+
+    @flow(name="never-started")
+    def never_started() -> None: ...
+
+    async def create() -> str:
+        async with get_client() as client:
+            run = await client.create_flow_run(never_started)
+            await client.set_flow_run_state(run.id, Failed(message="bad parameters"), force=True)
+            return str(run.id)
+
+    run_id = asyncio.run(create())
+    code, _out, err = _invoke("watch", run_id)
+    assert code == 1
+    assert err == f"error: run {run_id}: ended Failed before writing a report\n"
+
+    missing = "00000000-0000-4000-8000-000000000000"
+    code, _out, err = _invoke("watch", missing)
+    assert code == 1 and "no such flow run" in err

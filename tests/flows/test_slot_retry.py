@@ -147,3 +147,35 @@ def test_a_slot_refused_for_another_reason_is_not_retried() -> None:
     with pytest.raises(ConcurrencySlotAcquisitionError):
         pools._acquire("x", missing_pool)
     assert tries == [1] and waits == []
+
+
+def test_a_tagged_task_refused_its_tag_slot_by_the_server_is_the_orchestrators_failure(
+    monkeypatch,
+) -> None:
+    """Measured in the demo on SQLite: Prefect's own tag-limit check of a tagged task answered
+    503 through its client's retries and failed a store's job. Not the vendor's failure."""
+    import httpx
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    from flows import store_pipeline as pipeline
+
+    request = httpx.Request("POST", "http://prefect/api/v2/concurrency_limits/increment-with-lease")
+    locked = httpx.HTTPStatusError("503", request=request, response=httpx.Response(503))
+
+    def refused(context):
+        try:
+            raise locked
+        except httpx.HTTPStatusError as exc:
+            raise ConcurrencySlotAcquisitionError("slots on ['tag:crm']: 503") from exc
+
+    def missing(context):
+        raise ConcurrencySlotAcquisitionError("Concurrency limits ['x'] must be created first")
+
+    monkeypatch.setitem(pipeline.JOBS, "refused", refused)
+    monkeypatch.setitem(pipeline.JOBS, "missing", missing)
+    with pytest.raises(pipeline.JobFailed) as failed:
+        pipeline.run_job.fn("refused", None)
+    assert failed.value.orchestrator is True
+    with pytest.raises(pipeline.JobFailed) as failed:
+        pipeline.run_job.fn("missing", None)
+    assert failed.value.orchestrator is False

@@ -9,11 +9,8 @@ import sys
 PROBE = """
 import importlib, pkgutil, sys
 import multistore
-# Moved to devtools/; kept only until bench/dnc_pool.py and bench/fanout.py import devtools.
-shims = {"multistore.local", "multistore.pgadmin"}
 for module in pkgutil.walk_packages(multistore.__path__, "multistore."):
-    if module.name not in shims:
-        importlib.import_module(module.name)
+    importlib.import_module(module.name)
 above = {"prefect", "flows", "tasks", "blocks", "cli", "devtools", "sandbox"}
 print(sorted({name.split(".")[0] for name in sys.modules} & above))
 """
