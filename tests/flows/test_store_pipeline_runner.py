@@ -233,21 +233,35 @@ async def test_a_prefect_server_refusing_the_artifact_costs_the_artifact_not_the
     import httpx
 
     from flows import store_pipeline as pipeline_module
+    from multistore import orchestrator
 
     async def unreachable(*args, **kwargs):
         raise httpx.ConnectError("All connection attempts failed")
 
+    # The artifact is tried through a whole outage budget first; a clock its waits move spends
+    # that budget without the test waiting for it.
+    clock = {"now": 0.0}
+
+    async def moved(seconds):
+        clock["now"] += seconds
+
+    def through_a_moved_clock(call, **kwargs):
+        return orchestrator.athrough_outage(call, now=lambda: clock["now"], sleep=moved, **kwargs)
+
     recorder()
     Registry().add("artifact-store")
     monkeypatch.setattr(pipeline_module, "acreate_markdown_artifact", unreachable)
+    monkeypatch.setattr(pipeline_module, "athrough_outage", through_a_moved_clock)
     stats = await store_pipeline("artifact-store", jobs=["homenet_feed"])
     assert stats["successful_jobs"] == 1
     (run,) = Registry().history("artifact-store")
     assert run.status == "completed" and run.metrics["successful_jobs"] == 1
+    assert clock["now"] >= orchestrator.OUTAGE_SECONDS
+    assert "store artifact-store: its job graph artifact was not saved" in caplog.text
     assert (
-        "store artifact-store: its job graph artifact was not saved "
-        "(Prefect server: ConnectError: All connection attempts failed)" in caplog.text
-    )
+        f"unreachable for {orchestrator.OUTAGE_SECONDS:.0f} s while writing the job graph "
+        "artifact of store artifact-store: ConnectError: All connection attempts failed"
+    ) in caplog.text
 
 
 async def test_a_store_capped_at_one_job_runs_its_jobs_one_at_a_time(
