@@ -48,6 +48,8 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
     prefect_server, git_remote, tmp_path: Path
 ) -> None:
     from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState
+    from prefect.client.schemas.objects import StateType
 
     from flows.work_pools import ensure_process_pool
 
@@ -67,9 +69,15 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
             for d in await client.read_deployments()
             if d.name.endswith("-git") and d.pull_steps == pinned
         ]
-        for deployment in deployed:
+        # The session's server may also hold scheduled deployments of earlier test files
+        # (test_deployments deploys prefect.yaml's tick): paused too, and their runs already
+        # scheduled deleted, so this test's worker runs nothing but this test's runs.
+        for deployment in await client.read_deployments():
             if deployment.schedules:
                 await client.pause_deployment(deployment.id)
+        scheduled = FlowRunFilter(state=FlowRunFilterState(type={"any_": [StateType.SCHEDULED]}))
+        for waiting in await client.read_flow_runs(flow_run_filter=scheduled):
+            await client.delete_flow_run(waiting.id)
     assert len(deployed) == len(yaml.safe_load((ROOT / GIT_YAML).read_text())["deployments"])
     assert {d.name for d in deployed} >= {"every-5-minutes-git", "adhoc-git", "default-git"}
     assert adhoc.parameters["store_deployment"] == "store-pipeline/default-git"
@@ -104,8 +112,10 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
     assert not Path(report["code"]["root"]).is_relative_to(deployer)
     assert Path(report["code"]["root"]).name == "remote"
     for store_id in ("git-1", "git-2"):
-        (history,) = registry.history(store_id)
-        assert history.status == "completed"
+        runs = registry.history(store_id)
+        assert [r.status for r in runs] == ["completed"], [
+            (r.status, r.error, r.flow_run_id, r.started_at) for r in runs
+        ]
 
 
 def test_deploying_an_unpushed_commit_fails_in_one_line(git_remote) -> None:
