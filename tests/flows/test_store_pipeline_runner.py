@@ -30,17 +30,15 @@ class Recorder:
 
     Jobs named together in `meet` wait for each other at a barrier: each pair can only finish if
     both run at the same time (a pair that does not overlap breaks the barrier and fails), which
-    proves overlap without sleeping. `seconds` is a pause inside every job, 0 unless asked for.
+    proves overlap without sleeping.
     """
 
     def __init__(
         self,
         *,
-        seconds: float = 0.0,
         failing: tuple[str, ...] = (),
         meet: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        self.seconds = seconds
         self.failing = failing
         self.spans: dict[str, tuple[float, float]] = {}
         self.upstreams: dict[str, dict] = {}
@@ -54,8 +52,6 @@ class Recorder:
             began = time.monotonic()
             if name in self.barriers:
                 self.barriers[name].wait()
-            if self.seconds:
-                time.sleep(self.seconds)
             with self.lock:
                 self.spans[name] = (began, time.monotonic())
                 self.upstreams[name] = dict(ctx.upstream)
