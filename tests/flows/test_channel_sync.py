@@ -63,6 +63,16 @@ async def _limits() -> dict[str, int]:
     return {limit.name: limit.active_slots for limit in found}
 
 
+async def _channel_task_tags() -> dict[str, list[str]]:
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="-channel-"))
+        )
+    return {run.name: run.tags for run in runs}
+
+
 async def _artifact(key: str) -> list:
     async with get_client() as client:
         latest = await client.read_latest_artifacts()
@@ -83,6 +93,11 @@ def test_a_store_with_five_channels_syncs_end_to_end(prefect_server, sandbox) ->
         assert by_channel[kind]["written"] == truth["writes"][kind] > 0
         assert by_channel[kind]["rate_limited"] == 0
     assert asyncio.run(_artifact(f"channel-sync-{STORE}"))
+    # No task carries a tag (Prefect would check each against the server as the task starts,
+    # with a client that does not retry): one read and one sync task run per channel.
+    tags = asyncio.run(_channel_task_tags())
+    assert {f"{step}-channel-{kind}" for step in ("read", "sync") for kind in TYPES} <= set(tags)
+    assert not any(tags.values()), tags
     # Every channel's calls went through its vendor's pool, and gave every slot back.
     limits = asyncio.run(_limits())
     for pool in CHANNEL_POOLS.values():
