@@ -7,8 +7,8 @@ requests in flight across all stores and workers (one per slot). It is not taken
 because taking and giving back a Prefect slot is two round trips to the server (0.33 s a request
 at load 9, more under heavier load; bench/dnc_pool.py prints them): paid on every request, they
 leave a store alone too slow for the vendor's rate (one request every 0.5 s), and the pool's rate
-went unused whenever one store was left scrubbing (the uneven stores' tail). An answer without a verdict for every number
-it was asked about is MALFORMED (retried, then one line).
+went unused whenever one store was left scrubbing (the uneven stores' tail). An answer without
+a verdict for every number it was asked about is MALFORMED (retried, then one line).
 """
 
 from __future__ import annotations
