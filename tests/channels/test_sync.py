@@ -62,8 +62,8 @@ def test_first_sync_writes_the_differences_in_batches_and_second_writes_nothing(
         if name == "amazon":  # 1 read; one feed: document, upload, feed, 2 polls, report
             assert report.calls == 1 + 6
             continue
-        # Shopify: 3 pages of levels and one of orders.
-        read_calls = {"shopify": 4, "square": 1, "ebay": 3, "custom": 2}[name]
+        # Shopify: 3 pages of levels and one of orders; Square: one of counts, one of orders.
+        read_calls = {"shopify": 4, "square": 2, "ebay": 3, "custom": 2}[name]
         assert report.calls == read_calls + math.ceil(report.changes / batch)
     # Together the channels show at most on hand − reserved − the buffer, per product.
     shown = sum(
