@@ -59,6 +59,12 @@ class ChannelClient:
     service: ClassVar[str]
     scheme: ClassVar[str] = "custom"
     batch_size: ClassVar[int]
+    # Units of each product the allocation holds back from this channel by default. A vendor
+    # that takes only absolute quantity writes overwrites a sale made between the sync's stock
+    # read and the write landing; the units held back are what such sales may take (per
+    # product) without the channels together selling more than on hand. Shopify and Square
+    # keep such a sale (compare-and-set, `occurred_at`) and need none.
+    default_safety_units: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -354,6 +360,8 @@ EBAY_TIME = ZoneInfo("America/Los_Angeles")
 class EbayClient(ChannelClient):
     service = "ebay"
     batch_size = 25
+    # bulk_update_price_quantity sets absolute quantities, with no condition on what was read.
+    default_safety_units = 1
 
     def __init__(self, config: ChannelConfig, **options: Any) -> None:
         super().__init__(config, **options)
@@ -423,6 +431,9 @@ class AmazonClient(ChannelClient):
 
     service = "amazon"
     batch_size = 25_000
+    # A feed replaces the quantity when Amazon processes it, minutes after it was sent: a wider
+    # window than one synchronous call, so more sales may fall in it.
+    default_safety_units = 2
     poll_seconds = 1.0
     max_polls = 600
 
@@ -511,6 +522,8 @@ class CustomRestClient(ChannelClient):
     """A REST channel described by its block: URL templates, auth header, field mapping."""
 
     service = "custom"
+    # A generic REST write is assumed absolute (no condition on what was read).
+    default_safety_units = 1
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "read_path": "/custom/{store}/api/stock?page={page}",
         "write_path": "/custom/{store}/api/stock/bulk",

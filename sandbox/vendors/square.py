@@ -22,13 +22,22 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import before_write, catalogue, iso, parse_time, write
+from sandbox.channels import Catalogue, before_write, catalogue, iso, parse_time, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
 VENDOR = "square"
 MAX_CHANGES = 100
 MAX_PAGE = 1000
+
+
+def apply_count(cat: Catalogue, sku: str, qty: int, at: float) -> None:
+    """A PHYSICAL_COUNT of `qty` that occurred `at`: the sales on Square after it come off it."""
+    if at < cat.counted_at.get(sku, float("-inf")):
+        return  # an older count than the one in force: history only
+    cat.counted_at[sku] = at
+    later = sum(n for t, n in cat.square_sales.get(sku, []) if t > at)
+    write(cat, VENDOR, sku, max(qty - later, 0))
 
 
 def router(state: SandboxState) -> APIRouter:
@@ -100,11 +109,7 @@ def router(state: SandboxState) -> APIRouter:
                 raise bad_request(f"changes[{position}]: catalog_object_id, quantity, occurred_at")
             parsed.append((at, position, sku, qty))
         for at, _pos, sku, qty in sorted(parsed):
-            if at < cat.counted_at.get(sku, float("-inf")):
-                continue  # an older count than the one in force: history only
-            cat.counted_at[sku] = at
-            later = sum(n for t, n in cat.square_sales.get(sku, []) if t > at)
-            write(cat, VENDOR, sku, max(qty - later, 0))
+            apply_count(cat, sku, qty, at)
         answer = {"counts": [{"catalog_object_id": s, "quantity": str(q)} for *_, s, q in parsed]}
         seen[key] = answer
         return answer
