@@ -62,7 +62,7 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
         for n in names
     }
     shown = {
-        n: read_channel_task.with_options(tags=[clients[n].service])(n, clients[n])
+        n: read_channel_task.with_options(task_run_name=f"read-channel-{n}")(n, clients[n])
         for n in reading_order(names)
     }
     stockroom = SalesChannel.load(f"stockroom-{store_id}", _sync=True).get_client(
@@ -72,7 +72,7 @@ def sync_one_store(store_id: str, only: str | None) -> dict[str, Any]:
     weighed = weigh_task(store_id, policy, shown, get_settings().data_dir)
     allocation = allocate_task(stock, policy, weighed)
     reports = {
-        name: sync_channel_task.with_options(tags=[client.service])(
+        name: sync_channel_task.with_options(task_run_name=f"sync-channel-{name}")(
             name, client, allocation[name], shown[name]
         )
         for name, client in clients.items()

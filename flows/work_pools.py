@@ -53,7 +53,10 @@ async def _ensure_first_queue(pool: str, queue: str) -> None:
 
 
 async def ensure_docker_pool(name: str = DOCKER_POOL) -> bool:
-    """Create the Docker work pool `name` (prefect-docker) unless it exists; True when created."""
+    """Create the Docker work pool `name` (prefect-docker) unless it exists, and its `ticks`
+    queue; True when created."""
     from prefect_docker.worker import DockerWorker
 
-    return await _ensure_pool(name, DockerWorker)
+    created = await _ensure_pool(name, DockerWorker)
+    await _ensure_first_queue(name, TICK_QUEUE)
+    return created

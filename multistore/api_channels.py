@@ -10,12 +10,19 @@ nothing; a verified one is committed to the registry, then acknowledged (200 ``s
 replay of a stored delivery is acknowledged as ``duplicate`` without storing it again (vendors
 retry until they see a 2xx). The secret comes from `app.state.channel_secrets(store, channel)`
 (default: `BlockSecrets`, the channel's block read from the Prefect server).
+
+Verified deliveries are committed in batches (`InboxWriter`): all those that arrived while the
+previous batch was being written go in the next, in one transaction, so a burst costs one disk
+flush per batch, not one per webhook. At most `WEBHOOK_QUEUE` wait; past that the answer is 503
+with Retry-After, and the vendor delivers again (as it does for any answer but a 2xx): the
+service sheds load rather than queue without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -27,6 +34,7 @@ from multistore.channels.reservations import Hold, ReservationError, Reservation
 from multistore.channels.stores import StoreChannels
 from multistore.channels.webhooks import (
     SCHEME_OF_TYPE,
+    Delivery,
     WebhookInbox,
     WebhookRejected,
     WebhookSecret,
@@ -37,6 +45,59 @@ from multistore.prefect_api import PrefectAPI, PrefectUnavailable
 router = APIRouter(prefix="/channels", tags=["channels"])
 
 SecretLookup = Callable[[str, str], WebhookSecret | None]
+
+# Verified deliveries waiting to be stored, at most; and at most this many per transaction.
+WEBHOOK_QUEUE = 1000
+WEBHOOK_BATCH = 250
+Item = tuple[str, str, Delivery, bytes]
+
+
+class InboxWriter:
+    """Stores the deliveries of one event loop in batches (see the module docstring)."""
+
+    def __init__(self, inbox: WebhookInbox, limit: int | None = None) -> None:
+        self.inbox = inbox
+        self.limit = WEBHOOK_QUEUE if limit is None else limit
+        self.waiting: list[tuple[Item, asyncio.Future[bool]]] = []
+        self.drain: asyncio.Task[None] | None = None
+
+    async def store(self, item: Item) -> bool | None:
+        """True: stored; False: a replay already stored; None: the queue is full."""
+        if len(self.waiting) >= self.limit:
+            return None
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, done))
+        if self.drain is None or self.drain.done():
+            self.drain = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self.waiting:
+            batch = self.waiting[:WEBHOOK_BATCH]
+            del self.waiting[:WEBHOOK_BATCH]
+            try:
+                stored = await asyncio.to_thread(self.inbox.store_many, [i for i, _ in batch])
+            except Exception as exc:  # each waiting request answers it (a 500), none is lost
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_, done), ok in zip(batch, stored, strict=True):
+                if not done.done():  # the sender may have hung up
+                    done.set_result(ok)
+
+
+def _writer(request: Request) -> InboxWriter:
+    state = request.app.state
+    writers = getattr(state, "webhook_writers", None)
+    if writers is None:
+        writers = state.webhook_writers = weakref.WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    if loop not in writers:
+        writers[loop] = InboxWriter(WebhookInbox(state.registry_url, clock=state.clock))
+    return writers[loop]
+
+
 BLOCK_TYPE_SLUG = "sales-channel"
 
 
@@ -63,8 +124,13 @@ async def webhook(store_id: str, channel: str, request: Request) -> JSONResponse
         delivery = verify(secret, body, request.headers)
     except WebhookRejected as exc:
         return _error(exc.status, str(exc))
-    inbox = WebhookInbox(state.registry_url, clock=state.clock)
-    stored = await asyncio.to_thread(inbox.store, store_id, channel, delivery, body)
+    stored = await _writer(request).store((store_id, channel, delivery, body))
+    if stored is None:
+        return JSONResponse(
+            {"error": "too many webhooks waiting to be stored; deliver again"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
     return JSONResponse(
         {"status": "stored" if stored else "duplicate", "delivery_id": delivery.delivery_id}
     )

@@ -113,6 +113,17 @@ app = typer.Typer(
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 StoreArg = Annotated[str, typer.Argument(metavar="STORE", help="The store's id.")]
+CapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="POOL=N",
+        help="At most N slots of a shared pool held by the store at once (e.g. browser=1, "
+        "api:dnc=2); repeatable.",
+    ),
+]
+MaxJobsOption = Annotated[
+    int | None, typer.Option(min=1, help="At most this many of the store's jobs at once.")
+]
 
 
 def one_line_errors(func: F) -> F:
@@ -203,6 +214,8 @@ def add(
         str | None, typer.Option(help="Comma-separated jobs (default: all of them).")
     ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it disabled.")] = False,
+    cap: CapOption = None,
+    max_jobs: MaxJobsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a store."""
@@ -216,8 +229,51 @@ def add(
         region=region,
         tags=tag or [],
         jobs=None if jobs is None else [j.strip() for j in jobs.split(",") if j.strip()],
+        max_concurrent_jobs=max_jobs,
+        pool_caps=_caps(cap),
     )
     _answer(as_json, store_row(store, _now()), f"added {store.id}")
+
+
+def _caps(values: list[str] | None) -> dict[str, int]:
+    """--cap POOL=N options as {pool: N}; which pools and caps are allowed is the store's check."""
+    caps: dict[str, int] = {}
+    for value in values or []:
+        pool, equals, number = value.partition("=")
+        try:
+            caps[pool.strip()] = int(number)
+        except ValueError:
+            equals = ""
+        if not equals or not pool.strip():
+            raise ConfigError(f"--cap {value!r}: expected POOL=N, e.g. browser=1 or api:dnc=2")
+    return caps
+
+
+@app.command("set-caps")
+@one_line_errors
+def set_caps(
+    store_id: StoreArg,
+    cap: CapOption = None,
+    uncap: Annotated[
+        list[str] | None,
+        typer.Option(help="Remove the store's cap on this pool (its size bounds it); repeatable."),
+    ] = None,
+    max_jobs: MaxJobsOption = None,
+    no_max_jobs: Annotated[
+        bool, typer.Option("--no-max-jobs", help="As many jobs at once as the graph allows.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a store's own caps: its share of a shared pool, its jobs at once."""
+    if not cap and not uncap and max_jobs is None and not no_max_jobs:
+        raise ConfigError("caps: give --cap, --uncap, --max-jobs or --no-max-jobs")
+    changes: dict[str, int | None] = {**_caps(cap), **dict.fromkeys(uncap or [])}
+    store = Registry().set_caps(
+        store_id, caps=changes, max_concurrent_jobs=max_jobs, no_max_jobs=no_max_jobs
+    )
+    caps = ", ".join(f"{p}={n}" for p, n in (store.pool_caps or {}).items()) or "none"
+    jobs = store.max_concurrent_jobs or "no limit"
+    _changed(store_id, as_json, f"{store_id}: pool caps {caps}; jobs at once {jobs}")
 
 
 @app.command()

@@ -24,7 +24,7 @@ from multistore.channels.allocation import AllocationError, allocate
 from multistore.channels.history import SalesHistory, demand
 from multistore.channels.reservations import Hold, ReservationError, Reservations
 from multistore.channels.review import ConflictBook, ConflictNotFound
-from multistore.channels.stores import ChannelConfigError, StoreChannels
+from multistore.channels.stores import ChannelConfigError, StoreChannels, safety_units
 from multistore.cli_output import console, emit_json, fail, local_time, table
 from multistore.registry import UnknownStoreError
 from multistore.settings import get_settings
@@ -54,6 +54,7 @@ def channels_list(store_id: Annotated[str | None, typer.Argument()] = None, as_j
             "min": c.min_units,
             "max": c.max_units,
             "enabled": c.enabled,
+            "safety": safety_units(c),
         }
         for c in StoreChannels().list(store_id)
     ]
@@ -75,6 +76,14 @@ def channels_connect(
     weight: float | None = None,
     min_units: Annotated[int | None, typer.Option("--min")] = None,
     max_units: Annotated[int | None, typer.Option("--max")] = None,
+    safety_units: Annotated[
+        int | None,
+        typer.Option(
+            "--safety",
+            help="Units of each product held back from this channel (default: 1 for eBay and "
+            "custom, 2 for Amazon, 0 for Shopify and Square).",
+        ),
+    ] = None,
     disabled: bool = False,
     as_json: Json = False,
 ):
@@ -89,6 +98,7 @@ def channels_connect(
             weight=weight,
             min_units=min_units,
             max_units=max_units,
+            safety_units=safety_units,
             enabled=not disabled,
         )
     except ERRORS as exc:

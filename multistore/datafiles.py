@@ -28,9 +28,19 @@ class ConfigError(ValueError):
 
 
 def find(name: str, explicit: Path | None = None) -> Path:
-    """`explicit` when given; else the data directory's `name` if it exists; else the default."""
+    """`explicit` when given; else the data directory's `name` if it exists; else the default.
+
+    A file named explicitly must exist: falling back to the defaults would silently apply other
+    rules (federal EBR windows instead of a state's, say) than the ones the caller asked for.
+    """
     if explicit is not None:
-        return Path(explicit)
+        explicit = Path(explicit)
+        if not explicit.exists():
+            raise ConfigError(
+                f"{explicit}: no such file; create it, or name none to use "
+                f"{get_settings().data_dir / name} or the packaged default"
+            )
+        return explicit
     local = get_settings().data_dir / name
     return local if local.exists() else DEFAULTS / name
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from threading import Lock
 from typing import Any
@@ -30,6 +30,7 @@ from multistore.config import (
 )
 from multistore.db import get_engine
 from multistore.models import Store, StoreRun, utcnow
+from multistore.pools import POOL_NAMES
 from multistore.settings import get_settings
 
 __all__ = [
@@ -165,6 +166,8 @@ class Registry:
         blocks: dict[str, str] | None = None,
         region: str | None = None,
         tags: Sequence[str] | None = None,
+        max_concurrent_jobs: int | None = None,
+        pool_caps: Mapping[str, int] | None = None,
     ) -> Store:
         """Add one store (validated like an import entry); an existing id is refused."""
         fields: dict[str, Any] = {
@@ -178,6 +181,8 @@ class Registry:
             "blocks": blocks,
             "region": region,
             "tags": builtins.list(tags or []),
+            "max_concurrent_jobs": max_concurrent_jobs,
+            "pool_caps": dict(pool_caps or {}),
         }
         if jobs is not None:
             fields["jobs"] = builtins.list(jobs)
@@ -245,6 +250,41 @@ class Registry:
         if not changes:
             raise ConfigError("schedule: nothing to change (give a timezone, a window or always)")
         return self._set(store_id, **changes)
+
+    def set_caps(
+        self,
+        store_id: str,
+        *,
+        caps: Mapping[str, int | None] | None = None,
+        max_concurrent_jobs: int | None = None,
+        no_max_jobs: bool = False,
+    ) -> Store:
+        """Change the store's own caps: `caps` sets a pool's cap (None removes it, leaving the
+        pool's size as the only bound); `max_concurrent_jobs` its jobs at once (`no_max_jobs`:
+        as many as its graph allows). Validated with the whole store (one line naming it)."""
+        if max_concurrent_jobs is not None and no_max_jobs:
+            raise ConfigError("caps: give a number of jobs or no limit, not both")
+        if not caps and max_concurrent_jobs is None and not no_max_jobs:
+            raise ConfigError("caps: nothing to change (give a pool's cap or the jobs at once)")
+        config = to_config(self.get(store_id)).model_dump()
+        pool_caps = dict(config["pool_caps"])
+        for pool, cap in (caps or {}).items():
+            if cap is None:
+                if pool not in POOL_NAMES:
+                    names = ", ".join(POOL_NAMES)
+                    raise ConfigError(f"store {store_id!r}: unknown pool {pool!r} (pools: {names})")
+                pool_caps.pop(pool, None)
+            else:
+                pool_caps[pool] = cap
+        config["pool_caps"] = pool_caps
+        if max_concurrent_jobs is not None or no_max_jobs:
+            config["max_concurrent_jobs"] = max_concurrent_jobs
+        parsed = parse_store(config)
+        return self._set(
+            store_id,
+            pool_caps=dict(parsed.pool_caps),
+            max_concurrent_jobs=parsed.max_concurrent_jobs,
+        )
 
     def add_task(
         self,

@@ -1,4 +1,5 @@
-"""In-process fakes of every client (multistore.clients), answering from the sandbox's data.
+"""In-process fakes of every client (multistore.clients, and the sales channels' clients of
+multistore.channels.connectors), answering from the sandbox's data.
 
 Each fake has its client's methods and answers what the sandbox would over HTTP, from the same
 generators and the same mutable `SandboxState` (flags saved through the UI, short links), so a
@@ -8,16 +9,23 @@ records each method called, for tests that check what a job asked for.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import pandas as pd
+
 from sandbox import data, inventory
+from sandbox.channels import VENDORS, before_write, catalogue, write
 from sandbox.config import SandboxConfig
 from sandbox.state import SandboxState
+from sandbox.vendors import ebay, square
 from sandbox.vendors.crm import current_contact
 from sandbox.vendors.dealercom import listing_items
 from sandbox.vendors.homenet import feed_csv
@@ -130,6 +138,174 @@ class FakeShortener(_Fake):
         return links
 
 
+@dataclass
+class Written:
+    """What a channel write did (the shape of connectors.WriteResult)."""
+
+    written: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class SandboxClock:
+    """The sandbox's wall clock (moved by `SandboxState.advance_clock`) as a client's clock."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.state.wall(), UTC)
+
+
+class FakeChannel(_Fake):
+    """A sales channel's client (connectors.ChannelClient: read_levels, read_orders, write) on
+    the sandbox's catalogue of the store, with each vendor's write semantics as the sandbox
+    applies them: Shopify's compare-and-set ending where the real client's re-read ends (a sale
+    since the read is kept), Square's counts as of the read (`occurred_at`), eBay's daily
+    revision limit, Amazon's and the custom channel's absolute writes. The sandbox's
+    sell-on-next-write hook fires at each write, as over HTTP. `calls` counts the requests the
+    real client would make (one per page and per batch)."""
+
+    vendor: ClassVar[str]
+    page_size: ClassVar[int]
+    batch_size: ClassVar[int]
+    calls_per_batch: ClassVar[int] = 1
+
+    def __init__(self, world: FakeWorld, store_id: str) -> None:
+        super().__init__(world, store_id)
+        self.service = self.vendor
+        self.cat = catalogue(self.state, store_id)
+        self.clock = SandboxClock(self.state)
+        self.calls = 0
+        self.throttled = 0
+        self._read: dict[str, int] = {}
+        self._read_at = 0.0
+
+    def read_levels(self) -> pd.DataFrame:
+        self._called("read_levels")
+        cat, vendor = self.cat, self.vendor
+        self.calls += max(1, math.ceil(len(cat.skus) / self.page_size))
+        self._read = dict(cat.levels[vendor])
+        self._read_at = cat.stamp(self.state.wall())
+        return pd.DataFrame(
+            {
+                "sku": cat.skus,
+                "quantity": [float(self._read[s]) for s in cat.skus],
+                "price": [cat.price_on(vendor, s) for s in cat.skus],
+                "title": [cat.title_on(vendor, s) for s in cat.skus],
+            }
+        )
+
+    def read_orders(self, since: datetime) -> pd.DataFrame | None:
+        return None
+
+    def write(self, changes: Mapping[str, int]) -> Written:
+        self._called("write")
+        result = Written()
+        if not changes:
+            return result
+        self.calls += math.ceil(len(changes) / self.batch_size) * self.calls_per_batch
+        before_write(self.state, self.cat, self.vendor)
+        for sku, quantity in changes.items():
+            if sku not in self.cat.on_hand or int(quantity) < 0:
+                result.failed[sku] = f"{self.vendor}: rejected"
+                continue
+            refused = self._set(sku, int(quantity))
+            if refused:
+                result.failed[sku] = refused
+            else:
+                result.written += 1
+        return result
+
+    def _set(self, sku: str, quantity: int) -> str | None:
+        """Apply one write; the reason it was refused, or None."""
+        write(self.cat, self.vendor, sku, quantity)
+        return None
+
+
+class _Orders(FakeChannel):
+    """A channel whose orders the client reads (Shopify's orders.json, Square's orders/search)."""
+
+    def read_orders(self, since: datetime) -> pd.DataFrame:
+        self._called("read_orders")
+        self.calls += 1
+        rows = [
+            (s["sku"], str(s["order_id"]), s["quantity"])
+            for s in self.cat.sales
+            if s["channel"] == self.vendor and s.get("order_id") and s["at"] >= since.timestamp()
+        ]
+        return pd.DataFrame(rows, columns=["sku", "order_id", "quantity"])
+
+
+class FakeShopify(_Orders):
+    vendor, page_size, batch_size = "shopify", 250, 250
+
+    def _set(self, sku: str, quantity: int) -> str | None:
+        if sku not in self._read:
+            return "not listed on shopify (read the levels first)"
+        now = self.cat.levels[self.vendor][sku]
+        if now != self._read[sku]:  # stale: what it shows now plus the change meant
+            quantity = max(now + quantity - self._read[sku], 0)
+        write(self.cat, self.vendor, sku, quantity)
+        self._read[sku] = quantity
+        return None
+
+
+class FakeSquare(_Orders):
+    vendor, page_size, batch_size = "square", 1000, 100
+
+    def _set(self, sku: str, quantity: int) -> str | None:
+        square.apply_count(self.cat, sku, quantity, self._read_at or self.state.wall())
+        return None
+
+
+class FakeEbay(FakeChannel):
+    vendor, page_size, batch_size = "ebay", 200, 25
+
+    def _set(self, sku: str, quantity: int) -> str | None:
+        if ebay.revise(self.state, self.store_id, self.cat, sku, quantity):
+            return None
+        return "ebay: revision limit"
+
+
+class FakeAmazon(FakeChannel):
+    vendor, page_size, batch_size = "amazon", 1000, 25_000
+    # create document, upload, create feed, two polls, read the report
+    calls_per_batch = 6
+
+
+class FakeCustom(FakeChannel):
+    vendor, page_size, batch_size = "custom", 500, 50
+
+
+FAKE_CHANNELS: dict[str, type[FakeChannel]] = {
+    c.vendor: c for c in (FakeShopify, FakeSquare, FakeEbay, FakeAmazon, FakeCustom)
+}
+assert set(FAKE_CHANNELS) == set(VENDORS)
+
+
+class FakeStockroom(_Fake):
+    """The store's inventory system (connectors.StockroomClient.read_stock)."""
+
+    service = "stockroom"
+
+    def __init__(self, world: FakeWorld, store_id: str) -> None:
+        super().__init__(world, store_id)
+        self.calls = self.throttled = 0
+
+    def read_stock(self) -> pd.DataFrame:
+        self._called("read_stock")
+        self.calls += 1
+        cat = catalogue(self.state, self.store_id)
+        return pd.DataFrame(
+            {
+                "on_hand": [cat.on_hand[s] for s in cat.skus],
+                "price": [cat.price[s] for s in cat.skus],
+                "title": [cat.title[s] for s in cat.skus],
+            },
+            index=pd.Index(cat.skus, name="sku"),
+        )
+
+
 class FakeWorld:
     """The sandbox's world in this process; `clients(store_id)` are one store's fakes."""
 
@@ -139,6 +315,13 @@ class FakeWorld:
 
     def clients(self, store_id: str) -> FakeClients:
         return FakeClients(self, store_id)
+
+    def channels(self, store_id: str, names: tuple[str, ...] = VENDORS) -> dict[str, FakeChannel]:
+        """One store's sales channel clients, by channel type."""
+        return {n: FAKE_CHANNELS[n](self, store_id) for n in names}
+
+    def stockroom(self, store_id: str) -> FakeStockroom:
+        return FakeStockroom(self, store_id)
 
 
 class FakeClients:

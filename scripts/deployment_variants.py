@@ -35,13 +35,28 @@ class Variant:
     path: str
     suffix: str  # on every deployment name
     tag: str
-    pool: str  # the anchor of the variant's work pool (in its hand-written definitions)
+    # prefect.yaml's definitions.work_pools key → the anchor of the variant's work pool for it
+    # (in its hand-written definitions): the same queue in the variant's pool, so the tick keeps
+    # its own `ticks` queue, first in the pool, wherever it runs.
+    pools: tuple[tuple[str, str], ...]
     runs: str  # how its runs get their code, added to each description
 
 
 VARIANTS = (
-    Variant("prefect.git.yaml", "-git", "git", "process_pool", "from a clone of its commit"),
-    Variant("prefect.docker.yaml", "-docker", "docker", "docker_pool", "in a container"),
+    Variant(
+        "prefect.git.yaml",
+        "-git",
+        "git",
+        (("process", "process_pool"), ("process_ticks", "tick_pool")),
+        "from a clone of its commit",
+    ),
+    Variant(
+        "prefect.docker.yaml",
+        "-docker",
+        "docker",
+        (("process", "docker_pool"), ("process_ticks", "docker_tick_pool")),
+        "in a container",
+    ),
 )
 
 
@@ -52,14 +67,21 @@ class VariantError(Exception):
 def deployments(base: dict[str, Any], variant: Variant) -> list[dict[str, Any]]:
     """prefect.yaml's deployments as the variant has them (aliases as `__alias__<anchor>`)."""
     definitions = base.get("definitions") or {}
-    pools = list((definitions.get("work_pools") or {}).values())
+    pools = definitions.get("work_pools") or {}
+    anchors = dict(variant.pools)
     run_parameters = definitions.get("run_parameters")
     names = {d["name"] for d in base["deployments"]}
     out = []
     for deployment in base["deployments"]:
         name = deployment["name"]
-        if not any(deployment.get("work_pool") is pool for pool in pools):
+        used = [key for key, pool in pools.items() if deployment.get("work_pool") is pool]
+        if not used:
             raise VariantError(f"{BASE}: {name}: work_pool is not one of definitions.work_pools")
+        if used[0] not in anchors:
+            raise VariantError(
+                f"{BASE}: {name}: {variant.path} has no work pool for definitions.work_pools."
+                f"{used[0]}: add one to its head and to Variant.pools in this script"
+            )
         item: dict[str, Any] = {}
         for key, value in deployment.items():
             if key == "name":
@@ -69,7 +91,7 @@ def deployments(base: dict[str, Any], variant: Variant) -> list[dict[str, Any]]:
             elif key == "tags":
                 item[key] = [*value, variant.tag]
             elif key == "work_pool":
-                item[key] = ALIAS + variant.pool
+                item[key] = ALIAS + anchors[used[0]]
             elif key == "parameters" and value is run_parameters:
                 item[key] = ALIAS + "run_parameters"
             elif key == "parameters":

@@ -1,6 +1,11 @@
-"""The channel sync's tasks: each wraps one step of multistore.channels.sync, tagged with the
-vendor it calls (a name to filter runs by, not a limit: the vendors' pools are held by the call
-policy). Clients and frames are not hashed for caching (cache_policy=NONE)."""
+"""The channel sync's tasks: each wraps one step of multistore.channels.sync. Clients and frames
+are not hashed for caching (cache_policy=NONE).
+
+No task carries a tag: Prefect checks each of a task's tags against the server as a tag
+concurrency limit when the task starts, with a client that does not retry, so a tag would fail a
+sync during a server restart. The vendors' limits are their pools (`api:<vendor>`), whose slots
+the clients take through the call policy (tasks/pools.py, waiting through an outage); a run's
+task names say which channel it worked on."""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from multistore.channels.sync import (
 from multistore.network.forecast import latest_demand
 
 
-@task(name="read-stock", cache_policy=NONE, tags=["stockroom"])
+@task(name="read-stock", cache_policy=NONE)
 def read_stock_task(store_id: str, stockroom: StockroomClient) -> pd.DataFrame:
     return read_stock(store_id, stockroom, Reservations())
 

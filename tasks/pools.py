@@ -33,10 +33,11 @@ server's: a 503 "database is locked" on a busy SQLite, any 5xx or 429, no answer
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 from uuid import UUID
@@ -44,22 +45,32 @@ from uuid import UUID
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse
-from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError, _discard_cleanup_lease
+from prefect.concurrency._asyncio import (
+    ConcurrencySlotAcquisitionError,
+    _discard_cleanup_lease,
+    aacquire_concurrency_slots_with_lease,
+    arelease_concurrency_slots_with_lease,
+)
 from prefect.concurrency._events import (
     emit_concurrency_acquisition_events,
     emit_concurrency_release_events,
 )
-from prefect.concurrency._leases import maintain_concurrency_lease
+from prefect.concurrency._leases import amaintain_concurrency_lease, maintain_concurrency_lease
 from prefect.concurrency._sync import (
     acquire_concurrency_slots_with_lease,
     release_concurrency_slots_with_lease,
 )
-from prefect.concurrency.asyncio import concurrency as aconcurrency
 from prefect.exceptions import ObjectNotFound
 
 from multistore.calls import OrchestratorBusy
 from multistore.clock import SYSTEM_CLOCK
-from multistore.orchestrator import PrefectServerUnavailable, is_outage, server_url, through_outage
+from multistore.orchestrator import (
+    PrefectServerUnavailable,
+    athrough_outage,
+    is_outage,
+    server_url,
+    through_outage,
+)
 from multistore.pacer import RatePacer
 from multistore.pools import PoolSpec, rate_name
 from multistore.settings import get_settings
@@ -240,15 +251,40 @@ PREFECT_POOLS = PrefectPools()
 
 @asynccontextmanager
 async def apool_slot(
-    name: str, *, occupy: int = 1, lease_seconds: float = SLOT_LEASE_SECONDS
+    name: str,
+    *,
+    occupy: int = 1,
+    lease_seconds: float = SLOT_LEASE_SECONDS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncIterator[None]:
-    """A slot of pool `name` for async tasks, on the same short, renewed lease (and the same
-    rule: a failed renewal is logged, the work goes on)."""
-    async with aconcurrency(
-        name,
-        occupy=occupy,
-        strict=True,
-        lease_duration=lease_seconds,
-        raise_on_lease_renewal_failure=False,
-    ):
-        yield
+    """A slot of pool `name` for async tasks, on the same short, renewed lease and the same
+    rules as `PrefectPools.slot`: a failed renewal is logged and the work goes on, and the
+    release waits through a server outage (never failing the work that held the slot)."""
+    taken = await aacquire_concurrency_slots_with_lease(
+        [name], occupy, lease_duration=lease_seconds, strict=True
+    )
+    events = emit_concurrency_acquisition_events(taken.limits, occupy)
+    try:
+        async with amaintain_concurrency_lease(
+            taken.lease_id, lease_seconds, raise_on_lease_renewal_failure=False
+        ):
+            yield
+    finally:
+        await _arelease(name, taken.lease_id, sleep)
+        emit_concurrency_release_events(taken.limits, occupy, events)
+
+
+async def _arelease(
+    name: str, lease_id: UUID, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> None:
+    """`_release` for async code."""
+    try:
+        await athrough_outage(
+            lambda: arelease_concurrency_slots_with_lease(lease_id),
+            what=f"releasing a slot of pool {name!r}",
+            sleep=sleep,
+        )
+    except PrefectServerUnavailable as exc:
+        logger.warning("%s; the slot comes back when its lease lapses", exc)
+        return
+    _discard_cleanup_lease(lease_id)

@@ -90,18 +90,22 @@ async def test_ticks_have_their_own_queue_first_in_the_pool_and_store_runs_never
     first in the pool's priority order; every store run goes to the `default` queue."""
     from prefect import get_client
 
-    from flows.work_pools import TICK_QUEUE, ensure_process_pool
+    from flows.work_pools import TICK_QUEUE, ensure_docker_pool, ensure_process_pool
 
     deployments = _load(PREFECT_YAML)["deployments"]
     queues = {d["entrypoint"]: d["work_pool"]["work_queue_name"] for d in deployments}
     assert queues.pop("flows/tick.py:tick_flow") == TICK_QUEUE
     assert set(queues.values()) == {"default"}
-    await ensure_process_pool("queue-test-pool")
-    await ensure_process_pool("queue-test-pool")  # idempotent
-    async with get_client() as client:
-        found = await client.read_work_queues(work_pool_name="queue-test-pool")
-    order = [q.name for q in sorted(found, key=lambda q: q.priority)]
-    assert order == [TICK_QUEUE, "default"]
+    for pool, ensure in (
+        ("queue-test-pool", ensure_process_pool),
+        ("queue-test-docker", ensure_docker_pool),  # prefect.docker.yaml's tick uses it too
+    ):
+        await ensure(pool)
+        await ensure(pool)  # idempotent
+        async with get_client() as client:
+            found = await client.read_work_queues(work_pool_name=pool)
+        order = [q.name for q in sorted(found, key=lambda q: q.priority)]
+        assert order == [TICK_QUEUE, "default"], pool
 
 
 VARIANT_SUFFIXES = {GIT_YAML: "-git", DOCKER_YAML: "-docker"}
@@ -121,7 +125,9 @@ def test_a_variant_carries_every_deployment_of_prefect_yaml(path: Path) -> None:
     pool = next(iter(variant_file["definitions"]["work_pools"].values()))
     for key, ours in variant.items():
         theirs = base[key]
-        assert ours["work_pool"] == pool, key
+        # The variant's pool, with prefect.yaml's queue (the tick's `ticks`, first in the pool).
+        queue = theirs["work_pool"]["work_queue_name"]
+        assert ours["work_pool"] == {**pool, "work_queue_name": queue}, key
         assert set(ours["tags"]) == {*theirs["tags"], suffix.removeprefix("-")}, key
         assert ours.get("concurrency_limit") == theirs.get("concurrency_limit"), key
         slugless = [

@@ -25,6 +25,12 @@ channel's cap (``max_units``) is honoured by handing its excess to the channels 
 caps; only when every eligible channel is capped do units stay ``held`` (kept by the store, never
 silently dropped): ``sum(channels) + held + buffer == available`` for every product.
 
+A channel's ``safety_units`` are then taken off its own share (never below 0) and held too, not
+handed to the others: a channel that accepts only absolute quantity writes (eBay, Amazon, a custom
+REST channel) overwrites a sale made between the sync's stock read and the write landing, and
+the units held back are what such a sale may take without the channels together selling more
+than on hand (docs/channel-sync.md, "Overselling").
+
 A row whose weights are all zero (no sales, no forecast) is split equally: a product nobody has
 sold yet is still for sale. A channel with 0 units is a 0 in the result, never a missing value.
 
@@ -73,9 +79,12 @@ class Channel:
     min_units: int = 0
     max_units: int | None = None
     enabled: bool = True
+    # Units of every product kept off this channel's share (held by the store).
+    safety_units: int = 0
 
     def __post_init__(self) -> None:
         _whole(self.min_units, f"channel {self.name}: min_units")
+        _whole(self.safety_units, f"channel {self.name}: safety_units")
         if self.max_units is not None:
             _whole(self.max_units, f"channel {self.name}: max_units")
         if not (self.weight >= 0 and math.isfinite(self.weight)):
@@ -184,8 +193,8 @@ def allocate(
 
     `stock` is indexed by SKU with ``on_hand`` and optionally ``reserved`` (and any columns the
     rules look at); `sales` and `forecast` are (SKU × channel) frames, missing cells meaning 0.
-    Returns a frame indexed like `stock`: one int64 column per channel, then ``held``,
-    ``buffer`` and ``available``.
+    Returns a frame indexed like `stock`: one int64 column per channel, then ``held`` (what caps
+    refused plus the channels' safety units), ``buffer`` and ``available``.
     """
     available = _available(stock)
     buffer = buffer_units(available, policy)
@@ -193,6 +202,9 @@ def allocate(
     weights = strategy_weights(stock.index, policy, sales=sales, forecast=forecast)
     floors, caps = _limits(stock, policy, weights)
     alloc = apportion(allocatable, weights, floors, caps, _tie_order(policy))
+    safety = np.array([c.safety_units for c in policy.channels], dtype=np.int64)
+    if safety.any():
+        alloc = np.maximum(alloc - safety, 0)
     out = pd.DataFrame(alloc, index=stock.index, columns=policy.names)
     out["held"] = allocatable - alloc.sum(axis=1)
     out["buffer"] = buffer

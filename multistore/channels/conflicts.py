@@ -111,9 +111,10 @@ def detect(
     reported). `source`: the store's ``on_hand, price, title`` by SKU. `sales`: long,
     ``channel, sku, order_id, quantity`` since the last sync.
     """
-    parts = [_stock_mismatch(allocation, listings)]
+    lines = _Lines(listings)
+    parts = [_stock_mismatch(allocation, lines)]
     if source is not None:
-        parts += [_price(listings, source), _info(listings, source)]
+        parts += [_price(lines, source), _info(lines, source)]
     if sales is not None and len(sales):
         parts += [_overselling(allocation, sales, source), duplicate_sales(sales)]
     found = [p for p in parts if len(p)]
@@ -126,30 +127,74 @@ def _dtype(column: str) -> str:
     return "float64" if column in ("expected", "observed") else "object"
 
 
-def _allocated(allocation: pd.DataFrame, channels: pd.Series, skus: pd.Series) -> np.ndarray:
+class _Lines:
+    """Long rows (``channel, sku``, …) with their keys as arrays, each SKU looked up once per
+    index: the string columns are converted and hashed once, not once per conflict kind."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.sku = frame["sku"].to_numpy(dtype=object)
+        codes, names = pd.factorize(frame["channel"])
+        self.channel_codes = codes
+        self.channel_names = np.asarray(names, dtype=object)
+        self.channel = self.channel_names[codes] if len(codes) else np.array([], dtype=object)
+        self._rows: list[tuple[pd.Index, np.ndarray]] = []
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def rows_in(self, index: pd.Index) -> np.ndarray:
+        """Each row's position in `index` (−1: not there)."""
+        # The allocation's and the store's SKUs are usually the same index (or equal copies).
+        for known, rows in self._rows:
+            if known is index or known.equals(index):
+                return rows
+        rows = index.get_indexer(self.sku)
+        self._rows.append((index, rows))
+        return rows
+
+    def columns_in(self, columns: pd.Index) -> np.ndarray:
+        """Each row's channel's position in `columns` (−1: not there)."""
+        return np.append(columns.get_indexer(self.channel_names), -1)[self.channel_codes]
+
+    def numbers(self, column: str) -> np.ndarray:
+        return pd.to_numeric(self.frame[column], errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _allocated(allocation: pd.DataFrame, lines: _Lines) -> np.ndarray:
     """Each (channel, sku)'s own allocation; NaN where the channel or product is not allocated."""
     wide = allocation.drop(columns=["held", "buffer", "available"], errors="ignore")
-    rows = wide.index.get_indexer(skus)
-    cols = wide.columns.get_indexer(channels)
+    rows = lines.rows_in(wide.index)
+    cols = lines.columns_in(wide.columns)
     values = wide.to_numpy(dtype=np.float64)
     ok = (rows >= 0) & (cols >= 0)
-    out = np.full(len(skus), np.nan)
+    out = np.full(len(lines), np.nan)
     out[ok] = values[rows[ok], cols[ok]]
     return out
 
 
-def _stock_mismatch(allocation: pd.DataFrame, listings: pd.DataFrame) -> pd.DataFrame:
-    if not len(listings):
+def _by_sku(lines: _Lines, column: pd.Series, dtype: type = np.float64) -> np.ndarray:
+    """`column` (indexed by SKU) for each row; NaN (None) where the SKU is not in it."""
+    rows = lines.rows_in(column.index)
+    values = column.to_numpy(dtype=dtype, na_value=np.nan if dtype is np.float64 else None)
+    out = np.full(len(lines), np.nan if dtype is np.float64 else None, dtype=dtype)
+    found = rows >= 0
+    out[found] = values[rows[found]]
+    return out
+
+
+def _stock_mismatch(allocation: pd.DataFrame, lines: _Lines) -> pd.DataFrame:
+    if not len(lines):
         return pd.DataFrame(columns=COLUMNS)
-    observed = pd.to_numeric(listings["quantity"], errors="coerce").to_numpy(dtype=np.float64)
-    expected = _allocated(allocation, listings["channel"], listings["sku"])
+    observed = lines.numbers("quantity")
+    expected = _allocated(allocation, lines)
     hit = ~np.isnan(observed) & ~np.isnan(expected) & (observed != expected)
     detail = np.where(observed[hit] < 0, "negative quantity from the channel", "count differs")
     return pd.DataFrame(
         {
             "kind": Kind.STOCK_MISMATCH.value,
-            "sku": listings["sku"].to_numpy()[hit],
-            "channel": listings["channel"].to_numpy()[hit],
+            "sku": lines.sku[hit],
+            "channel": lines.channel[hit],
             "expected": expected[hit],
             "observed": observed[hit],
             "detail": detail,
@@ -157,30 +202,30 @@ def _stock_mismatch(allocation: pd.DataFrame, listings: pd.DataFrame) -> pd.Data
     )
 
 
-def _price(listings: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
-    if "price" not in listings.columns or "price" not in source.columns:
+def _price(lines: _Lines, source: pd.DataFrame) -> pd.DataFrame:
+    if "price" not in lines.frame.columns or "price" not in source.columns:
         return pd.DataFrame(columns=COLUMNS)
-    observed = pd.to_numeric(listings["price"], errors="coerce").to_numpy(dtype=np.float64)
-    expected = pd.to_numeric(source["price"], errors="coerce").reindex(listings["sku"]).to_numpy()
+    observed = lines.numbers("price")
+    expected = _by_sku(lines, pd.to_numeric(source["price"], errors="coerce"))
     with np.errstate(invalid="ignore"):
         hit = np.abs(observed - expected) > PRICE_TOLERANCE + 1e-9
-    return _rows(Kind.PRICE_DISCREPANCY, listings, hit, expected, observed, "price differs")
+    return _rows(Kind.PRICE_DISCREPANCY, lines, hit, expected, observed, "price differs")
 
 
-def _info(listings: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
-    if "title" not in listings.columns or "title" not in source.columns:
+def _info(lines: _Lines, source: pd.DataFrame) -> pd.DataFrame:
+    if "title" not in lines.frame.columns or "title" not in source.columns:
         return pd.DataFrame(columns=COLUMNS)
-    theirs = listings["title"].to_numpy(dtype=object)
-    ours = source["title"].reindex(listings["sku"]).to_numpy(dtype=object)
+    theirs = lines.frame["title"].to_numpy(dtype=object)
+    ours = _by_sku(lines, source["title"], object)
     # Most titles are identical: only the others are normalised (the costly part).
     maybe = np.flatnonzero((theirs != ours) & pd.notna(theirs) & pd.notna(ours))
     differ = (
         _normal(pd.Series(theirs[maybe])).to_numpy() != _normal(pd.Series(ours[maybe])).to_numpy()
     )
-    hit = np.zeros(len(listings), dtype=bool)
+    hit = np.zeros(len(lines), dtype=bool)
     hit[maybe[differ]] = True
-    nan = np.full(len(listings), np.nan)
-    out = _rows(Kind.PRODUCT_INFO, listings, hit, nan, nan, "")
+    nan = np.full(len(lines), np.nan)
+    out = _rows(Kind.PRODUCT_INFO, lines, hit, nan, nan, "")
     out["detail"] = "title differs: " + theirs[hit].astype(str)
     return out
 
@@ -189,12 +234,12 @@ def _normal(titles: pd.Series) -> pd.Series:
     return titles.astype("string").str.casefold().str.split().str.join(" ")
 
 
-def _rows(kind: Kind, listings: pd.DataFrame, hit: np.ndarray, expected, observed, detail: str):
+def _rows(kind: Kind, lines: _Lines, hit: np.ndarray, expected, observed, detail: str):
     return pd.DataFrame(
         {
             "kind": kind.value,
-            "sku": listings["sku"].to_numpy()[hit],
-            "channel": listings["channel"].to_numpy()[hit],
+            "sku": lines.sku[hit],
+            "channel": lines.channel[hit],
             "expected": np.asarray(expected, dtype=np.float64)[hit],
             "observed": np.asarray(observed, dtype=np.float64)[hit],
             "detail": detail,
@@ -206,9 +251,9 @@ def _overselling(
     allocation: pd.DataFrame, sales: pd.DataFrame, source: pd.DataFrame | None
 ) -> pd.DataFrame:
     unique = sales.drop_duplicates(["channel", "order_id", "sku"])
-    sold = unique.groupby(["channel", "sku"], as_index=False)["quantity"].sum()
-    allocated = _allocated(allocation, sold["channel"], sold["sku"])
-    qty = sold["quantity"].to_numpy(dtype=np.float64)
+    sold = _Lines(unique.groupby(["channel", "sku"], as_index=False)["quantity"].sum())
+    allocated = _allocated(allocation, sold)
+    qty = sold.numbers("quantity")
     over = ~np.isnan(allocated) & (qty > allocated)
     per_channel = _rows(Kind.OVERSELLING, sold, over, allocated, qty, "sold beyond allocation")
     total = unique.groupby("sku")["quantity"].sum()

@@ -59,6 +59,12 @@ class ChannelClient:
     service: ClassVar[str]
     scheme: ClassVar[str] = "custom"
     batch_size: ClassVar[int]
+    # Units of each product the allocation holds back from this channel by default. A vendor
+    # that takes only absolute quantity writes overwrites a sale made between the sync's stock
+    # read and the write landing; the units held back are what such sales may take (per
+    # product) without the channels together selling more than on hand. Shopify and Square
+    # keep such a sale (compare-and-set, `occurred_at`) and need none.
+    default_safety_units: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -319,6 +325,28 @@ class SquareClient(ChannelClient):
             if not cursor:
                 return _levels(rows)
 
+    def read_orders(self, since: datetime) -> pd.DataFrame:
+        """Square's Orders API (`orders/search`, created since `since`), one row per line."""
+        rows: list[tuple[str, str, Any]] = []
+        path = f"/square/{self.config.store_id}/v2/orders/search"
+        query = {"filter": {"date_time_filter": {"created_at": {"start_at": since.isoformat()}}}}
+        cursor: str | None = None
+        while True:
+            body = {"query": query, "limit": 500, "cursor": cursor}
+            answer = self._request("POST", path, json=body).json()
+            for order in answer.get("orders", []):
+                rows += [
+                    (
+                        str(line.get("catalog_object_id")),
+                        str(order["id"]),
+                        pd.to_numeric(line.get("quantity"), errors="coerce"),
+                    )
+                    for line in order.get("line_items", [])
+                ]
+            cursor = answer.get("cursor")
+            if not cursor:
+                return pd.DataFrame(rows, columns=["sku", "order_id", "quantity"])
+
     def write(self, changes: Mapping[str, int]) -> WriteResult:
         """PHYSICAL_COUNTs stamped with the time of the count they replace (the read's
         `calculated_at`): Square orders changes by `occurred_at`, so a sale made after the read
@@ -354,6 +382,8 @@ EBAY_TIME = ZoneInfo("America/Los_Angeles")
 class EbayClient(ChannelClient):
     service = "ebay"
     batch_size = 25
+    # bulk_update_price_quantity sets absolute quantities, with no condition on what was read.
+    default_safety_units = 1
 
     def __init__(self, config: ChannelConfig, **options: Any) -> None:
         super().__init__(config, **options)
@@ -423,6 +453,9 @@ class AmazonClient(ChannelClient):
 
     service = "amazon"
     batch_size = 25_000
+    # A feed replaces the quantity when Amazon processes it, minutes after it was sent: a wider
+    # window than one synchronous call, so more sales may fall in it.
+    default_safety_units = 2
     poll_seconds = 1.0
     max_polls = 600
 
@@ -511,6 +544,8 @@ class CustomRestClient(ChannelClient):
     """A REST channel described by its block: URL templates, auth header, field mapping."""
 
     service = "custom"
+    # A generic REST write is assumed absolute (no condition on what was read).
+    default_safety_units = 1
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "read_path": "/custom/{store}/api/stock?page={page}",
         "write_path": "/custom/{store}/api/stock/bulk",

@@ -127,6 +127,10 @@ def _one(sku, product, policy: Policy, sales, forecast, tie, rank) -> list[int]:
         remaining -= sum(share)
         if not any(alloc[j] < caps[j] for j in range(m)):
             break
+    for j, c in enumerate(policy.channels):
+        kept = min(c.safety_units, alloc[j])
+        alloc[j] -= kept
+        remaining += kept
     return [*alloc, remaining, buffer, available]
 
 

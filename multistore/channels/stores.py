@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from multistore.channels.allocation import AllocationError, Channel, Policy, Rule, Strategy
 from multistore.channels.conflicts import ConflictPolicy
+from multistore.channels.connectors import CLIENTS
 from multistore.channels.tables import ChannelPolicyRow, StoreChannel
 from multistore.db import get_engine
 from multistore.registry import Registry
@@ -108,6 +109,7 @@ class StoreChannels:
                         "min_units": c.min_units,
                         "max_units": c.max_units,
                         "enabled": c.enabled,
+                        "safety_units": safety_units(c),
                     }
                     for c in channels
                 ],
@@ -118,3 +120,11 @@ class StoreChannels:
             }
         )
         return allocation, ConflictPolicy.from_mapping(row.conflicts or {})
+
+
+def safety_units(channel: StoreChannel) -> int:
+    """The units held back from the channel per product: its own setting, else its type's
+    default (1 or 2 for the channels that accept only absolute writes, 0 for the others)."""
+    if channel.safety_units is not None:
+        return channel.safety_units
+    return CLIENTS[channel.type].default_safety_units

@@ -104,6 +104,9 @@ class StoreChannel(SQLModel, table=True):
     min_units: int = 0
     max_units: int | None = None
     enabled: bool = True
+    # Units held back from the channel per product (None: its type's default,
+    # ChannelClient.default_safety_units).
+    safety_units: int | None = None
     connected_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
 
 

@@ -21,12 +21,12 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from multistore.channels.tables import WebhookDelivery
@@ -103,6 +103,17 @@ def verify(secret: WebhookSecret, body: bytes, headers: Mapping[str, str]) -> De
     return Delivery(delivery.strip()[:200], None if topic is None else str(topic)[:200])
 
 
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (store, channel, delivery id) DO NOTHING, in the registry's dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(WebhookDelivery.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
+        index_elements=["store_id", "channel", "delivery_id"]
+    )
+
+
 class WebhookInbox:
     """Verified deliveries in the registry at `url`: stored once, then claimed by a sync."""
 
@@ -113,22 +124,30 @@ class WebhookInbox:
     def store(self, store_id: str, channel: str, delivery: Delivery, body: bytes) -> bool:
         """Persist the delivery (committed before the caller answers 2xx); False if it was
         already stored (a replay: acknowledged, not stored again)."""
-        row = WebhookDelivery(
-            store_id=store_id,
-            channel=channel,
-            delivery_id=delivery.delivery_id,
-            topic=delivery.topic,
-            body=body.decode("utf-8", errors="replace"),
-            received_at=self.clock(),
-        )
-        with Session(self.engine) as session:
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-        return True
+        return self.store_many([(store_id, channel, delivery, body)])[0]
+
+    def store_many(self, items: Sequence[tuple[str, str, Delivery, bytes]]) -> list[bool]:
+        """`store` for many deliveries in one transaction (one commit, so one disk flush, for
+        all of them: what lets the service keep up with bursts); stored or not, per item."""
+        if not items:
+            return []
+        insert = _insert_ignoring_duplicates(self.engine.dialect.name)
+        now = self.clock()
+        stored = []
+        with self.engine.begin() as conn:
+            for store_id, channel, delivery, body in items:
+                done = conn.execute(
+                    insert.values(
+                        store_id=store_id,
+                        channel=channel,
+                        delivery_id=delivery.delivery_id,
+                        topic=delivery.topic,
+                        body=body.decode("utf-8", errors="replace"),
+                        received_at=now,
+                    )
+                )
+                stored.append(done.rowcount == 1)
+        return stored
 
     def pending(self) -> dict[tuple[str, str], int]:
         """Deliveries waiting for a sync, per (store, channel): one sync each, however many."""

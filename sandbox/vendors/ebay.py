@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import before_write, catalogue, write
+from sandbox.channels import Catalogue, before_write, catalogue, write
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -36,6 +36,20 @@ EBAY_TIME = ZoneInfo("America/Los_Angeles")
 def ebay_day(at: float) -> str:
     """The eBay day (Pacific date) a moment falls in."""
     return datetime.fromtimestamp(at, EBAY_TIME).date().isoformat()
+
+
+def revise(state: SandboxState, store: str, cat: Catalogue, sku: str, qty: int) -> bool:
+    """Set a listing's quantity, unless it was revised REVISIONS_PER_DAY times this eBay day."""
+    today = state.channels.setdefault(f"ebay-revisions:{store}", {})
+    day = ebay_day(state.wall())
+    if today.get("day") != day:  # a new eBay day: every listing's count starts again
+        today.clear()
+        today["day"] = day
+    if today.get(sku, 0) >= REVISIONS_PER_DAY:
+        return False
+    today[sku] = today.get(sku, 0) + 1
+    write(cat, VENDOR, sku, qty)
+    return True
 
 
 def router(state: SandboxState) -> APIRouter:
@@ -79,11 +93,6 @@ def router(state: SandboxState) -> APIRouter:
             raise bad_request(f"requests: {len(requests)} given, at most {MAX_SKUS}")
         cat = catalogue(state, store)
         before_write(state, cat, VENDOR)
-        today = state.channels.setdefault(f"ebay-revisions:{store}", {})
-        day = ebay_day(state.wall())
-        if today.get("day") != day:  # a new eBay day: every listing's count starts again
-            today.clear()
-            today["day"] = day
         responses = []
         for item in requests:
             sku = item.get("sku") if isinstance(item, dict) else None
@@ -91,11 +100,9 @@ def router(state: SandboxState) -> APIRouter:
             qty = avail.get("quantity") if isinstance(avail, dict) else None
             if sku not in cat.on_hand or not isinstance(qty, int) or qty < 0:
                 responses.append({"sku": sku, "statusCode": 400, "errors": ["invalid request"]})
-            elif today.get(sku, 0) >= REVISIONS_PER_DAY:
+            elif not revise(state, store, cat, sku, qty):
                 responses.append({"sku": sku, "statusCode": 400, "errors": ["revision limit"]})
             else:
-                today[sku] = today.get(sku, 0) + 1
-                write(cat, VENDOR, sku, qty)
                 responses.append({"sku": sku, "statusCode": 200})
         return {"responses": responses}
 

@@ -3,6 +3,8 @@ against the per-product reference, and the rules stated in allocation.py by exam
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +46,7 @@ def cases(draw: st.DrawFn) -> tuple[pd.DataFrame, Policy, dict]:
             min_units=draw(st.integers(0, 4)),
             max_units=draw(st.one_of(st.none(), st.integers(0, 40))),
             enabled=draw(st.booleans()) or name == names[0],
+            safety_units=draw(st.sampled_from([0, 0, 1, 3])),
         )
         for name in names
     )
@@ -86,10 +89,24 @@ def test_invariants_for_every_strategy(case: tuple[pd.DataFrame, Policy, dict]) 
     assert (units.sum(axis=1) <= available).all()
     assert (units.sum(axis=1) + out["held"] + out["buffer"] == available).all()
     assert (out["available"] == available).all()
-    # Units are held only when every channel that may sell the product is at its cap.
+    # Safety units come off each channel's own share and are held, not handed to the others.
+    bare = Policy(
+        tuple(replace(c, safety_units=0) for c in policy.channels),
+        policy.strategy,
+        policy.buffer_units,
+        policy.buffer_percent,
+        policy.smoothing,
+        policy.rules,
+    )
+    shares = allocate(stock, bare, **inputs)
+    safety = pd.Series({c.name: c.safety_units for c in policy.channels})
+    assert (units == (shares[policy.names] - safety).clip(lower=0)).all().all()
+    kept = (shares[policy.names] - units).sum(axis=1)
+    assert (out["held"] == shares["held"] + kept).all()
+    # Otherwise units are held only when every channel that may sell the product is at its cap.
     caps = _caps(stock, policy)
-    held = out["held"] > 0
-    assert (units[held] >= caps[held]).all().all()
+    held = shares["held"] > 0
+    assert (shares[policy.names][held] >= caps[held]).all().all()
     # Caps and disabled channels are honoured.
     assert (units <= caps).all().all()
     # The same units as the per-product reference, cell for cell.

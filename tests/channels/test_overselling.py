@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import threading
 
+import pytest
+
 from multistore.channels.allocation import Channel, Policy
 from multistore.channels.connectors import CLIENTS, ChannelConfig, StockroomClient
 from multistore.channels.reservations import ReservationError, Reservations
@@ -111,6 +113,56 @@ def test_sales_on_two_channels_between_the_syncs_read_and_write_are_never_writte
         assert shown == on_hand_read - 2 == after["on_hand"][sku]
     # Sell out every channel: the store never goes below zero.
     for channel in POLICY.names:
+        for sku, quantity in after["levels"][channel].items():
+            if quantity > 0:
+                assert sandbox.admin.sell(STORE, channel, sku, quantity)["sold"]
+    assert min(sandbox.admin.channels_truth(STORE)["on_hand"].values()) >= 0
+
+
+@pytest.mark.parametrize("absolute", ["ebay", "amazon", "custom"])
+def test_a_sale_an_absolute_write_overwrites_is_covered_by_the_channels_safety_units(
+    sandbox, absolute: str
+) -> None:  # type: ignore[no-untyped-def]
+    """eBay, Amazon and a custom REST channel take only absolute quantities: a sale made while
+    the write is on its way is written over. The sandbox sells that channel's default safety
+    units (and one on Shopify) the moment its write arrives, after the sync read on hand; the
+    units the allocation held back from it cover the sale, so when every channel then sells out
+    what it shows, no product is sold beyond what the store has."""
+    sandbox.admin.configure(products_per_store=12)
+    config = ChannelConfig(sandbox.url, credentials.CHANNEL_TOKEN, STORE)
+    kind = CLIENTS[absolute]
+    safety = kind.default_safety_units
+    assert safety >= 1
+    policy = Policy((Channel("shopify"), Channel(absolute, safety_units=safety)))
+    clients = {
+        "shopify": CLIENTS["shopify"](config),
+        absolute: kind(config, sleep=lambda _seconds: None),
+    }
+    before = sandbox.admin.channels_truth(STORE)
+    # Products the absolute channel shows enough of to sell its safety units, and Shopify 1.
+    skus = [
+        s
+        for s in before["on_hand"]
+        if before["levels"][absolute][s] >= safety
+        and before["levels"]["shopify"][s] >= 1
+        and before["on_hand"][s] >= 2 * safety + 4
+    ][:3]
+    assert len(skus) == 3
+    for sku in skus:
+        sandbox.admin.sell_on_next_write(STORE, absolute, sku, safety, on=absolute)
+        sandbox.admin.sell_on_next_write(STORE, "shopify", sku, 1, on=absolute)
+
+    reports = sync_store(STORE, policy, StockroomClient(config), clients, Reservations())
+
+    after = sandbox.admin.channels_truth(STORE)
+    assert all(not r.failed for r in reports.values())
+    assert sum(s["quantity"] for s in after["sales"] if s["channel"] == absolute) == 3 * safety
+    for sku in skus:
+        assert after["on_hand"][sku] == before["on_hand"][sku] - safety - 1
+        shown = after["levels"]["shopify"][sku] + after["levels"][absolute][sku]
+        assert shown <= after["on_hand"][sku]
+    # Sell out every channel: the store never goes below zero.
+    for channel in policy.names:
         for sku, quantity in after["levels"][channel].items():
             if quantity > 0:
                 assert sandbox.admin.sell(STORE, channel, sku, quantity)["sold"]

@@ -23,6 +23,7 @@ from blocks.crm import CRMCredentials
 from blocks.sandbox import shared_block
 from flows.dnc_compliance import dnc_compliance
 from flows.setup import setup
+from multistore.compliance import ComplianceRules
 from multistore.pools import load_pools
 from multistore.registry import Registry
 from multistore.retry import ServiceError
@@ -46,10 +47,10 @@ def stores(prefect_server, sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str
     return ids
 
 
-def expected_flags(sandbox, store_id: str) -> dict[str, bool]:
+def expected_flags(sandbox, store_id: str, rules: ComplianceRules | None = None) -> dict[str, bool]:
     seed = sandbox.state.config.seed
     today = datetime.now(UTC).date()
-    return expected_flags_of(sandbox.admin.crm_contacts(store_id), seed, today)
+    return expected_flags_of(sandbox.admin.crm_contacts(store_id), seed, today, rules)
 
 
 # --- the tests ------------------------------------------------------------------------------

@@ -99,3 +99,45 @@ def test_a_full_paced_pool_is_asked_again_after_a_second_not_prefects_retry_afte
         pass
     thread.join(30)
     assert asked == [SLOT_POLL_SECONDS]
+
+
+async def test_an_async_slot_is_given_back_through_a_server_that_refuses_the_release(
+    prefect_server,
+) -> None:
+    """The server answers 503 to the first two releases (Prefect's own client retries off): the
+    work that held the slot does not fail, the release is tried again on the outage schedule
+    (waits on an injected sleep), and the slot is back."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    from multistore.pools import PoolSpec
+    from tasks.pools import apool_slot, ensure_pools
+    from tests.fixtures.prefect_proxy import FlakyProxy
+
+    pool = "release-test-pool"
+    await ensure_pools([PoolSpec(name=pool, limit=1)])
+    refusals = 2
+
+    def refuse(method: str, path: str, body: bytes) -> bool:
+        nonlocal refusals
+        if method == "POST" and path.endswith("/concurrency_limits/decrement-with-lease"):
+            refusals -= 1
+            return refusals >= 0
+        return False
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    proxy = FlakyProxy(prefect_server.url, refuse)
+    try:
+        with temporary_settings({PREFECT_API_URL: proxy.api_url, PREFECT_CLIENT_MAX_RETRIES: 0}):
+            async with apool_slot(pool, sleep=sleep):
+                pass
+    finally:
+        proxy.close()
+    assert proxy.refused == 2 and len(waits) == 2
+    async with get_client() as client:
+        limit = await client.read_global_concurrency_limit_by_name(pool)
+    assert limit.active_slots == 0

@@ -171,6 +171,12 @@ def test_a_bad_pools_file_is_one_line_and_changes_nothing(
     assert "pool 'browser'" in result.stderr and "limit" in result.stderr
     assert "crm-setup-bad" not in asyncio.run(_documents())
 
+    absent = _setup("--pools", str(tmp_path / "absent.yaml"))
+    assert absent.returncode == 1
+    assert absent.stderr.count("\n") == 1
+    assert f"{tmp_path / 'absent.yaml'}: no such file" in absent.stderr
+    assert "crm-setup-bad" not in asyncio.run(_documents())
+
 
 @pytest.mark.parametrize(
     "argv",

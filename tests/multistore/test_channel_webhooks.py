@@ -4,13 +4,14 @@ stores nothing; deliveries coalesce into one pending sync per store and channel.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from fastapi.testclient import TestClient
 
 from multistore.channels.reservations import Reservations
-from multistore.channels.webhooks import WebhookInbox, WebhookSecret, sign
+from multistore.channels.webhooks import Delivery, WebhookInbox, WebhookSecret, sign
 from multistore.prefect_api import PrefectAPI
 from multistore.service import create_app
 
@@ -122,3 +123,38 @@ def test_reservations_over_http(client: TestClient) -> None:
         "/channels/s1/reservations", json={"sku": "A", "quantity": "2", "order_id": "o"}
     )
     assert bad.status_code == 400
+
+
+async def test_deliveries_arriving_together_are_stored_in_batches_once_each() -> None:
+    """Deliveries waiting together go in one transaction; a delivery sent twice in the same
+    batch, or again after it, is stored once."""
+    from multistore import api_channels
+
+    inbox = WebhookInbox()
+    batches: list[int] = []
+    store_many = inbox.store_many
+
+    def counted(items):  # type: ignore[no-untyped-def]
+        batches.append(len(items))
+        return store_many(items)
+
+    inbox.store_many = counted  # type: ignore[method-assign]
+    writer = api_channels.InboxWriter(inbox)
+    items = [("s1", "web", Delivery(f"b-{n % 40}", None), b"{}") for n in range(50)]
+    answers = await asyncio.gather(*(writer.store(item) for item in items))
+    assert answers == [True] * 40 + [False] * 10
+    assert sum(batches) == 50 and len(batches) < 50
+    assert await writer.store(items[0]) is False
+    assert inbox.pending() == {("s1", "web"): 40}
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_stores_nothing(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from multistore import api_channels
+
+    monkeypatch.setattr(api_channels, "WEBHOOK_QUEUE", 0)
+    body, headers = delivery("web", 7)
+    full = client.post("/channels/s1/webhooks/web", content=body, headers=headers)
+    assert full.status_code == 503 and full.headers["retry-after"] == "1"
+    assert WebhookInbox().pending() == {}

@@ -262,6 +262,19 @@ def test_run_without_dry_run_delegates_to_the_parent_flow(
         (("frobnicate",), "error: No such command 'frobnicate'."),
         (("history",), "error: Missing argument 'STORE'."),
         (("set-priority", "dup"), "error: Missing argument 'PRIORITY'."),
+        (("add", "--id", "a", "--cap", "gpu=1"), "store 'a': pool_caps: unknown pool 'gpu'"),
+        (("add", "--id", "a", "--cap", "browser=0"), "browser: a cap is a whole number of slots"),
+        (("add", "--id", "a", "--cap", "browser=-2"), "browser: a cap is a whole number of slots"),
+        (("add", "--id", "a", "--cap", "browser"), "--cap 'browser': expected POOL=N"),
+        (("add", "--id", "a", "--cap", "browser=one"), "--cap 'browser=one': expected POOL=N"),
+        (("add", "--id", "a", "--max-jobs", "0"), "'--max-jobs': Input should be greater than"),
+        (("set-caps", "dup", "--cap", "gpu=1"), "store 'dup': pool_caps: unknown pool 'gpu'"),
+        (("set-caps", "dup", "--uncap", "gpu"), "store 'dup': unknown pool 'gpu'"),
+        (("set-caps", "dup", "--cap", "api:dnc=0"), "api:dnc: a cap is a whole number of slots"),
+        (("set-caps", "dup", "--max-jobs", "-1"), "'--max-jobs': Input should be greater than"),
+        (("set-caps", "dup"), "error: caps: give --cap, --uncap, --max-jobs or --no-max-jobs"),
+        (("set-caps", "dup", "--max-jobs", "2", "--no-max-jobs"), "not both"),
+        (("set-caps", "ghost", "--cap", "browser=1"), "error: unknown store 'ghost'"),
     ],
 )
 def test_bad_input_is_exit_1_and_one_line_naming_the_field(
@@ -340,6 +353,43 @@ def test_import_replace_keeps_stores_with_history_unless_forced(invoke, tmp_path
     summary = ok_json(invoke, "import", str(new), "--force")
     assert summary["removed"] == ["busy", "idle"]
     assert [r["id"] for r in ok_json(invoke, "list")] == ["fresh"]
+
+
+def test_caps_set_by_flags_round_trip_through_the_store_file(
+    invoke, tmp_path: Path, second_registry_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    ok_json(invoke, "add", "--id", "capped", "--cap", "browser=1", "--cap", "api:dnc=2")
+    ok_json(invoke, "add", "--id", "jobs", "--max-jobs", "2")
+    ok_json(invoke, "add", "--id", "plain")
+    store = Registry().get("capped")
+    assert store.pool_caps == {"browser": 1, "api:dnc": 2} and store.max_concurrent_jobs is None
+    assert Registry().get("jobs").max_concurrent_jobs == 2
+
+    first = tmp_path / "first.yaml"
+    ok_json(invoke, "export", str(first))
+    written = {s["id"]: s for s in yaml.safe_load(first.read_text())["stores"]}
+    assert written["capped"]["pool_caps"] == {"browser": 1, "api:dnc": 2}
+    assert written["jobs"]["max_concurrent_jobs"] == 2
+    assert "pool_caps" not in written["plain"] and "max_concurrent_jobs" not in written["plain"]
+
+    # An edit changes one pool's cap, removes another's, and sets then clears the jobs' cap.
+    ok_json(invoke, "set-caps", "capped", "--cap", "browser=3", "--uncap", "api:dnc")
+    ok_json(invoke, "set-caps", "capped", "--max-jobs", "4")
+    assert Registry().get("capped").pool_caps == {"browser": 3}
+    assert Registry().get("capped").max_concurrent_jobs == 4
+    ok_json(invoke, "set-caps", "jobs", "--no-max-jobs")
+    assert Registry().get("jobs").max_concurrent_jobs is None
+    second = tmp_path / "second.yaml"
+    ok_json(invoke, "export", str(second))
+
+    monkeypatch.setenv("MULTISTORE_DATABASE_URL", second_registry_url)
+    reset_settings()
+    ok_json(invoke, "import", str(second))
+    assert Registry().get("capped").pool_caps == {"browser": 3}
+    assert Registry().get("capped").max_concurrent_jobs == 4
+    third = tmp_path / "third.yaml"
+    ok_json(invoke, "export", str(third))
+    assert third.read_text() == second.read_text()
 
 
 def test_export_then_import_into_an_empty_database(

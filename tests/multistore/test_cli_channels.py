@@ -43,7 +43,12 @@ def test_connect_allocate_reserve_and_review() -> None:
 
     hold = ok("reservations", "reserve", "s1", "A", "2", "--order", "o1")
     rows = {r["sku"]: r for r in ok("allocation", "show", "s1")}
-    # 10 on hand − 2 reserved − 1 buffer = 7: eBay capped at 3, the web shop takes the rest.
+    # 10 on hand − 2 reserved − 1 buffer = 7: eBay capped at 3, the web shop takes the rest;
+    # eBay's default safety unit comes off its own share and is held (absolute writes).
+    assert [c["safety"] for c in ok("channels", "list", "s1")] == [1, 0]
+    assert (rows["A"]["web"], rows["A"]["bay"], rows["A"]["held"]) == (4, 2, 1)
+    ok("channels", "connect", "s1", "bay", "--type", "ebay", "--max", "3", "--safety", "0")
+    rows = {r["sku"]: r for r in ok("allocation", "show", "s1")}
     assert (rows["A"]["web"], rows["A"]["bay"], rows["A"]["held"]) == (4, 3, 0)
     assert (rows["B"]["web"], rows["B"]["bay"]) == (0, 0)  # zeros, not missing
     assert ok("reservations", "confirm", str(hold["id"]))["status"] == "confirmed"

@@ -23,6 +23,7 @@ from multistore.compliance import (
     results_frame,
     statistics,
 )
+from multistore.datafiles import ConfigError
 
 RUN = date(2026, 11, 23)
 
@@ -237,7 +238,12 @@ def test_rules_file(tmp_path: Path) -> None:
     bad.write_text("ebr:\n  default: {purchase_months: -1}\n")
     with pytest.raises(ValueError, match=r"compliance.yaml: ebr.default.purchase_months"):
         load_rules(bad)
-    assert load_rules(tmp_path / "absent.yaml") == ComplianceRules()
+    absent = tmp_path / "absent.yaml"
+    with pytest.raises(ConfigError) as raised:
+        load_rules(absent)
+    (line,) = str(raised.value).splitlines()
+    assert line.startswith(f"{absent}: no such file; create it, or name none to use ")
+    assert line.endswith("compliance.yaml or the packaged default")
 
 
 def test_a_run_without_contacts_writes_the_same_schema_as_any_other() -> None:

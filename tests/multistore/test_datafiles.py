@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.alerts import load_alerts
 from multistore import datafiles
+from multistore.breaker import load_policies
 from multistore.compliance import load_rules
 from multistore.pools import load_pools
 
@@ -24,6 +26,20 @@ def test_the_data_directorys_file_wins_over_the_projects(isolated_settings: Path
         "ebr:\n  default: {purchase_months: 3, inquiry_months: 1}\n"
     )
     assert load_rules().default.purchase_months == 3
+
+
+@pytest.mark.parametrize("loader", [load_pools, load_policies, load_rules, load_alerts])
+def test_an_explicitly_named_file_that_is_absent_is_one_line(
+    loader, isolated_settings: Path, tmp_path: Path
+) -> None:
+    """Named but absent is an error, not the defaults: only an unnamed file falls back."""
+    absent = tmp_path / "absent.yaml"
+    with pytest.raises(datafiles.ConfigError) as info:
+        loader(absent)
+    (line,) = str(info.value).splitlines()
+    assert line.startswith(f"{absent}: no such file; create it, or name none to use ")
+    assert str(isolated_settings) in line and line.endswith(" or the packaged default")
+    loader()  # unnamed, with none in the data directory: the packaged default
 
 
 def test_a_file_that_is_not_yaml_is_one_line_naming_it(tmp_path: Path) -> None:
