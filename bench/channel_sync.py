@@ -4,8 +4,9 @@ calls made against the lower bound, 429s, and Shopify's achieved rate against it
     python bench/channel_sync.py [--products 10000]
 
 The lower bound per channel is ceil(listed / page size) reads + ceil(changes / batch size)
-writes (five calls per Amazon feed: it is asynchronous), plus one page of Shopify's orders (the
-client reads them for duplicate sales; the benchmark sells nothing, so one page holds them).
+writes (five calls per Amazon feed: it is asynchronous), plus one page of Shopify's and one of
+Square's orders (the clients read them for duplicate sales; the benchmark sells nothing, so one
+page holds them).
 Shopify's bucket (40, leaking 2/s) binds once a sync needs more than 40 calls; the rate line is
 its calls past the burst per second of its span (first call to last) over 2. A second sync,
 with nothing changed, must write nothing. `--products 300` is a smoke run.
@@ -33,7 +34,7 @@ STORE = "store-0001"
 PAGES = {"shopify": 250, "square": 1000, "ebay": 200, "amazon": 1000, "custom": 500}
 # An Amazon feed is at least: create document, upload, create feed, one poll, read the report.
 FEED_CALLS = 5
-ORDER_PAGES = {"shopify": 1}
+ORDER_PAGES = {"shopify": 1, "square": 1}
 SHOPIFY_BURST, SHOPIFY_LEAK = 40, 2.0
 
 

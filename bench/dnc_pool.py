@@ -17,6 +17,13 @@ per shape,
     429s: N                               (ours; target 0)
     static split achieved rate / R: Y     (the peer)
 
+The rate is what the vendor saw: accepted requests per minute in the window from the first
+request it accepted to the last, so the workers' start-up (a Prefect flow in a new process,
+seconds on a loaded machine) is outside it; the pool's opening burst is inside it, which is why
+a pool at exactly R can print a little above 1. Beside it, where a worker's time went: the
+slots of `api:dnc` it took and how long taking and giving one back took (round trips to the
+Prefect server), and how long each request waited for the rate.
+
 Target: ours ≥ 0.97 of R with zero 429s on both shapes.
 
     .venv/bin/python bench/dnc_pool.py [--stores 4] [--rate 120] [--burst 10] [--numbers 300]
@@ -29,14 +36,18 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from _harness import Stack, prefect_stack
 
 from devtools.local import spawn
+from multistore.calls import Pools
 from multistore.pools import API_DNC, PoolSpec, load_pools
 from sandbox.client import SandboxAdmin
 
@@ -53,6 +64,33 @@ def store_numbers(store: str, count: int) -> list[str]:
     ]
 
 
+class TimedPools:
+    """The pools as the worker uses them, each slot and rate wait timed (epoch seconds), so the
+    bench can say where a request's time goes: waiting for a slot, giving it back, waiting for
+    the rate."""
+
+    def __init__(self, pools: Pools) -> None:
+        self.pools = pools
+        self.slots: list[tuple[float, float, float, float]] = []  # asked, granted, done, released
+        self.throttles: list[tuple[float, float]] = []  # asked, may send
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        asked = time.time()
+        with self.pools.slot(name):
+            granted = time.time()
+            try:
+                yield
+            finally:
+                done = time.time()
+        self.slots.append((asked, granted, done, time.time()))
+
+    def throttle(self, name: str) -> None:
+        asked = time.time()
+        self.pools.throttle(name)
+        self.throttles.append((asked, time.time()))
+
+
 def worker(store: str, count: int) -> int:
     """One store: the real scrub task inside a flow (this process is one of N)."""
     from prefect import flow
@@ -61,14 +99,26 @@ def worker(store: str, count: int) -> int:
     from tasks.dnc import scrub_numbers
     from tasks.pools import PREFECT_POOLS
 
+    pools = TimedPools(PREFECT_POOLS)
+
     @flow(name="dnc-pool-bench")
     def scrub_store(store_id: str, numbers: list[str]) -> int:
-        client = DNCService.load(BLOCK).get_client(store_id, pools=PREFECT_POOLS)
+        client = DNCService.load(BLOCK).get_client(store_id, pools=pools)
         return len(scrub_numbers(client, numbers))
 
     began = time.time()
     answered = scrub_store(store, store_numbers(store, count))
-    print(json.dumps({"store": store, "answered": answered, "seconds": time.time() - began}))
+    print(
+        json.dumps(
+            {
+                "store": store,
+                "answered": answered,
+                "seconds": time.time() - began,
+                "slots": pools.slots,
+                "throttles": pools.throttles,
+            }
+        )
+    )
     return 0
 
 
@@ -181,8 +231,15 @@ def main() -> int:
         print(f"{shape} stores (numbers per store {counts}, {requests} requests):")
         print(f"  achieved rate / R: {ours['per_minute'] / args.rate:.3f}")
         print(f"  429s: {ours['refused']}")
+        timing = ours["timing"]
         print(
-            f"  span {ours['span']:.1f} s; most in any 60 s: {ours['max_in_60s']} "
+            f"  slots of {pool.name} taken: {timing['slots']}, median wait to take one "
+            f"{timing['acquire']:.3f} s, to give it back {timing['release']:.3f} s; median "
+            f"rate wait per request {timing['rate_wait']:.3f} s"
+        )
+        print(
+            f"  window (the vendor's first to last accepted request) {ours['span']:.1f} s; "
+            f"most in any 60 s: {ours['max_in_60s']} "
             f"(vendor allows {args.rate + args.burst:g})"
         )
         if theirs is not None:
@@ -226,12 +283,36 @@ def _round(
     summary = admin.rate().get("dnc", {})
     span = (times[-1] - times[0]) if len(times) > 1 else float("nan")
     return {
+        "timing": None if extra else _timing([p.log for p in workers]),
         "failed": failed,
         "refused": counts_seen["rate_limited"],
         "span": span,
         "per_minute": (len(times) - 1) / span * 60 if len(times) > 1 else 0.0,
         "max_in_60s": summary.get("max_in_60s", 0),
     }
+
+
+def _timing(logs: list[Path]) -> dict[str, float]:
+    """Medians over every worker's requests (seconds): waiting for a slot, giving it back,
+    waiting for the rate; and the slots taken."""
+    slots: list[list[float]] = []
+    throttles: list[list[float]] = []
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("{") and '"slots"' in line:
+                record = json.loads(line)
+                slots += record["slots"]
+                throttles += record["throttles"]
+    return {
+        "slots": len(slots),
+        "acquire": _median([granted - asked for asked, granted, _, _ in slots]),
+        "release": _median([released - done for _, _, done, released in slots]),
+        "rate_wait": _median([ready - asked for asked, ready in throttles]),
+    }
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 if __name__ == "__main__":

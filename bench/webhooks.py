@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,22 +57,27 @@ def request_for(n: int) -> tuple[str, bytes, dict[str, str], str]:
 # Retry-After when the service sheds load); after this many tries the delivery counts as lost.
 TRIES = 20
 RETRYABLE = {429, 500, 502, 503, 504}
+CONNECTIONS = 32
 
 
 async def send(base: str, phases: list[tuple[int, float]], replay: float) -> Sent:
     """Send the phases on the wall clock, each delivery retried as a vendor would."""
     rng = np.random.default_rng(1)
     sent = Sent()
-    # Enough connections that the service, not the sender's pool, decides what waits.
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    # Deliveries due wait for one of CONNECTIONS in flight here, not in httpx's pool: httpcore
+    # scans its whole queue of waiting requests at every step, so thousands queued there took
+    # the sender's CPU (and the p99 with it) rather than measuring the service.
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    in_flight = asyncio.Semaphore(CONNECTIONS)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
         async def deliver(path: str, body: bytes, headers: dict[str, str]) -> None:
             due = time.perf_counter()
             for _ in range(TRIES):
-                start = time.perf_counter()
                 try:
-                    answer = await client.post(path, content=body, headers=headers)
+                    async with in_flight:
+                        start = time.perf_counter()
+                        answer = await client.post(path, content=body, headers=headers)
                 except httpx.TransportError:  # a dropped connection: delivered again
                     sent.redelivered += 1
                     await asyncio.sleep(1.0)
@@ -109,9 +114,26 @@ async def send(base: str, phases: list[tuple[int, float]], replay: float) -> Sen
 @dataclass
 class Sent:
     expected: set[str] = field(default_factory=set)
-    requests: list[float] = field(default_factory=list)  # each answered request's time
+    requests: list[float] = field(default_factory=list)  # each answer's time on the wire
     acknowledged: list[float] = field(default_factory=list)  # due → 2xx, retries included
     redelivered: int = 0
+
+
+def serve(port: int) -> None:
+    """`multistore serve`'s app on `port`, the bench's secrets in place of the blocks."""
+    from multistore.service import create_app
+
+    app = create_app(prefect=PrefectAPI(""))
+    app.state.channel_secrets = lambda store, channel: SECRETS.get(channel)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def _answers(base: str) -> bool:
+    try:
+        httpx.get(f"{base}/channels/-/webhooks/-", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,21 +153,21 @@ def main(argv: list[str] | None = None) -> None:
         database = create_database("bench_webhooks")
         os.environ["MULTISTORE_DATABASE_URL"] = database_url(database)
     reset_settings()
-    from multistore.service import create_app
-
-    app = create_app(prefect=PrefectAPI(""))
-    app.state.channel_secrets = lambda store, channel: SECRETS.get(channel)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    # The service in a process of its own, as deployed: sharing the sender's interpreter (and
+    # its GIL) measured the sender as much as the service.
+    server = multiprocessing.get_context("spawn").Process(target=serve, args=(port,), daemon=True)
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    while not _answers(base):
+        if not server.is_alive():
+            raise SystemExit("bench/webhooks.py: the service did not start")
+        time.sleep(0.1)
     try:
-        sent = asyncio.run(send(f"http://127.0.0.1:{port}", phases, args.replay))
+        sent = asyncio.run(send(base, phases, args.replay))
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.terminate()
+        server.join(10)
     with get_engine().connect() as conn:
         rows = conn.execute(
             text("SELECT delivery_id, count(*) FROM channel_webhooks GROUP BY delivery_id")

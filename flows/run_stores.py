@@ -24,6 +24,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +78,8 @@ POLL_SECONDS = 1.0
 # How often a waiting parent asks the registry whether its store run's lease expired.
 DEATH_CHECK_SECONDS = 15.0
 MONITOR_SECONDS = 1.0
+# The progress writes' share of the parent's time is at most 1/WRITE_SHARE (see _monitor).
+WRITE_SHARE = 20
 
 
 @dataclass
@@ -518,19 +521,36 @@ def _stats_from_registry(registry: Registry, store_id: str, flow_run_id: str) ->
     return None
 
 
+# The attempt a subflow call is for, read by the runner's pipeline's name template.
+_ATTEMPT: ContextVar[int] = ContextVar("multistore_store_attempt", default=1)
+
+
+def _attempt_run_name() -> str:
+    """`sunset-ford attempt 2`: the store from the run's parameters, the attempt from the call."""
+    from prefect.runtime import flow_run
+
+    return store_attempt_name(flow_run.parameters["store_id"], _ATTEMPT.get())
+
+
 class _SubflowRunner:
     """Each store as a subflow of this run, in this process (the embedded default)."""
 
     def __init__(self, jobs: list[str] | None) -> None:
-        self.jobs = jobs
-
-    async def run(self, store: Store, attempt: int) -> StoreAttempt:
         from flows.store_pipeline import store_pipeline
 
-        pipeline = store_pipeline.with_options(flow_run_name=store_attempt_name(store.id, attempt))
-        # The subflow's own engine records (its start, its final state) carry store_id too.
-        with logfields.bind(store.id, None):
-            state = await pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
+        self.jobs = jobs
+        # One variant for every store and attempt: `with_options` rebuilds the flow's parameter
+        # schema, and built per call it cost a fan-out as much CPU as the store runs' own code.
+        self.pipeline = store_pipeline.with_options(flow_run_name=_attempt_run_name)
+
+    async def run(self, store: Store, attempt: int) -> StoreAttempt:
+        token = _ATTEMPT.set(attempt)
+        try:
+            # The subflow's own engine records (its start, its final state) carry store_id too.
+            with logfields.bind(store.id, None):
+                state = await self.pipeline(store_id=store.id, jobs=self.jobs, return_state=True)
+        finally:
+            _ATTEMPT.reset(token)
         flow_run_id = state.state_details.flow_run_id
         stats = None
         if state.is_completed():
@@ -728,7 +748,11 @@ async def _monitor(
 
     Batched here rather than written on every change: with hundreds of stores, rewriting the
     report (and the progress artifact) at each start and finish cost more than the stores.
+    The report grows with the stores, so a write that took d seconds is followed by the next
+    one no sooner than WRITE_SHARE·d later: the writes cost at most 1/WRITE_SHARE of the
+    parent's time however many stores run (once a second, they made a fan-out quadratic).
     """
+    next_write = 0.0
     async with get_client() as client:
         while True:
             try:
@@ -740,11 +764,13 @@ async def _monitor(
                 if limit.name.startswith("deployment:"):
                     continue  # Prefect's own deployment concurrency limits, not a pool
                 report.sample_pool(limit.name, limit.limit, limit.active_slots, at=now)
-            if changed.is_set():
+            if changed.is_set() and time.monotonic() >= next_write:
                 changed.clear()
+                began = time.monotonic()
                 reports.save_progress(report, data_dir)
                 done = sum(entry.status in reports.FINAL for entry in report.stores)
                 await aupdate_progress_artifact(progress, 100.0 * done / max(total, 1))
+                next_write = began + WRITE_SHARE * (time.monotonic() - began)
             await asyncio.sleep(MONITOR_SECONDS)
 
 

@@ -25,6 +25,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -128,8 +129,8 @@ async def _leased(
     # The registry is plain (blocking) SQL: off the event loop, so that in subflow mode the
     # parent's other stores go on while SQLite waits on a lock.
     holder = flow_run_id or f"local-{uuid4()}"
-    # One trip off the loop, not four: every store of a fan-out pays each trip.
-    registry, leases, store, taken = await asyncio.to_thread(_store_and_lease, store_id, holder)
+    begun = await asyncio.to_thread(_begin, store_id, holder, flow_run_id, jobs, occurrences)
+    taken = begun.taken
     if isinstance(taken, Held):
         logger.warning(taken.line())
         await _record_claims(store_id, occurrences, claim_states.FAILED, taken.line(), 0)
@@ -141,17 +142,11 @@ async def _leased(
             taken.holder,
             taken.expired_at.isoformat(timespec="seconds"),
         )
-    if occurrences:  # whoever started it, the claims name the run that serves them
-        await asyncio.to_thread(Claims().set_flow_run, store_id, occurrences, holder)
-    keeper = asyncio.create_task(_keep_lease(leases, store_id, holder))
+    keeper = asyncio.create_task(_keep_lease(begun.leases, store_id, holder))
     try:
         return await _run_store(
-            registry,
-            store,
-            jobs,
+            begun,
             flow_run_id,
-            leases=leases,
-            holder=holder,
             occurrences=occurrences,
             stop_at=datetime.fromisoformat(stop_at) if stop_at else None,
             quarantine_threshold=quarantine_threshold,
@@ -159,26 +154,65 @@ async def _leased(
     finally:
         keeper.cancel()
         await asyncio.gather(keeper, return_exceptions=True)
-        await asyncio.to_thread(leases.release, store_id, holder)
+        await asyncio.to_thread(begun.leases.release, store_id, holder)
 
 
-def _store_and_lease(
-    store_id: str, holder: str
-) -> tuple[Registry, Leases, Any, Held | Closed | None]:
-    """The registry, the store's row (an unknown store fails here, before any lease), and the
-    store's lease (`Leases.acquire`)."""
+@dataclass
+class _Begun:
+    """What `_begin` did: the lease (`taken` as `Leases.acquire` says), then either the graph
+    and the run's row, or the graph's error (no row yet)."""
+
+    registry: Registry
+    leases: Leases
+    store: Any
+    taken: Held | Closed | None
+    graph: JobGraph | None = None
+    error: GraphError | None = None
+    run_id: int | None = None
+
+
+def _begin(
+    store_id: str,
+    holder: str,
+    flow_run_id: str | None,
+    jobs: list[str] | None,
+    occurrences: list[str] | None,
+) -> _Begun:
+    """Everything before the jobs, in one trip off the event loop (every store of a fan-out
+    pays each trip): the store's row (an unknown store fails here, before any lease), its lease,
+    the claims naming this run, the job graph, and the run's row named on the lease (so a
+    takeover can close it). A lease someone else holds stops it there."""
     registry, leases = Registry(), Leases()
     store = registry.get(store_id)
-    return registry, leases, store, leases.acquire(store_id, holder)
+    taken = leases.acquire(store_id, holder)
+    if isinstance(taken, Held):
+        return _Begun(registry, leases, store, taken)
+    try:
+        if occurrences:  # whoever started it, the claims name the run that serves them
+            Claims().set_flow_run(store_id, occurrences, holder)
+        try:
+            graph = _graph(store, jobs)
+        except GraphError as exc:
+            return _Begun(registry, leases, store, taken, error=exc)
+        run_id = registry.start_run(store_id, flow_run_id)
+        leases.attach_run(store_id, holder, run_id)
+    except BaseException:
+        leases.release(store_id, holder)  # nothing runs: the store is free again
+        raise
+    return _Begun(registry, leases, store, taken, graph=graph, run_id=run_id)
 
 
-def _start_run(
-    registry: Registry, leases: Leases, store_id: str, flow_run_id: str | None, holder: str
-) -> int:
-    """The run's row, named on the lease (so a takeover can close it)."""
-    run_id = registry.start_run(store_id, flow_run_id)
-    leases.attach_run(store_id, holder, run_id)
-    return run_id
+def _graph(store: Any, jobs: list[str] | None) -> JobGraph:
+    """The store's validated job graph (or `jobs`'), each job implemented."""
+    graph = build_graph(
+        store.jobs if jobs is None else jobs, store.dependencies, owner=f"store {store.id}"
+    )
+    unimplemented = [job for job in graph.jobs if job not in JOBS]
+    if unimplemented:
+        raise GraphError(
+            f"store {store.id}: job(s) {', '.join(unimplemented)} have no implementation"
+        )
+    return graph
 
 
 async def _keep_lease(leases: Leases, store_id: str, holder: str) -> None:
@@ -220,37 +254,26 @@ async def _record_claims(
 
 
 async def _run_store(
-    registry: Registry,
-    store: Any,
-    jobs: list[str] | None,
+    begun: _Begun,
     flow_run_id: str | None,
     *,
-    leases: Leases,
-    holder: str,
     occurrences: list[str] | None,
     stop_at: datetime | None,
     quarantine_threshold: int,
 ) -> dict[str, Any]:
     logger = get_run_logger()
+    registry, store = begun.registry, begun.store
     store_id = store.id
-    try:
-        graph = build_graph(
-            store.jobs if jobs is None else jobs, store.dependencies, owner=f"store {store_id}"
-        )
-        unimplemented = [job for job in graph.jobs if job not in JOBS]
-        if unimplemented:
-            raise GraphError(
-                f"store {store_id}: job(s) {', '.join(unimplemented)} have no implementation"
-            )
-    except GraphError as exc:
+    if begun.error is not None:
         run_id = await asyncio.to_thread(registry.start_run, store_id, flow_run_id)
-        await asyncio.to_thread(registry.finish_run, run_id, "failed", error=str(exc))
+        error = str(begun.error)
+        await asyncio.to_thread(registry.finish_run, run_id, "failed", error=error)
         await _record_claims(
-            store_id, occurrences, claim_states.FAILED, str(exc), quarantine_threshold
+            store_id, occurrences, claim_states.FAILED, error, quarantine_threshold
         )
-        raise
-
-    run_id = await asyncio.to_thread(_start_run, registry, leases, store_id, flow_run_id, holder)
+        raise begun.error
+    graph, run_id = begun.graph, begun.run_id
+    assert graph is not None and run_id is not None
     api_before = apicounts.snapshot(store_id)
     settings = get_settings()
     started = time.time()

@@ -222,8 +222,8 @@ class FakeChannel(_Fake):
         return None
 
 
-class FakeShopify(FakeChannel):
-    vendor, page_size, batch_size = "shopify", 250, 250
+class _Orders(FakeChannel):
+    """A channel whose orders the client reads (Shopify's orders.json, Square's orders/search)."""
 
     def read_orders(self, since: datetime) -> pd.DataFrame:
         self._called("read_orders")
@@ -234,6 +234,10 @@ class FakeShopify(FakeChannel):
             if s["channel"] == self.vendor and s.get("order_id") and s["at"] >= since.timestamp()
         ]
         return pd.DataFrame(rows, columns=["sku", "order_id", "quantity"])
+
+
+class FakeShopify(_Orders):
+    vendor, page_size, batch_size = "shopify", 250, 250
 
     def _set(self, sku: str, quantity: int) -> str | None:
         if sku not in self._read:
@@ -246,7 +250,7 @@ class FakeShopify(FakeChannel):
         return None
 
 
-class FakeSquare(FakeChannel):
+class FakeSquare(_Orders):
     vendor, page_size, batch_size = "square", 1000, 100
 
     def _set(self, sku: str, quantity: int) -> str | None:

@@ -21,6 +21,8 @@ from sandbox.ratelimit import TokenBucket
 
 # Any request that does not name a store is counted under this one.
 NO_STORE = "_shared"
+# Vendors whose rate limit is per shop (store), not per account: each store has its own bucket.
+PER_SHOP = frozenset({"shopify"})
 # What `PUT /admin/config` may change at run time.
 CONFIGURABLE = frozenset(
     {
@@ -56,6 +58,7 @@ class SandboxState:
         self.skew = 0.0
         self.faults = FaultBook(self.config.seed, self.config.faults, clock=self.wall)
         self.buckets: dict[str, TokenBucket] = {}
+        self.shop_buckets: dict[tuple[str, str], TokenBucket] = {}
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
 
     def reset(self) -> None:
@@ -70,6 +73,7 @@ class SandboxState:
         self.skew = 0.0
         self.faults = FaultBook(self.config.seed, self.config.faults, clock=self.wall)
         self.buckets.clear()
+        self.shop_buckets.clear()
         self.set_limits({k: v.model_dump() for k, v in self.config.limits.items()})
 
     def configure(self, changes: dict[str, Any]) -> SandboxConfig:
@@ -92,12 +96,26 @@ class SandboxState:
     def set_limits(self, limits: dict[str, dict | None]) -> None:
         """Replace the bucket of each named vendor; None removes its limit."""
         for vendor, spec in limits.items():
+            for key in [k for k in self.shop_buckets if k[0] == vendor]:
+                del self.shop_buckets[key]
             if spec is None:
                 self.buckets.pop(vendor, None)
             else:
                 self.buckets[vendor] = TokenBucket(
                     per_minute=float(spec["per_minute"]), burst=int(spec["burst"])
                 )
+
+    def bucket(self, vendor: str, store: str) -> TokenBucket | None:
+        """The bucket a call of `vendor` for `store` spends: the vendor's own, or for a vendor
+        that limits each shop (PER_SHOP: Shopify's bucket is per shop) one per store with the
+        vendor's figures."""
+        limit = self.buckets.get(vendor)
+        if limit is None or vendor not in PER_SHOP:
+            return limit
+        key = (vendor, store)
+        if key not in self.shop_buckets:
+            self.shop_buckets[key] = TokenBucket(per_minute=limit.rate * 60, burst=limit.burst)
+        return self.shop_buckets[key]
 
     def limits(self) -> dict[str, dict[str, float]]:
         return {v: {"per_minute": b.rate * 60, "burst": b.burst} for v, b in self.buckets.items()}
@@ -165,7 +183,7 @@ class SandboxState:
             if self.faults.hit(fault.hang_rate, vendor, store, number, "hang"):
                 count(vendor, store, "hangs")
                 await self._hang(request)
-        bucket = self.buckets.get(vendor)
+        bucket = self.bucket(vendor, store)
         if bucket is not None:
             wait = bucket.take()
             if wait:

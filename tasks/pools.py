@@ -7,8 +7,9 @@ elsewhere. `strict=True` everywhere: a pool that was never created is an error, 
 pool.
 
 A slot's lease is short (`SLOT_LEASE_SECONDS`, the server's minimum) and Prefect renews it while
-the holder lives, so a holder killed with -9 gives its slot back within about a minute, not the
-default five. A renewal that fails (the server restarting) is logged and the work goes on: the
+the holder lives, so a holder killed with -9 gives its slot back within 75 s (the lease plus the
+server's 15 s repossessor; measured 31.8-69.1 s, docs/deployments.md), not the default five
+minutes. A renewal that fails (the server restarting) is logged and the work goes on: the
 vendor work in hand is worth more than the slot's exactness for the minute it takes.
 
 A rate (`rate:<pool>`) is a Prefect limit with slot decay, as the UI shows and edits it, but it is
@@ -41,7 +42,9 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse
 from prefect.concurrency._asyncio import (
     ConcurrencySlotAcquisitionError,
     _discard_cleanup_lease,
@@ -57,6 +60,7 @@ from prefect.concurrency._sync import (
     acquire_concurrency_slots_with_lease,
     release_concurrency_slots_with_lease,
 )
+from prefect.exceptions import ObjectNotFound
 
 from multistore.calls import OrchestratorBusy
 from multistore.clock import SYSTEM_CLOCK
@@ -80,6 +84,9 @@ logger = logging.getLogger("multistore.pools")
 # How long a process trusts a rate's figures read from the server (an edit in the UI applies
 # within this long).
 RATE_REFRESH_SECONDS = 60.0
+_MISSING = object()  # a rate limit the server does not have (cached like a read one)
+# How often a waiter asks again for a full pool's slot when the pool has a rate (`_take`).
+SLOT_POLL_SECONDS = 1.0
 
 
 async def ensure_pools(specs: list[PoolSpec]) -> None:
@@ -101,21 +108,22 @@ class PrefectPools:
         *,
         sleep: Callable[[float], None] = SYSTEM_CLOCK.sleep,
         delays: tuple[float, ...] = ACQUIRE_DELAYS,
+        poll_seconds: float = SLOT_POLL_SECONDS,
+        acquire_slot: Callable[..., ConcurrencyLimitWithLeaseResponse] = (
+            acquire_concurrency_slots_with_lease
+        ),
     ) -> None:
         self.sleep = sleep
         self.delays = delays
+        self.poll_seconds = poll_seconds
+        self._acquire_slot = acquire_slot
         self._pacer: RatePacer | None = None
-        self._rates: dict[str, tuple[float, tuple[float, int] | None]] = {}
+        self._rates: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
 
     @contextmanager
     def slot(self, name: str) -> Iterator[None]:
-        taken = self._acquire(
-            name,
-            lambda: acquire_concurrency_slots_with_lease(
-                [name], 1, lease_duration=SLOT_LEASE_SECONDS, strict=True
-            ),
-        )
+        taken = self._acquire(name, lambda: self._take(name))
         events = emit_concurrency_acquisition_events(taken.limits, 1)
         try:
             with maintain_concurrency_lease(
@@ -134,15 +142,45 @@ class PrefectPools:
             self._pacer = RatePacer()
         self._pacer.wait(rate_name(name), *pace)
 
-    def _rate(self, limit_name: str) -> tuple[float, int] | None:
-        """(per minute, burst) of the Prefect rate limit `limit_name`; None when inactive."""
+    def _take(self, name: str) -> ConcurrencyLimitWithLeaseResponse:
+        """A slot of `name`. While the pool is full Prefect's client sleeps the server's
+        Retry-After, which grows with the slots' average holding time up to about 40 s. A pool
+        with a rate is held for a session (a whole scrub), so that wait would leave the vendor's
+        rate unused after its holders finish: its slot is asked for again every
+        `SLOT_POLL_SECONDS` instead."""
+        paced = self._rate(rate_name(name), missing_ok=True) is not None
+        while True:
+            try:
+                return self._acquire_slot(
+                    [name],
+                    1,
+                    lease_duration=SLOT_LEASE_SECONDS,
+                    strict=True,
+                    max_retries=0 if paced else None,
+                )
+            except ConcurrencySlotAcquisitionError as exc:
+                if not (paced and _pool_full(exc)):
+                    raise
+            self.sleep(self.poll_seconds)
+
+    def _rate(self, limit_name: str, *, missing_ok: bool = False) -> tuple[float, int] | None:
+        """(per minute, burst) of the Prefect rate limit `limit_name`; None when inactive (or,
+        with `missing_ok`, never created)."""
         with self._lock:
             read_at, pace = self._rates.get(limit_name, (float("-inf"), None))
-            if time.monotonic() - read_at < RATE_REFRESH_SECONDS:
-                return pace
+            fresh = time.monotonic() - read_at < RATE_REFRESH_SECONDS
+            if fresh and (pace is not _MISSING or missing_ok):
+                return None if pace is _MISSING else pace
             with get_client(sync_client=True) as client:
-                # strict, as everywhere: a rate that was never created is an error (404).
-                limit = client.read_global_concurrency_limit_by_name(limit_name)
+                try:
+                    limit = client.read_global_concurrency_limit_by_name(limit_name)
+                except ObjectNotFound:
+                    # strict, as everywhere: a rate that was never created is an error (404)
+                    # to whoever paces on it; the slot only asks whether there is one.
+                    self._rates[limit_name] = (time.monotonic(), _MISSING)
+                    if not missing_ok:
+                        raise
+                    return None
             decay = limit.slot_decay_per_second or 0.0
             pace = (decay * 60.0, max(1, limit.limit)) if limit.active and decay > 0 else None
             self._rates[limit_name] = (time.monotonic(), pace)
@@ -177,6 +215,12 @@ def slot_refused_by_server(exc: BaseException) -> bool:
     """Prefect's own slot check of a tagged task (its tag limits) failed on a server error: the
     orchestrator's failure, as an `OrchestratorBusy` of ours is."""
     return isinstance(exc, ConcurrencySlotAcquisitionError) and is_outage(exc)
+
+
+def _pool_full(exc: BaseException) -> bool:
+    """Whether the server refused a slot because the pool is full (423), not failed."""
+    cause = exc.__cause__
+    return isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == 423
 
 
 def _release(name: str, lease_id: UUID) -> None:

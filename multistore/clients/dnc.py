@@ -1,9 +1,14 @@
 """The do-not-call scrub service: unique numbers in batches, one verdict per number.
 
-Each batch request holds a slot of `api:dnc` (requests in flight across all stores and workers)
-and each try first waits for `rate:api:dnc`, so retries spend rate too and the vendor's limit holds
-however many stores run. An answer without a verdict for every number it was asked about is
-MALFORMED (retried, then one line).
+A scrub holds one slot of `api:dnc` for all its batches (`hold="session"`), and each try of each
+batch first waits for `rate:api:dnc`, so retries spend rate too and the vendor's limit holds
+however many stores run. A store sends its batches one at a time, so the slot still bounds the
+requests in flight across all stores and workers (one per slot). It is not taken per request
+because taking and giving back a Prefect slot is two round trips to the server (0.33 s a request
+at load 9, more under heavier load; bench/dnc_pool.py prints them): paid on every request, they
+leave a store alone too slow for the vendor's rate (one request every 0.5 s), and the pool's rate
+went unused whenever one store was left scrubbing (the uneven stores' tail). An answer without
+a verdict for every number it was asked about is MALFORMED (retried, then one line).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class DNCClient(HttpClient):
     service = "dnc"
     pool = API_DNC
     rate = True
+    hold = "session"
     # A 429 storm and 5xx together may take several tries; every try waits for the rate first.
     attempts = 12
 
@@ -42,10 +48,13 @@ class DNCClient(HttpClient):
         """number → (code, reason) for every number, `batch_size` numbers per request."""
         verdicts: dict[str, tuple[str, str]] = {}
         size = self.config.batch_size
-        for start in range(0, len(numbers), size):
-            batch = numbers[start : start + size]
-            verdicts.update(self.caller.call(lambda b=batch: self._scrub(b)))
-            self.batches += 1
+        if not numbers:
+            return verdicts
+        with self.caller.session():
+            for start in range(0, len(numbers), size):
+                batch = numbers[start : start + size]
+                verdicts.update(self.caller.call(lambda b=batch: self._scrub(b)))
+                self.batches += 1
         return verdicts
 
     def _scrub(self, batch: list[str]) -> dict[str, tuple[str, str]]:

@@ -51,8 +51,8 @@ def router(state: SandboxState) -> APIRouter:
         if request.headers.get("x-shopify-access-token") != credentials.CHANNEL_TOKEN:
             raise VendorError(401, "unauthorized", "missing or wrong X-Shopify-Access-Token")
 
-    def call_limit() -> dict[str, str]:
-        bucket = state.buckets.get(VENDOR)
+    def call_limit(store: str) -> dict[str, str]:
+        bucket = state.bucket(VENDOR, store)
         used = 0 if bucket is None else bucket.burst - math.floor(bucket.tokens)
         burst = 40 if bucket is None else bucket.burst
         return {"X-Shopify-Shop-Api-Call-Limit": f"{max(used, 0)}/{burst}"}
@@ -71,7 +71,7 @@ def router(state: SandboxState) -> APIRouter:
         cat = catalogue(state, store)
         if inventory_item_ids is not None:
             return JSONResponse(
-                {"inventory_levels": _by_ids(cat, inventory_item_ids)}, headers=call_limit()
+                {"inventory_levels": _by_ids(cat, inventory_item_ids)}, headers=call_limit(store)
             )
         rows = [
             {
@@ -84,7 +84,7 @@ def router(state: SandboxState) -> APIRouter:
             }
             for i, sku in enumerate(cat.skus[page_info : page_info + limit], start=page_info)
         ]
-        headers = call_limit()
+        headers = call_limit(store)
         if page_info + limit < len(cat.skus):
             url = str(request.url.include_query_params(page_info=page_info + limit))
             headers["Link"] = f'<{url}>; rel="next"'
@@ -119,7 +119,7 @@ def router(state: SandboxState) -> APIRouter:
             }
             for s in sales[page_info : page_info + limit]
         ]
-        headers = call_limit()
+        headers = call_limit(store)
         if page_info + limit < len(sales):
             url = str(request.url.include_query_params(page_info=page_info + limit))
             headers["Link"] = f'<{url}>; rel="next"'
@@ -159,7 +159,7 @@ def router(state: SandboxState) -> APIRouter:
                 )
                 continue
             write(cat, VENDOR, sku, qty)
-        return JSONResponse({"userErrors": errors}, headers=call_limit())
+        return JSONResponse({"userErrors": errors}, headers=call_limit(store))
 
     return api
 

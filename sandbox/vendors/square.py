@@ -8,6 +8,11 @@
   "PHYSICAL_COUNT", "physical_count": {"catalog_object_id", "quantity", "state", "occurred_at"}}]}`
   with at most 100 changes; the same idempotency key again returns the first answer and applies
   nothing.
+- `POST /square/{store}/v2/orders/search` `{"query": {"filter": {"date_time_filter":
+  {"created_at": {"start_at": ISO}}}}, "limit" ≤ 500, "cursor"}` → `{"orders": [{"id",
+  "created_at", "line_items": [{"catalog_object_id", "quantity" (a string)}]}], "cursor"}`,
+  oldest first: each sale with an order id made on Square (one recorded twice under one id is
+  reported twice).
 
 Square orders changes by `occurred_at`, as the real one does: a physical count says what there was
 at its `occurred_at`, so the sales that occurred after that time still count on top of it (a count
@@ -29,6 +34,7 @@ from sandbox.state import SandboxState
 VENDOR = "square"
 MAX_CHANGES = 100
 MAX_PAGE = 1000
+MAX_ORDERS = 500
 
 
 def apply_count(cat: Catalogue, sku: str, qty: int, at: float) -> None:
@@ -41,7 +47,7 @@ def apply_count(cat: Catalogue, sku: str, qty: int, at: float) -> None:
 
 
 def router(state: SandboxState) -> APIRouter:
-    api = APIRouter(prefix="/square/{store}/v2/inventory")
+    api = APIRouter(prefix="/square/{store}/v2")
 
     async def body_of(request: Request, store: str) -> dict[str, Any]:
         await state.gate(request, VENDOR, store)
@@ -55,7 +61,7 @@ def router(state: SandboxState) -> APIRouter:
             raise bad_request("body: a JSON object")
         return body
 
-    @api.post("/counts/batch-retrieve")
+    @api.post("/inventory/counts/batch-retrieve")
     async def counts(store: str, request: Request) -> dict[str, Any]:
         body = await body_of(request, store)
         start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
@@ -81,7 +87,7 @@ def router(state: SandboxState) -> APIRouter:
         more = start + limit < len(cat.skus)
         return {"counts": rows, **({"cursor": str(start + limit)} if more else {})}
 
-    @api.post("/changes/batch-create")
+    @api.post("/inventory/changes/batch-create")
     async def batch_create(store: str, request: Request) -> dict[str, Any]:
         body = await body_of(request, store)
         key, changes = body.get("idempotency_key"), body.get("changes")
@@ -114,4 +120,37 @@ def router(state: SandboxState) -> APIRouter:
         seen[key] = answer
         return answer
 
+    @api.post("/orders/search")
+    async def search_orders(store: str, request: Request) -> dict[str, Any]:
+        body = await body_of(request, store)
+        start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 500)
+        if not 1 <= limit <= MAX_ORDERS:
+            raise bad_request(f"limit: 1..{MAX_ORDERS}")
+        start_at = _at(body, "query", "filter", "date_time_filter", "created_at", "start_at")
+        since = parse_time(start_at) if start_at else float("-inf")
+        if since is None:
+            raise bad_request("start_at: an ISO 8601 time with its offset")
+        cat = catalogue(state, store)
+        sales = [
+            s
+            for s in cat.sales
+            if s["channel"] == VENDOR and s.get("order_id") and s["at"] >= since
+        ]
+        rows = [
+            {
+                "id": s["order_id"],
+                "created_at": iso(s["at"]),
+                "line_items": [{"catalog_object_id": s["sku"], "quantity": str(s["quantity"])}],
+            }
+            for s in sales[start : start + limit]
+        ]
+        more = start + limit < len(sales)
+        return {"orders": rows, **({"cursor": str(start + limit)} if more else {})}
+
     return api
+
+
+def _at(body: Any, *path: str) -> Any:
+    for key in path:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body

@@ -62,8 +62,8 @@ def test_first_sync_writes_the_differences_in_batches_and_second_writes_nothing(
         if name == "amazon":  # 1 read; one feed: document, upload, feed, 2 polls, report
             assert report.calls == 1 + 6
             continue
-        # Shopify: 3 pages of levels and one of orders.
-        read_calls = {"shopify": 4, "square": 1, "ebay": 3, "custom": 2}[name]
+        # Shopify: 3 pages of levels and one of orders; Square: one of counts, one of orders.
+        read_calls = {"shopify": 4, "square": 2, "ebay": 3, "custom": 2}[name]
         assert report.calls == read_calls + math.ceil(report.changes / batch)
     # Together the channels show at most on hand − reserved − the buffer, per product.
     shown = sum(
@@ -152,3 +152,25 @@ def test_every_request_holds_a_slot_of_its_vendors_shared_pool(sandbox) -> None:
     assert len(pools.held) == calls + stockroom_calls
     for name, report in reports.items():
         assert pools.held.count(f"api:{name}") == report.calls
+
+
+@pytest.mark.parametrize("channel", ["shopify", "square"])
+def test_orders_are_read_with_each_line_a_channel_lists(sandbox, channel: str) -> None:  # type: ignore[no-untyped-def]
+    """Shopify's orders.json and Square's orders/search, paged: an order line listed twice is
+    read twice (the duplicate sale conflict), and an order older than `since` is not read."""
+    from datetime import UTC, datetime, timedelta
+
+    sandbox.admin.configure(products_per_store=20)
+    _stockroom, made = clients(sandbox.url)
+    client = made[channel]
+    assert sandbox.admin.sell(STORE, channel, "P-000003", 1, order_id="old-1")["sold"]
+    sandbox.admin.advance_clock(3600)  # the sales below are an hour after old-1
+    since = datetime.now(UTC) + timedelta(minutes=30)
+    levels = sandbox.admin.channels_truth(STORE)["levels"][channel]
+    sku = next(s for s, q in sorted(levels.items()) if q >= 2 and s != "P-000003")
+    for _ in range(2):
+        assert sandbox.admin.sell(STORE, channel, sku, 1, order_id="o-5")["sold"]
+    orders = client.read_orders(since)
+    assert orders["sku"].tolist() == [sku] * 2
+    assert orders["order_id"].tolist() == ["o-5"] * 2
+    assert orders["quantity"].tolist() == [1, 1]

@@ -87,9 +87,12 @@ def test_a_store_with_five_channels_syncs_and_finds_every_conflict_kind() -> Non
     while ebay.revise(world.state, STORE, cat, stuck_sku, 0):
         pass  # eBay takes no more revisions of the listing today; it shows 0
     twice_sku = next(s for s in cat.skus if cat.levels["shopify"][s] >= 2)
-    for _ in range(2):  # Shopify lists order o-77 twice
+    square_twice = next(s for s in cat.skus if cat.levels["square"][s] >= 2)
+    for _ in range(2):  # Shopify lists order o-77 twice, Square order sq-9
         assert sell_on(cat, "shopify", twice_sku, 1, world.state.wall())["sold"]
         cat.sales[-1]["order_id"] = "o-77"
+        assert sell_on(cat, "square", square_twice, 1, world.state.wall())["sold"]
+        cat.sales[-1]["order_id"] = "sq-9"
 
     third = sync(world)
 
@@ -109,6 +112,7 @@ def test_a_store_with_five_channels_syncs_and_finds_every_conflict_kind() -> Non
         ("overselling", oversold_sku, "shopify"),
         ("stock_mismatch", stuck_sku, "ebay"),
         ("duplicate_sale", twice_sku, "shopify"),
+        ("duplicate_sale", square_twice, "square"),
     } <= {(c.kind, c.sku, c.channel) for c in book.list(STORE, status=None)}
     # The listing at its revision limit is the one write that failed, and it still shows 0.
     assert third["reports"]["ebay"].failed.keys() == {stuck_sku}

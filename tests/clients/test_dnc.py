@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -10,9 +13,12 @@ from pydantic import SecretStr
 
 from blocks.sandbox import shared_block
 from multistore.calls import NO_POOLS
-from multistore.pools import load_pools
+from multistore.clock import ManualClock
+from multistore.pacer import RatePacer
+from multistore.pools import load_pools, rate_name
 from multistore.retry import ServiceError
 from sandbox import data as sandbox_data
+from sandbox.counters import most_in_window
 
 NUMBERS = [f"213555{n:04d}" for n in range(100, 123)] + ["9115550142"]
 
@@ -115,3 +121,52 @@ def test_a_malformed_answer_then_a_good_one_goes_through() -> None:
     with client:
         assert client.scrub(NUMBERS) == dict.fromkeys(NUMBERS, ("C", "ok"))
     assert len(seen) == 2
+
+
+class _SlowSlotPools:
+    """Pools whose slot costs `round_trip` seconds of the test's clock to take and as long to
+    give back (the Prefect server's answers on a loaded machine), and whose rate is the registry's
+    pacer on that clock, as tasks/pools.py paces it."""
+
+    def __init__(self, clock: ManualClock, pacer: RatePacer, round_trip: float) -> None:
+        self.clock, self.pacer, self.round_trip = clock, pacer, round_trip
+        self.taken = 0
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        self.clock.advance(self.round_trip)
+        self.taken += 1
+        try:
+            yield
+        finally:
+            self.clock.advance(self.round_trip)
+
+    def throttle(self, name: str) -> None:
+        self.pacer.wait(rate_name(name), 120, 5)
+
+
+def test_one_store_alone_keeps_the_pools_rate_however_slow_the_slot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The uneven stores' tail: one store left scrubbing must send at the pool's full rate (120/min,
+    a request every 0.5 s) even when each answer about a slot takes the Prefect server 1 s. The
+    slot is taken once for the scrub, not per request; the rate is never exceeded."""
+    clock = ManualClock()
+    pools = _SlowSlotPools(clock, RatePacer(f"sqlite:///{tmp_path / 'pace.db'}", clock=clock), 1.0)
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(clock.now().timestamp())
+        clock.advance(0.05)  # the vendor's answer
+        batch = json.loads(request.content)["numbers"]
+        return httpx.Response(200, json={"results": [{"number": n, "code": "C"} for n in batch]})
+
+    service = shared_block("dnc", "https://dnc.example.test", batch_size=5)
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    numbers = [f"213555{n:04d}" for n in range(200)]
+    with service.get_client("dnc-alone", pools=pools, http=http, clock=clock) as client:
+        assert len(client.scrub(numbers)) == 200
+    assert len(sent) == 40
+    # At the pace: the burst of 5, then the other 35 one interval apart, and never faster.
+    assert sent[-1] - sent[0] <= 35 * 0.5 + 0.05
+    for width in (1, 5, 10, 60):
+        assert most_in_window(sent, width) <= 5 + width * 2, width
+    assert pools.taken == 1

@@ -4,6 +4,7 @@ for the sync slot the clients hold and the async one (`apool_slot`) alike."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
@@ -63,6 +64,41 @@ async def test_a_failed_renewal_does_not_cancel_work_holding_an_async_slot(
         await asyncio.sleep(0)  # a cancelled scope raises at the next checkpoint
         finished = True
     assert finished
+
+
+def test_a_full_paced_pool_is_asked_again_after_a_second_not_prefects_retry_after(
+    prefect_server,
+) -> None:
+    """A rate pool's slot is held for a whole scrub; when its holder lets go, a waiting store must
+    take it at its next ask, a second later, not after Prefect's Retry-After (up to ~40 s once
+    holders keep slots for long), or the vendor's rate goes unused meanwhile."""
+    from multistore.pools import PoolSpec
+    from tasks.pools import SLOT_POLL_SECONDS, PrefectPools, ensure_pools
+
+    pool = "paced-poll-test"
+    asyncio.run(ensure_pools([PoolSpec(name=pool, limit=1, per_minute=60, burst=1)]))
+    held, let_go = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with PrefectPools().slot(pool):
+            held.set()
+            let_go.wait(30)  # only a bound: the waiter's first ask lets it go
+
+    asked: list[float] = []
+
+    def ask_again(seconds: float) -> None:
+        asked.append(seconds)
+        let_go.set()
+        thread.join(30)  # the slot is back on the server before the waiter asks again
+
+    # The holder runs in Prefect's settings of this test (the server the fixture points at).
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(holder,))
+    thread.start()
+    assert held.wait(30), "the holder never got its slot"
+    with PrefectPools(sleep=ask_again).slot(pool):
+        pass
+    thread.join(30)
+    assert asked == [SLOT_POLL_SECONDS]
 
 
 async def test_an_async_slot_is_given_back_through_a_server_that_refuses_the_release(
