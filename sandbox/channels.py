@@ -115,6 +115,19 @@ def before_write(state: SandboxState, cat: Catalogue, vendor: str) -> None:
         sell_on(cat, channel, sku, quantity, cat.stamp(state.wall()))
 
 
+def orders_since(
+    cat: Catalogue, vendor: str, since: str | None, field: str
+) -> list[dict[str, Any]]:
+    """The orders `vendor` took at or after `since` (an ISO time; none: all), oldest first, or a
+    400 naming `field` when `since` is not a time with its offset."""
+    start = parse_time(since) if since else float("-inf")
+    if start is None:
+        raise bad_request(f"{field}: an ISO 8601 time with its offset")
+    return [
+        s for s in cat.sales if s["channel"] == vendor and s.get("order_id") and s["at"] >= start
+    ]
+
+
 def iso(at: float) -> str:
     """A sandbox time as the vendors write it (ISO 8601, UTC, microseconds)."""
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")

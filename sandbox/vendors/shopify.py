@@ -28,7 +28,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sandbox import credentials
-from sandbox.channels import Catalogue, before_write, catalogue, iso, parse_time, write
+from sandbox.channels import (
+    Catalogue,
+    before_write,
+    catalogue,
+    iso,
+    orders_since,
+    write,
+)
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -102,15 +109,7 @@ def router(state: SandboxState) -> APIRouter:
         await gate(request, store)
         if not 1 <= limit <= MAX_PAGE:
             raise bad_request(f"limit: 1..{MAX_PAGE}")
-        since = parse_time(created_at_min) if created_at_min else float("-inf")
-        if since is None:
-            raise bad_request("created_at_min: an ISO 8601 time with its offset")
-        cat = catalogue(state, store)
-        sales = [
-            s
-            for s in cat.sales
-            if s["channel"] == VENDOR and s.get("order_id") and s["at"] >= since
-        ]
+        sales = orders_since(catalogue(state, store), VENDOR, created_at_min, "created_at_min")
         rows = [
             {
                 "id": s["order_id"],

@@ -27,7 +27,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sandbox import credentials
-from sandbox.channels import Catalogue, before_write, catalogue, iso, parse_time, write
+from sandbox.channels import (
+    Catalogue,
+    before_write,
+    catalogue,
+    iso,
+    orders_since,
+    parse_time,
+    write,
+)
 from sandbox.errors import VendorError, bad_request
 from sandbox.state import SandboxState
 
@@ -127,15 +135,7 @@ def router(state: SandboxState) -> APIRouter:
         if not 1 <= limit <= MAX_ORDERS:
             raise bad_request(f"limit: 1..{MAX_ORDERS}")
         start_at = _at(body, "query", "filter", "date_time_filter", "created_at", "start_at")
-        since = parse_time(start_at) if start_at else float("-inf")
-        if since is None:
-            raise bad_request("start_at: an ISO 8601 time with its offset")
-        cat = catalogue(state, store)
-        sales = [
-            s
-            for s in cat.sales
-            if s["channel"] == VENDOR and s.get("order_id") and s["at"] >= since
-        ]
+        sales = orders_since(catalogue(state, store), VENDOR, start_at, "start_at")
         rows = [
             {
                 "id": s["order_id"],
