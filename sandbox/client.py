@@ -8,6 +8,7 @@ import httpx
 
 # The names the server counts under: the same tuple, so a vendor that saw nothing has every key.
 from sandbox.counters import COUNTS
+from sandbox.server import KEEPALIVE_SECONDS
 
 
 class SandboxAdmin:
@@ -15,7 +16,14 @@ class SandboxAdmin:
 
     def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        # An idle connection is dropped after half the sandbox's keep-alive (sandbox/server.py),
+        # before the server ends it: reusing one the server is closing meets a reset (seen under
+        # load, as httpx.ReadError in the middle of a test).
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS / 2),
+        )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._http.request(method, path, **kwargs)

@@ -37,13 +37,17 @@ class SandboxHandle:
             self.thread.join(timeout)
 
 
+# How long an idle connection stays open; our clients let theirs go sooner (sandbox/client.py).
+KEEPALIVE_SECONDS = 2
+
+
 def _config(app: FastAPI, **options: object) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         lifespan="off",
         timeout_graceful_shutdown=1,
         # The default keep-alive lets idle browser connections delay shutdown.
-        timeout_keep_alive=2,
+        timeout_keep_alive=KEEPALIVE_SECONDS,
         ws_ping_interval=None,
         **{"log_level": "warning", "access_log": False, **options},
     )
