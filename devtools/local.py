@@ -112,12 +112,11 @@ def _flush_prefect_clients(timeout: float = 30.0) -> None:
     minutes: a benchmark that stopped its server sat ~5 minutes in `threading._shutdown`."""
     if "prefect" not in sys.modules:
         return
-    from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
-    # Both live in one registry of Prefect's queue services: either drains them all.
-    for service in (APILogWorker, EventsWorker):
-        service.drain_all(timeout=timeout, at_exit=False)
+    # Prefect's queue services (the log and the events workers among them) share one registry of
+    # instances, so one class's drain_all drains them all.
+    APILogWorker.drain_all(timeout=timeout, at_exit=False)
 
 
 def flow_run_pids(flow_run_id: str) -> list[int]:
