@@ -21,6 +21,17 @@ from multistore.registry import Registry
 pytestmark = [pytest.mark.prefect, pytest.mark.browser]
 
 INVENTORY = ["homenet_feed", "dealercom_feed", "vdp_scrape", "url_shorten"]
+# Ten vehicles a dealer, not fifty: the first ten rows already hold one of each defect the jobs
+# must find (a HomeNet reject at row 3, a vehicle missing from Dealer.com at 5, a price mismatch
+# at 8, one Dealer.com extra), and each good vehicle is a page in Chromium. The full-size
+# numbers, vehicle by vehicle, are checked in process (test_store_logic.py).
+VEHICLES = 10
+# DNC compliance runs in the outage test only as the job a HomeNet outage must not block.
+CONTACTS = 20
+
+
+def _small(sandbox) -> None:
+    sandbox.admin.configure(vehicles_per_store=VEHICLES, contacts_per_store=CONTACTS)
 
 
 async def _run(store_id: str) -> tuple[bool, dict]:
@@ -43,6 +54,7 @@ async def test_three_dealers_at_once_run_the_whole_inventory_graph(prefect_serve
     registry = Registry()
     for dealer in dealers:
         registry.add(dealer, jobs=INVENTORY)
+    _small(sandbox)
     await setup(seed_sandbox=True)
 
     results = await asyncio.gather(*(_run(d) for d in dealers))
@@ -54,12 +66,14 @@ async def test_three_dealers_at_once_run_the_whole_inventory_graph(prefect_serve
         jobs = {name: job["metrics"] for name, job in stats["jobs"].items()}
 
         good = len(truth["homenet"]["good_vins"])
+        assert good and truth["homenet"]["rejects"]
         assert jobs["homenet_feed"]["vehicles"] == good
         assert jobs["homenet_feed"]["rejects"] == len(truth["homenet"]["rejects"])
         rejects = pd.read_parquet(jobs["homenet_feed"]["rejects_path"])
         assert rejects["reason"].str.len().min() > 0
 
         for issue in ("missing", "extra", "price_mismatch"):
+            assert truth["dealercom"][issue]  # the small size still has one of each
             assert jobs["dealercom_feed"][issue] == len(truth["dealercom"][issue])
 
         assert jobs["vdp_scrape"]["rendered"] == good
@@ -83,18 +97,18 @@ async def test_three_dealers_at_once_run_the_whole_inventory_graph(prefect_serve
 
 
 async def test_a_homenet_outage_blocks_only_that_dealers_dependents(prefect_server, sandbox):
+    # One healthy neighbour running at the same time is enough to show the outage stays with
+    # its dealer (a second neighbour proved the same again with another Chromium).
     registry = Registry()
     registry.add("west-bmw", jobs=INVENTORY)
     registry.add("broken-jeep")  # every job, DNC compliance too
-    registry.add("mid-subaru", jobs=INVENTORY)
+    _small(sandbox)
     await setup(seed_sandbox=True)
     sandbox.admin.set_faults({"vendor": "homenet", "store": "broken-jeep", "outage": True})
 
-    (ok_w, west), (ok_b, broken), (ok_m, mid) = await asyncio.gather(
-        _run("west-bmw"), _run("broken-jeep"), _run("mid-subaru")
-    )
-    assert ok_w and ok_m
-    assert _statuses(west) == _statuses(mid) == dict.fromkeys(INVENTORY, "completed")
+    (ok_w, west), (ok_b, broken) = await asyncio.gather(_run("west-bmw"), _run("broken-jeep"))
+    assert ok_w
+    assert _statuses(west) == dict.fromkeys(INVENTORY, "completed")
     assert not ok_b
     assert _statuses(broken) == {
         "homenet_feed": "failed",
