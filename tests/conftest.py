@@ -33,7 +33,7 @@ SLOWEST_MODULES = {
     "tests/bench/test_soak.py": 110,
     "tests/flows/test_store_pipeline.py": 100,
     "tests/test_kill_worker.py": 100,
-    "tests/test_many_workers.py": 100,
+    "tests/test_many_workers.py": 60,
     "tests/flows/test_run_stores.py": 80,
     "tests/flows/test_dnc_compliance.py": 75,
     "tests/flows/test_channel_sync.py": 75,

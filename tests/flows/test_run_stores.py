@@ -33,13 +33,15 @@ from tests.fixtures.prefect_server import prefect_deploy, start_worker, stored_e
 
 pytestmark = pytest.mark.prefect
 
-HEALTHY = [f"ok-{n}" for n in range(8)]
+# Two healthy stores beside the two failing ones: isolation needs a neighbour, not eight (each
+# store is a subflow run on the server; the report's logic has its fast tests below).
+HEALTHY = [f"ok-{n}" for n in range(2)]
 FAILING = ["down-1", "down-2"]
 
 
 @pytest.fixture
 async def stores(prefect_server, sandbox) -> Registry:
-    """Ten stores: eight healthy, two whose HomeNet feed is down."""
+    """Four stores: two healthy, two whose HomeNet feed is down."""
     await ensure_pools(load_pools())
     registry = Registry()
     priorities = ["HIGH", "MEDIUM", "LOW"]
@@ -88,8 +90,8 @@ async def test_failures_are_isolated_retried_recorded_and_quarantined(stores: Re
         parent = await client.read_flow_run(report["flow_run_id"])
     assert parent.name == "local: all due stores"
     assert report["totals"] == {
-        "selected": 10,
-        "completed": 8,
+        "selected": 4,
+        "completed": 2,
         "failed": 2,
         "not_started": 0,
         "running": 0,
@@ -273,15 +275,27 @@ async def test_unknown_store_is_one_line_naming_it(prefect_server) -> None:
     assert "unknown store 'no-such-store'" in state.message
 
 
-async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_path) -> None:
-    """store_deployment: each store is a run of store-pipeline/default, picked up by a worker."""
+@pytest.fixture(scope="module")
+async def deployed(prefect_server, tmp_path_factory) -> None:
+    """store-pipeline/default deployed once for this module's tests (`prefect deploy` costs
+    seconds of CPU)."""
     from flows.work_pools import ensure_process_pool
 
     await ensure_process_pool()
-    env = prefect_env(Path(tmp_path) / "worker-home", prefect_server.url)
+    env = prefect_env(tmp_path_factory.mktemp("deploy-home"), prefect_server.url)
     prefect_deploy(env, "--name", "store-pipeline/default", timeout=120)
+
+
+async def test_deployment_path_runs_each_store_on_a_worker(
+    prefect_server, deployed, tmp_path
+) -> None:
+    """store_deployment: each store is a run of store-pipeline/default, picked up by a worker."""
+    # This test's environment (its own data directory and registry), not the module's.
+    env = prefect_env(Path(tmp_path) / "worker-home", prefect_server.url)
     registry = Registry()
-    for store_id in ("dep-1", "dep-2", "dep-3"):
+    # Two stores, both at once: each is its own flow-run process on the worker, and each
+    # creation meets its own 503 (a third would repeat both at ~3.5 s of CPU).
+    for store_id in ("dep-1", "dep-2"):
         registry.add(store_id, jobs=[])
     worker = start_worker("run-stores-test-worker", env, tmp_path / "worker.log")
     proxy = FlakyProxy(prefect_server.url, _first_creation_of_each_run(), forward_refused=True)
@@ -294,7 +308,7 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
             state = await asyncio.wait_for(
                 run_stores(
                     store_deployment="store-pipeline/default",
-                    max_concurrent_stores=3,
+                    max_concurrent_stores=2,
                     return_state=True,
                 ),
                 timeout=240,
@@ -304,8 +318,8 @@ async def test_deployment_path_runs_each_store_on_a_worker(prefect_server, tmp_p
         proxy.close()
     report = await _report(state)
     assert state.is_completed(), json.dumps(report, indent=1)[:2000]
-    assert [s["status"] for s in report["stores"]] == ["completed"] * 3
-    assert proxy.refused == 3, "each store's run creation met one 503"
+    assert [s["status"] for s in report["stores"]] == ["completed"] * 2
+    assert proxy.refused == 2, "each store's run creation met one 503"
     async with get_client() as client:
         for entry in report["stores"]:
             (run_id,) = entry["flow_run_ids"]
@@ -494,22 +508,16 @@ async def test_selection_retries_an_unreachable_registry(prefect_server, monkeyp
     assert selection.run_count == 3  # the first try and two retries
 
 
-async def test_a_store_run_that_never_ends_fails_after_store_timeout_seconds(
-    prefect_server, tmp_path
-) -> None:
+async def test_a_store_run_that_never_ends_fails_after_store_timeout_seconds(deployed) -> None:
     """No worker picks the store's deployment run up: it stays SCHEDULED, as a run whose worker
     was killed stays RUNNING. The parent gives up after the timeout, cancels it and goes on."""
-    from flows.work_pools import ensure_process_pool
-
-    await ensure_process_pool()
-    env = prefect_env(Path(tmp_path) / "deploy-home", prefect_server.url)
-    prefect_deploy(env, "--name", "store-pipeline/default", timeout=120)
     Registry().add("stuck-1", jobs=[])
     state = await asyncio.wait_for(
         run_stores(
             stores=["stuck-1"],
             store_deployment="store-pipeline/default",
-            store_timeout_seconds=2,
+            # Half a second: nothing will pick the run up, so any wait proves the same.
+            store_timeout_seconds=0.5,
             max_retries=1,
             backoff_seconds=0,
             return_state=True,
@@ -521,7 +529,7 @@ async def test_a_store_run_that_never_ends_fails_after_store_timeout_seconds(
     (entry,) = report["stores"]
     assert entry["status"] == "failed"
     assert entry["attempts"] == 2  # the timed-out attempt was retried: the run went on
-    assert entry["error"] == "store stuck-1: no final state after 2 s"
+    assert entry["error"] == "store stuck-1: no final state after 0.5 s"
     assert len(entry["flow_run_ids"]) == 2
     async with get_client() as client:
         for run_id in entry["flow_run_ids"]:
