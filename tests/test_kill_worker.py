@@ -11,7 +11,8 @@ up). Then:
   truth through the test's own oracle);
 - the sibling, which the dead worker had started in a process of its own, is not taken with it:
   it completes and writes its results;
-- every pool slot comes back, the dead run's too (its slot lease lapses on the server).
+- every pool slot comes back, the dead run's too (its slot lease lapses on the server: 60 s, the
+  server's minimum, after the run took the slot; the test server's repossessor looks every second).
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from multistore.leases import Leases
 from multistore.pools import BROWSER
 from multistore.registry import Registry
 from tests.fixtures.dnc_oracle import expected_flags_of
-from tests.fixtures.prefect_server import prefect_deploy, start_worker
-from tests.test_many_workers import pg_prefect  # noqa: F401 (the fixture)
+from tests.fixtures.prefect_server import start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
@@ -60,7 +60,7 @@ def _pools_file(tmp_path: Path) -> Path:
 
 
 async def test_a_worker_killed_mid_store_takes_only_its_run_which_a_later_tick_retries(
-    pg_prefect,  # noqa: F811
+    pg_prefect,
     sandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -101,7 +101,7 @@ async def test_a_worker_killed_mid_store_takes_only_its_run_which_a_later_tick_r
     workers = []
     with temporary_settings(updates={PREFECT_API_URL: pg_prefect.url}):
         await setup(sandbox_url=sandbox.url, pools_file=_pools_file(tmp_path), seed_sandbox=True)
-        prefect_deploy(env, "--name", "store-pipeline/default", timeout=180)
+        pg_prefect.deploy(env, "store-pipeline/default")
         try:
             doomed = start_worker("kill-worker-a", env, tmp_path / "kill-worker-a.log")
             workers.append(doomed)

@@ -1,6 +1,6 @@
 """Many workers: Prefect's server and the registry on PostgreSQL, two process workers on one pool.
 
-Ten dealers run their DNC compliance pipeline as runs of `store-pipeline/default`. The runs land
+Four dealers run their DNC compliance pipeline as runs of `store-pipeline/default`. The runs land
 on both workers, and the pools hold across the two processes because Prefect's server holds
 them: the sandbox never sees more browser pages than the browser pool, nor more scrub calls in
 any window than the `api:dnc` rate limit allows (its own limit is set a little looser, so any
@@ -10,50 +10,27 @@ excess would show as calls it accepted, and a 429 as a call it refused).
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from devtools.local import prefect_env, start_prefect_server
+from devtools.local import prefect_env
 from multistore.datafiles import DEFAULTS
 from sandbox.counters import most_in_window
-from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
-from tests.fixtures.prefect_server import prefect_deploy, start_worker
+from tests.fixtures.prefect_server import start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
-STORES = [f"dealer-{n:02d}" for n in range(10)]
+# Four stores: two per worker at --limit 2, all four at once (max_concurrent_stores=4), so the
+# runs need both workers and the four ask for the two browser slots and the DNC rate together.
+STORES = [f"dealer-{n:02d}" for n in range(4)]
 BROWSER_LIMIT = 2
 DNC_BURST, DNC_PER_MINUTE = 3, 60
 CONTACTS = 30
 DNC_BATCH = 10  # 3 or more scrub calls per dealer
-
-
-@pytest.fixture
-def pg_prefect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A Prefect server and a registry, each on a new PostgreSQL database."""
-    from multistore.db import dispose_engines
-    from multistore.settings import reset_settings
-
-    server_db = create_pg_database("many_workers_prefect")
-    registry_db = create_pg_database("many_workers_registry")
-    server = None
-    try:
-        server = start_prefect_server(
-            tmp_path / "prefect", database_url=pg_url(server_db, driver="asyncpg")
-        )
-        monkeypatch.setenv("PREFECT_API_URL", server.url)
-        monkeypatch.setenv("MULTISTORE_DATABASE_URL", pg_url(registry_db))
-        reset_settings()
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
-        dispose_engines()
-        drop_pg_database(server_db)
-        drop_pg_database(registry_db)
 
 
 def _pools_file(tmp_path: Path) -> Path:
@@ -89,11 +66,13 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
         await shared_block("dnc", sandbox.url, batch_size=DNC_BATCH).asave(
             "dnc-default", overwrite=True
         )
-        prefect_deploy(env, "--name", "store-pipeline/default", timeout=180)
+        pg_prefect.deploy(env, "store-pipeline/default")
         try:
             for name in ("worker-a", "worker-b"):
                 # --limit 2 each: four stores at once need both workers.
                 workers.append(start_worker(name, env, tmp_path / f"{name}.log", "--limit", "2"))
+            # Both polling before the runs exist: one worker cannot take all four on its own.
+            await _wait_online({w.name for w in workers}, workers)
             sandbox.admin.reset_counters()
             state = await asyncio.wait_for(
                 run_stores(
@@ -106,6 +85,8 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
         finally:
             for worker in workers:
                 worker.stop()
+            # The server is shared: later tests find the DNC block as setup seeds it.
+            await shared_block("dnc", sandbox.url).asave("dnc-default", overwrite=True)
         report = await state.aresult(raise_on_failure=False)
         logs = "".join((tmp_path / f"{w.name}.log").read_text()[-1500:] for w in workers)
         assert state.is_completed(), f"{state.message}\n{logs}"
@@ -141,6 +122,25 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
         assert most <= allowed, f"{most} scrub calls in {width} s, the limit allows {allowed}"
 
 
+async def _wait_online(names: set[str], workers: list, timeout: float = 120) -> None:
+    """Until every worker in `names` has told the server it is online."""
+    from prefect import get_client
+
+    from flows.work_pools import PROCESS_POOL
+
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            found = await client.read_workers_for_work_pool(PROCESS_POOL)
+            online = {w.name for w in found if w.status and w.status.value == "ONLINE"}
+            if names <= online:
+                return
+            if time.monotonic() > deadline:
+                logs = "".join(w.log.read_text()[-1500:] for w in workers)
+                raise AssertionError(f"workers {sorted(names - online)} not online\n{logs}")
+            await asyncio.sleep(0.2)
+
+
 async def _workers_of(run_ids: set[str], since: datetime) -> dict[str, str]:
     """flow run id → the name of the worker that submitted it."""
     from prefect import get_client
@@ -154,7 +154,7 @@ async def _workers_of(run_ids: set[str], since: datetime) -> dict[str, str]:
                     event=EventNameFilter(name=["prefect.worker.submitted-flow-run"]),
                     occurred=EventOccurredFilter(since=since),
                 ),
-                limit=50,  # the API's maximum; ten store runs make ten such events
+                limit=50,  # the API's maximum; four store runs make four such events
             )
             for event in page.events:
                 for related in event.related:

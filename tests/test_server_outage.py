@@ -25,7 +25,7 @@ from multistore.health import DEGRADED, OK, check_health
 from multistore.prefect_api import MEMORY_LEASE_STORAGE, PrefectAPI
 from multistore.registry import Registry
 from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
-from tests.fixtures.prefect_server import ROOT
+from tests.fixtures.prefect_server import ROOT, PgPrefect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
 
@@ -145,11 +145,12 @@ async def test_a_store_run_outlasts_a_prefect_server_restart(
 
 
 def test_health_warns_when_the_server_keeps_slot_leases_in_memory(
-    pg_server: RestartableServer, tmp_path: Path
+    pg_prefect_server: PgPrefect, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
-    # Ours (filesystem lease storage, as devtools.local starts every server): no warning.
-    ours = check_health(now, prefect=PrefectAPI(pg_server.url))
+    # Ours (filesystem lease storage, as devtools.local starts every server): no warning. The
+    # worker tests' shared server is one (a server of its own would cost ~6 s of CPU to start).
+    ours = check_health(now, prefect=PrefectAPI(pg_prefect_server.url))
     assert (ours.status, ours.warnings) == (OK, [])
 
     # One started with Prefect's default lease storage: a restart would leak its held slots.
