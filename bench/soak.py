@@ -27,6 +27,7 @@ Then it checks and prints, for scripts to read:
                                      database dump (both databases) of the run
 
     .venv/bin/python bench/soak.py [--stores 20] [--contacts 40] [--restart-seconds 60]
+        [--per-worker 3] [--lease-seconds 90] [--backoff-seconds 5]
 """
 
 from __future__ import annotations
@@ -240,6 +241,8 @@ def main() -> int:
     parser.add_argument("--per-worker", type=int, default=3, help="runs at once per worker")
     parser.add_argument("--lease-seconds", type=float, default=None,
                         help="the store lease (default: the project's, 90 s)")  # fmt: skip
+    parser.add_argument("--backoff-seconds", type=float, default=5.0,
+                        help="the parent's wait before a failed store's next attempt")  # fmt: skip
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
@@ -281,7 +284,7 @@ def main() -> int:
                 store_deployment="store-pipeline/default",
                 max_concurrent_stores=2 * args.per_worker,
                 max_retries=3,
-                backoff_seconds=5.0,
+                backoff_seconds=args.backoff_seconds,
                 return_state=True,
             )
         )

@@ -87,16 +87,17 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
     _git(*author, "commit", "--quiet", "--allow-empty", "-m", "later", cwd=deployer)
     _git("push", "--quiet", "origin", "main", cwd=deployer)
 
+    # One store: its run is a second flow-run process that clones the pinned commit (the
+    # parent's is the first); a second store would only clone it once more.
     registry = Registry()
-    registry.add("git-1", jobs=[], priority="high")
-    registry.add("git-2", jobs=[])
+    registry.add("git-1", jobs=[])
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     worker = start_worker("git-worker", env, tmp_path / "worker.log", cwd=elsewhere)
     try:
         async with get_client() as client:
             run = await client.create_flow_run_from_deployment(
-                adhoc.id, parameters={"stores": ["git-1", "git-2"]}
+                adhoc.id, parameters={"stores": ["git-1"]}
             )
         run = await wait_final(str(run.id), timeout=300)
     finally:
@@ -105,17 +106,16 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
     assert run.state.is_completed(), f"{run.state.message}\n{log}"
     report = json.loads((get_settings().data_dir / "reports" / "latest.json").read_text())
     assert report["flow_run_id"] == str(run.id)
-    assert [s["status"] for s in report["stores"]] == ["completed", "completed"]
+    assert [s["status"] for s in report["stores"]] == ["completed"]
     # The parent's code came from a clone at the pinned commit, not from this checkout.
     assert report["code"]["revision"] == head
     assert not Path(report["code"]["root"]).is_relative_to(ROOT)
     assert not Path(report["code"]["root"]).is_relative_to(deployer)
     assert Path(report["code"]["root"]).name == "remote"
-    for store_id in ("git-1", "git-2"):
-        runs = registry.history(store_id)
-        assert [r.status for r in runs] == ["completed"], [
-            (r.status, r.error, r.flow_run_id, r.started_at) for r in runs
-        ]
+    runs = registry.history("git-1")
+    assert [r.status for r in runs] == ["completed"], [
+        (r.status, r.error, r.flow_run_id, r.started_at) for r in runs
+    ]
 
 
 def test_deploying_an_unpushed_commit_fails_in_one_line(git_remote) -> None:
