@@ -1,5 +1,6 @@
 """The Docker work pool, run for real: prefect.docker.yaml deployed, a prefect-docker worker, and
-two dealers' DNC compliance runs in containers of the project's image.
+a run of the stores in a container of the project's image that starts its dealer's DNC compliance
+run in another.
 
 The containers use the host's network, so they reach the session's Prefect server, the registry
 on PostgreSQL and the sandbox on 127.0.0.1. Blocks come from the server and settings from the job
@@ -30,10 +31,12 @@ from tests.flows.test_dnc_compliance import expected_flags
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(2400)]
 
-# Each store has a contact whom Indiana's rule (no EBR exemption, multistore/defaults/
+# The store has a contact whom Indiana's rule (no EBR exemption, multistore/defaults/
 # compliance.yaml) blocks and the federal one would leave callable: an image without the packaged
-# rules gets its CRM wrong (checked below, before anything runs).
-STORES = ["docker-10", "docker-53"]
+# rules gets its CRM wrong (checked below, before anything runs). One store: the parent's
+# container starts its store's container through the pool, which is what only real parts prove;
+# a second store would add a container, its flow imports and a Chromium, and prove nothing more.
+STORES = ["docker-10"]
 CONTACTS = 8
 BUILD_SCRIPT = str(ROOT / "scripts" / "build_image.py")
 
@@ -146,7 +149,7 @@ def test_preflight_stops_a_stale_image_and_unreachable_parts(
 @pytest.mark.postgres
 @pytest.mark.prefect
 @pytest.mark.browser
-async def test_two_stores_run_in_containers_on_the_docker_pool(
+async def test_a_store_runs_in_containers_on_the_docker_pool(
     docker_image: str, prefect_server, pg_registry_url: str, sandbox, tmp_path: Path, monkeypatch
 ) -> None:
     from prefect import get_client
@@ -192,7 +195,7 @@ async def test_two_stores_run_in_containers_on_the_docker_pool(
     try:
         async with get_client() as client:
             run = await client.create_flow_run_from_deployment(
-                adhoc.id, parameters={"stores": STORES, "max_concurrent_stores": 2}
+                adhoc.id, parameters={"stores": STORES}
             )
         run = await wait_final(str(run.id), timeout=900)
     finally:
@@ -209,7 +212,7 @@ async def test_two_stores_run_in_containers_on_the_docker_pool(
     # since it was built, an ancestor: the image's tag hashes the code, not the commit).
     ancestor = ["git", "merge-base", "--is-ancestor", report["code"]["revision"], "HEAD"]
     assert subprocess.run(ancestor, cwd=ROOT).returncode == 0
-    assert [s["status"] for s in report["stores"]] == ["completed", "completed"]
+    assert [s["status"] for s in report["stores"]] == ["completed"]
     for store_id in STORES:
         (history,) = registry.history(store_id)
         assert history.status == "completed"
