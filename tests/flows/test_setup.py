@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from blocks.crm import CRMCredentials
 from blocks.dnc import DNCService
 from blocks.inventory import InventorySources, ShortenerService
 from blocks.store_node import StoreNodeService
+from cli.app import app as command
 from flows.alerts import load_alerts
 from multistore.pools import load_pools
 from multistore.registry import Registry
@@ -28,9 +30,17 @@ PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 def _setup(*args: str) -> subprocess.CompletedProcess:
+    """`multistore setup` as a user types it: the installed script in its own process."""
     return subprocess.run(
         [MULTISTORE, "setup", *args], capture_output=True, text=True, env=dict(os.environ)
     )
+
+
+def _invoke(*args: str) -> subprocess.CompletedProcess:
+    """The same command in this process (typer's runner): the installed script itself is
+    proved once, by the first test; a process costs seconds of CPU in imports alone."""
+    result = CliRunner().invoke(command, list(args))
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 async def _limits() -> dict[str, tuple[int, float | None]]:
@@ -64,7 +74,7 @@ def test_setup_twice_seeds_every_missing_store_block_once_and_sizes_the_pools(
     assert first.returncode == 0, first.stderr
     documents_once = asyncio.run(_documents())
     StoreNodeService(timeout_seconds=3).save("store-nodes", overwrite=True)  # a user's edit
-    second = _setup("--sandbox", "--json")
+    second = _invoke("setup", "--sandbox", "--json")
     assert second.returncode == 0, second.stderr
     assert asyncio.run(_documents()) == documents_once  # not duplicated
 
@@ -109,14 +119,14 @@ def test_credentials_edited_in_the_ui_survive_setup(prefect_server, sandbox) -> 
     """A user replaces the sandbox's key with a real one in the UI (a save of the document);
     setup, with or without --sandbox, leaves it as the user left it."""
     Registry().add("setup-real")
-    assert _setup("--sandbox").returncode == 0
+    assert _invoke("setup", "--sandbox").returncode == 0
     crm = CRMCredentials.load("crm-setup-real")
     crm.base_url = "https://crm.vendor.example/api"
     crm.client_secret = SecretStr("real-secret-from-the-vendor")
     crm.save("crm-setup-real", overwrite=True)  # what the UI's "Save" does
 
     for argv in (["--json"], ["--sandbox", "--json"]):
-        rerun = _setup(*argv)
+        rerun = _invoke("setup", *argv)
         assert rerun.returncode == 0, rerun.stderr
         assert "crm-setup-real" not in json.loads(rerun.stdout)["created"]
         kept = CRMCredentials.load("crm-setup-real")
@@ -133,12 +143,12 @@ def test_sandbox_documents_follow_the_sandbox_to_a_new_port_and_edited_ones_stay
     Registry().add("setup-moved")
     Registry().add("setup-kept")
     old = "http://127.0.0.1:9"
-    assert _setup("--sandbox", "--sandbox-url", old).returncode == 0
+    assert _invoke("setup", "--sandbox", "--sandbox-url", old).returncode == 0
     kept = CRMCredentials.load("crm-setup-kept")
     kept.api_key = SecretStr("a-key-the-user-typed")
     kept.save("crm-setup-kept", overwrite=True)
 
-    rerun = _setup("--sandbox", "--json")
+    rerun = _invoke("setup", "--sandbox", "--json")
     assert rerun.returncode == 0, rerun.stderr
     repointed = json.loads(rerun.stdout)["repointed"]
     assert {"crm-setup-moved", "inventory-setup-moved", "inventory-setup-kept"} <= set(repointed)
@@ -153,7 +163,7 @@ def test_sandbox_documents_follow_the_sandbox_to_a_new_port_and_edited_ones_stay
 
 def test_setup_without_sandbox_creates_no_document_and_names_the_missing(prefect_server) -> None:
     Registry().add("setup-new")
-    result = _setup()
+    result = _invoke("setup")
     assert result.returncode == 0, result.stderr
     assert "crm-setup-new" not in asyncio.run(_documents())
     assert "missing block documents" in result.stdout and "crm-setup-new" in result.stdout
@@ -165,27 +175,28 @@ def test_a_bad_pools_file_is_one_line_and_changes_nothing(
     Registry().add("setup-bad")
     bad = tmp_path / "pools.yaml"
     bad.write_text("pools:\n  browser: {limit: 0}\n")
-    result = _setup("--pools", str(bad))
+    result = _invoke("setup", "--pools", str(bad))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "pool 'browser'" in result.stderr and "limit" in result.stderr
     assert "crm-setup-bad" not in asyncio.run(_documents())
 
-    absent = _setup("--pools", str(tmp_path / "absent.yaml"))
+    absent = _invoke("setup", "--pools", str(tmp_path / "absent.yaml"))
     assert absent.returncode == 1
     assert absent.stderr.count("\n") == 1
     assert f"{tmp_path / 'absent.yaml'}: no such file" in absent.stderr
     assert "crm-setup-bad" not in asyncio.run(_documents())
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        [MULTISTORE, "run-store", "no-such-store"],
+def test_an_unknown_store_is_one_line(prefect_server) -> None:
+    # `run-store` in process (the script's entry is proved by the first test); the module's
+    # `__main__` only runs as a process of its own.
+    by_module = subprocess.run(
         [sys.executable, "-m", "flows.dnc_compliance", "no-such-store"],
-    ],
-)
-def test_an_unknown_store_is_one_line(prefect_server, argv: list[str]) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ))
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "no-such-store" in result.stderr, result.stderr
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    for result in (_invoke("run-store", "no-such-store"), by_module):
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and "no-such-store" in result.stderr, result.stderr
