@@ -252,6 +252,7 @@ def main() -> int:
         from flows.setup import setup
         from multistore.leases import TTL_SECONDS
         from multistore.registry import Registry
+        from multistore.settings import reset_settings
         from tasks.pools import SLOT_LEASE_SECONDS
         from tests.fixtures.dnc_oracle import expected_flags_of
 
@@ -263,6 +264,9 @@ def main() -> int:
         env["PREFECT_WORKER_QUERY_SECONDS"] = "1"
         if args.lease_seconds:
             env["MULTISTORE_STORE_LEASE_SECONDS"] = str(args.lease_seconds)
+            # The parent runs here: it asks after a dead run at a third of the same lease.
+            os.environ["MULTISTORE_STORE_LEASE_SECONDS"] = str(args.lease_seconds)
+            reset_settings()
         soak = Soak(stack, env, work, args)
         soak.admin.configure(contacts_per_store=args.contacts)
         asyncio.run(setup(seed_sandbox=True))

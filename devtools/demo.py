@@ -10,7 +10,8 @@
 4. a run of `run-stores/adhoc` (the API request `prefect deployment run` sends), wait for it,
    print the report and the UI address;
 5. leave everything running until Ctrl-C, which stops what this demo started (`--once` or
-   MULTISTORE_DEMO_ONCE=1: stop right after the report).
+   MULTISTORE_DEMO_ONCE=1: pause the schedules before the worker starts, so that it runs only
+   the demo's run, and stop right after the report).
 
 Plain subprocesses and HTTP: multistore/ never imports Prefect.
 """
@@ -216,6 +217,26 @@ class Demo:
         self.started.clear()
 
 
+def _pause_schedules(api: str) -> int:
+    """Pause every deployment that has a schedule; how many. Before the worker starts: pausing
+    deletes the runs already scheduled, so none is picked up (the `prefect deploy` of the next demo
+    sets them unpaused again).
+
+    A --once demo stops right after its own run: a tick or heartbeat started meanwhile would only
+    share the CPU with it, then hold the worker's stop until it is killed (measured: 15 s, the
+    stop's whole timeout) and go on as an orphan against a stopped server."""
+    try:
+        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=30)
+        found.raise_for_status()
+        scheduled = [d["id"] for d in found.json() if d.get("schedules") and not d.get("paused")]
+        for deployment_id in scheduled:
+            paused = httpx.post(f"{api}/deployments/{deployment_id}/pause_deployment", timeout=30)
+            paused.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"pausing the schedules failed: {exc}") from None
+    return len(scheduled)
+
+
 def _start_run(demo: Demo, api: str, deployment: str, parameters: dict[str, object]) -> str:
     """A run of `deployment`, as `prefect deployment run` makes it, through the API: the same
     request without a second Prefect process to start (a few seconds of CPU on each demo)."""
@@ -319,6 +340,12 @@ def run_demo(argv: list[str] | None = None) -> int:
         ms = str(BIN / "multistore")
         demo.run([ms, "setup", "--sandbox"], "blocks (the sandbox's), pools and the work pool")
         demo.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], "deployments")
+        if args.once:
+            paused = _pause_schedules(api)
+            demo.say(
+                f"--once: {paused} scheduled deployments paused, so that the worker runs only "
+                "this demo's run (the next deploy resumes them)"
+            )
         demo.say("starting a process worker on multistore-process")
         worker = ["prefect", "worker", "start", "--pool", "multistore-process", "--name", "demo"]
         demo.started.append(

@@ -75,7 +75,9 @@ NOTHING_RAN_STATE = "Skipped"
 QUARANTINE_EVENT = STORE_EVENT.format("quarantined")
 # Creating a deployment run survives this many 503s (SQLite under load), backing off 1, 2, 4… s.
 POLL_SECONDS = 1.0
-# How often a waiting parent asks the registry whether its store run's lease expired.
+# How often a waiting parent asks the registry whether its store run's lease expired: every
+# 15 s, or a third of the store lease when that is shorter (a short lease is set to learn of a
+# dead run quickly; asking only every 15 s would throw that away).
 DEATH_CHECK_SECONDS = 15.0
 MONITOR_SECONDS = 1.0
 # The progress writes' share of the parent's time is at most 1/WRITE_SHARE (see _monitor).
@@ -698,14 +700,15 @@ async def _wait_final(
     """Poll the run until it reaches a final state; a failed poll (a 503) is just tried again.
 
     None when it is still not final after `timeout_seconds`; the reason, when `dead` (asked every
-    `DEATH_CHECK_SECONDS`, off the event loop) says the run died.
+    `DEATH_CHECK_SECONDS` or a third of the store lease, off the event loop) says the run died.
     """
     deadline = time.monotonic() + timeout_seconds
-    next_check = time.monotonic() + DEATH_CHECK_SECONDS
+    every = min(DEATH_CHECK_SECONDS, get_settings().store_lease_seconds / 3)
+    next_check = time.monotonic() + every
     async with get_client() as client:
         while time.monotonic() < deadline:
             if dead is not None and time.monotonic() >= next_check:
-                next_check = time.monotonic() + DEATH_CHECK_SECONDS
+                next_check = time.monotonic() + every
                 try:
                     why = await asyncio.to_thread(dead)
                 except Exception:  # a registry hiccup: ask again at the next check

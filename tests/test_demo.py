@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -84,6 +85,10 @@ def test_demo_runs_twice_and_stops_what_it_started(data: Path) -> None:
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"port {sandbox_port} is taken by something else" in second.stdout
     assert "example stores from stores.example.yaml: 0 added" in second.stdout
+    # --once paused the schedules before its worker started (none of their runs competes with
+    # the demo's or holds the worker's stop); the second deploy made them active again.
+    paused = re.findall(r"--once: (\d+) scheduled deployments paused", first.stdout + second.stdout)
+    assert len(paused) == 2 and paused[0] == paused[1] != "0", paused
     assert "run-stores/adhoc ended COMPLETED" in second.stdout
     again = json.loads((data / "reports" / "latest.json").read_text())
     assert again["flow_run_id"] != report["flow_run_id"]

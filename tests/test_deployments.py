@@ -252,6 +252,14 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
         {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
     ]
 
+    # The scheduled deployments paused (their scheduled runs deleted), as a --once demo does:
+    # the heartbeat due a minute after the deploy would otherwise be one more flow-run process on
+    # this worker, and its stop would wait for that run.
+    async with get_client() as client:
+        for deployment in await client.read_deployments():
+            if deployment.schedules:
+                await client.pause_deployment(deployment.id)
+
     registry = Registry()
     registry.add("typed-1", jobs=[], priority="high")
     registry.add("typed-2", jobs=[])

@@ -33,7 +33,7 @@ from multistore.leases import Leases
 from multistore.pools import BROWSER
 from multistore.registry import Registry
 from tests.fixtures.dnc_oracle import expected_flags_of
-from tests.fixtures.prefect_server import start_worker
+from tests.fixtures.prefect_server import start_worker, stop_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
@@ -142,8 +142,7 @@ async def test_a_worker_killed_mid_store_takes_only_its_run_which_a_later_tick_r
                     limit = await client.read_global_concurrency_limit_by_name(BROWSER)
                 dead = await client.read_flow_run(dead_run)
         finally:
-            for worker in workers:
-                worker.stop()
+            stop_workers(workers)
     logs = "".join((tmp_path / f"{w.name}.log").read_text()[-2000:] for w in workers)
 
     assert killed_at < to_change[VICTIM]  # the kill really was mid-store

@@ -20,7 +20,7 @@ import yaml
 from devtools.local import prefect_env
 from multistore.datafiles import DEFAULTS
 from sandbox.counters import most_in_window
-from tests.fixtures.prefect_server import start_worker
+from tests.fixtures.prefect_server import start_worker, stop_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
@@ -83,8 +83,7 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
                 timeout=480,
             )
         finally:
-            for worker in workers:
-                worker.stop()
+            stop_workers(workers)
             # The server is shared: later tests find the DNC block as setup seeds it.
             await shared_block("dnc", sandbox.url).asave("dnc-default", overwrite=True)
         report = await state.aresult(raise_on_failure=False)
