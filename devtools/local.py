@@ -101,15 +101,17 @@ class PrefectServer(Managed):
     """A Prefect server this process started, and may also be a client of."""
 
     def stop(self, timeout: float = 15.0) -> None:
-        _flush_prefect_clients()
+        flush_prefect_clients()
         super().stop(timeout)
 
 
-def _flush_prefect_clients(timeout: float = 30.0) -> None:
+def flush_prefect_clients(timeout: float = 30.0) -> None:
     """Ship the logs and events this process's Prefect clients still hold, while the server is up.
 
     Otherwise Prefect drains them at interpreter exit to a server that is gone, retrying each for
-    minutes: a benchmark that stopped its server sat ~5 minutes in `threading._shutdown`."""
+    minutes: a benchmark that stopped its server sat ~5 minutes in `threading._shutdown`. Also
+    before this process points itself at another server: the events worker is one per process,
+    made for the API URL of its first event, and would go on sending there."""
     if "prefect" not in sys.modules:
         return
     from prefect.logging.handlers import APILogWorker
