@@ -112,22 +112,6 @@ def _deploy(env: dict[str, str], *args: str, log: Path) -> None:
         raise SystemExit(f"scale: prefect deploy {' '.join(args)} failed (log: {log})")
 
 
-async def _wait_online(pool: str, names: set[str], timeout: float = 300) -> None:
-    """Until every worker in `names` has said it is online (so wall time is store work only)."""
-    from prefect import get_client
-
-    deadline = time.monotonic() + timeout
-    async with get_client() as client:
-        while True:
-            workers = await client.read_workers_for_work_pool(pool)
-            online = {w.name for w in workers if w.status and w.status.value == "ONLINE"}
-            if names <= online:
-                return
-            if time.monotonic() > deadline:
-                raise SystemExit(f"scale: workers {sorted(names - online)} not online on {pool}")
-            await asyncio.sleep(0.5)
-
-
 def _remove_containers(run_ids: set[str]) -> None:
     """Containers of this run's flow runs still there (a failed run's, a stopped worker's)."""
     import docker
@@ -154,7 +138,7 @@ def _run_point(
     admin: Any,
     at_once: int,
 ) -> Point:
-    from devtools.local import spawn
+    from devtools.local import not_online, spawn
     from flows.run_stores import run_stores
     from flows.work_pools import DOCKER_POOL, PROCESS_POOL
 
@@ -169,7 +153,9 @@ def _run_point(
             argv = [PREFECT, "worker", "start", "--pool", pool, "--name", name]
             argv += ["--limit", str(args.per_worker)]
             started.append(spawn(name, argv, env=env, log=work / f"{name}.log"))
-        asyncio.run(_wait_online(pool, set(names)))
+        # Every worker online before the runs exist, so wall time is store work only.
+        if missing := asyncio.run(not_online(pool, set(names), timeout=300)):
+            raise SystemExit(f"scale: workers {sorted(missing)} not online on {pool}")
         admin.reset_counters()
         began = time.monotonic()
         state = asyncio.run(

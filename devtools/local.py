@@ -121,6 +121,23 @@ def flush_prefect_clients(timeout: float = 30.0) -> None:
     APILogWorker.drain_all(timeout=timeout, at_exit=False)
 
 
+async def not_online(pool: str, names: set[str], *, timeout: float) -> set[str]:
+    """Wait until every worker in `names` has told the server it is online on work pool `pool`;
+    those still not online after `timeout` seconds (empty: all are)."""
+    import asyncio
+
+    from prefect import get_client
+
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            workers = await client.read_workers_for_work_pool(pool)
+            missing = names - {w.name for w in workers if w.status and w.status.value == "ONLINE"}
+            if not missing or time.monotonic() > deadline:
+                return missing
+            await asyncio.sleep(0.2)
+
+
 def flow_run_pids(flow_run_id: str) -> list[int]:
     """The processes of this user running flow run `flow_run_id` (the engine a worker started
     carries it in its environment as PREFECT__FLOW_RUN_ID)."""

@@ -10,14 +10,14 @@ excess would show as calls it accepted, and a 429 as a call it refused).
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from devtools.local import prefect_env
+from devtools.local import not_online, prefect_env
+from flows.work_pools import PROCESS_POOL
 from multistore.datafiles import DEFAULTS
 from sandbox.counters import most_in_window
 from tests.fixtures.prefect_server import start_worker, stop_workers
@@ -72,7 +72,9 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
                 # --limit 2 each: four stores at once need both workers.
                 workers.append(start_worker(name, env, tmp_path / f"{name}.log", "--limit", "2"))
             # Both polling before the runs exist: one worker cannot take all four on its own.
-            await _wait_online({w.name for w in workers}, workers)
+            if missing := await not_online(PROCESS_POOL, {w.name for w in workers}, timeout=120):
+                logs = "".join(w.log.read_text()[-1500:] for w in workers)
+                raise AssertionError(f"workers {sorted(missing)} not online\n{logs}")
             sandbox.admin.reset_counters()
             state = await asyncio.wait_for(
                 run_stores(
@@ -119,25 +121,6 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
         most = most_in_window(times, width)
         allowed = DNC_BURST + width * DNC_PER_MINUTE / 60
         assert most <= allowed, f"{most} scrub calls in {width} s, the limit allows {allowed}"
-
-
-async def _wait_online(names: set[str], workers: list, timeout: float = 120) -> None:
-    """Until every worker in `names` has told the server it is online."""
-    from prefect import get_client
-
-    from flows.work_pools import PROCESS_POOL
-
-    deadline = time.monotonic() + timeout
-    async with get_client() as client:
-        while True:
-            found = await client.read_workers_for_work_pool(PROCESS_POOL)
-            online = {w.name for w in found if w.status and w.status.value == "ONLINE"}
-            if names <= online:
-                return
-            if time.monotonic() > deadline:
-                logs = "".join(w.log.read_text()[-1500:] for w in workers)
-                raise AssertionError(f"workers {sorted(names - online)} not online\n{logs}")
-            await asyncio.sleep(0.2)
 
 
 async def _workers_of(run_ids: set[str], since: datetime) -> dict[str, str]:
