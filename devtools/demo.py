@@ -32,7 +32,14 @@ from pathlib import Path
 
 import httpx
 
-from devtools.local import PREFECT_SERVER_ENV, Managed, free_port, spawn, wait_http
+from devtools.local import (
+    PREFECT_SERVER_ENV,
+    Managed,
+    free_port,
+    pause_schedules,
+    spawn,
+    wait_http,
+)
 from devtools.pgadmin import PostgresUnavailable, database_url, ensure_database
 from multistore.config import ConfigError, load_store_file
 from multistore.registry import Registry, RegistryError
@@ -217,26 +224,6 @@ class Demo:
         self.started.clear()
 
 
-def _pause_schedules(api: str) -> int:
-    """Pause every deployment that has a schedule; how many. Before the worker starts: pausing
-    deletes the runs already scheduled, so none is picked up (the `prefect deploy` of the next demo
-    sets them unpaused again).
-
-    A --once demo stops right after its own run: a tick or heartbeat started meanwhile would only
-    share the CPU with it, then hold the worker's stop until it is killed (measured: 15 s, the
-    stop's whole timeout) and go on as an orphan against a stopped server."""
-    try:
-        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=30)
-        found.raise_for_status()
-        scheduled = [d["id"] for d in found.json() if d.get("schedules") and not d.get("paused")]
-        for deployment_id in scheduled:
-            paused = httpx.post(f"{api}/deployments/{deployment_id}/pause_deployment", timeout=30)
-            paused.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"pausing the schedules failed: {exc}") from None
-    return len(scheduled)
-
-
 def _start_run(demo: Demo, api: str, deployment: str, parameters: dict[str, object]) -> str:
     """A run of `deployment`, as `prefect deployment run` makes it, through the API: the same
     request without a second Prefect process to start (a few seconds of CPU on each demo)."""
@@ -341,7 +328,9 @@ def run_demo(argv: list[str] | None = None) -> int:
         demo.run([ms, "setup", "--sandbox"], "blocks (the sandbox's), pools and the work pool")
         demo.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], "deployments")
         if args.once:
-            paused = _pause_schedules(api)
+            # A tick or heartbeat started meanwhile would share the CPU with the demo's run,
+            # then hold the worker's stop for its whole 15 s timeout and go on as an orphan.
+            paused = pause_schedules(api)
             demo.say(
                 f"--once: {paused} scheduled deployments paused, so that the worker runs only "
                 "this demo's run (the next deploy resumes them)"

@@ -76,16 +76,20 @@ class Managed:
     log: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
 
+    def terminate(self) -> None:
+        """Tell the process group to stop (SIGTERM) without waiting for it: `stop` waits."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 15.0) -> None:
         if self.process.poll() is not None:
             return
+        self.terminate()
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self) -> None:
         """Kill -9 the process and its process group, as the OOM killer or a lost machine would:
@@ -94,6 +98,31 @@ class Managed:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(5)
+
+
+def stop_all(processes: list[Managed], timeout: float = 15.0) -> None:
+    """Stop them together: all are told first, then each is waited for (one after another,
+    each one's graceful shutdown would add to the next's)."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop(timeout)
+
+
+def pause_schedules(api: str) -> int:
+    """Pause every deployment on the server at `api` that has an active schedule; how many.
+    Pausing also deletes the runs its schedule already made, so a worker started afterwards
+    runs only the runs asked of it. The next `prefect deploy` makes the schedules active again."""
+    try:
+        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=30)
+        found.raise_for_status()
+        scheduled = [d["id"] for d in found.json() if d.get("schedules") and not d.get("paused")]
+        for deployment_id in scheduled:
+            paused = httpx.post(f"{api}/deployments/{deployment_id}/pause_deployment", timeout=30)
+            paused.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"pausing the schedules failed: {exc}") from None
+    return len(scheduled)
 
 
 @dataclass

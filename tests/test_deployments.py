@@ -22,7 +22,7 @@ import yaml
 from prefect.cli.deploy._models import DeploymentConfig, PrefectYamlModel, RawScheduleConfig
 from prefect.flows import load_flow_from_entrypoint
 
-from devtools.local import RUN_LOG_ENV, prefect_env
+from devtools.local import RUN_LOG_ENV, pause_schedules, prefect_env
 from multistore.config import load_store_file
 from multistore.registry import Registry
 from multistore.run_options import REGION_ZONES
@@ -255,10 +255,7 @@ async def test_deploy_all_then_run_adhoc_as_typed(prefect_server, tmp_path: Path
     # The scheduled deployments paused (their scheduled runs deleted), as a --once demo does:
     # the heartbeat due a minute after the deploy would otherwise be one more flow-run process on
     # this worker, and its stop would wait for that run.
-    async with get_client() as client:
-        for deployment in await client.read_deployments():
-            if deployment.schedules:
-                await client.pause_deployment(deployment.id)
+    pause_schedules(prefect_server.url)
 
     registry = Registry()
     registry.add("typed-1", jobs=[], priority="high")

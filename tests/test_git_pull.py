@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools.local import prefect_env
+from devtools.local import pause_schedules, prefect_env
 from multistore.registry import Registry
 from multistore.settings import get_settings
 from tests.fixtures.prefect_server import ROOT, prefect_deploy, start_worker, wait_final
@@ -72,9 +72,7 @@ async def test_a_worker_elsewhere_runs_the_pinned_commit(
         # The session's server may also hold scheduled deployments of earlier test files
         # (test_deployments deploys prefect.yaml's tick): paused too, and their runs already
         # scheduled deleted, so this test's worker runs nothing but this test's runs.
-        for deployment in await client.read_deployments():
-            if deployment.schedules:
-                await client.pause_deployment(deployment.id)
+        pause_schedules(prefect_server.url)
         scheduled = FlowRunFilter(state=FlowRunFilterState(type={"any_": [StateType.SCHEDULED]}))
         for waiting in await client.read_flow_runs(flow_run_filter=scheduled):
             await client.delete_flow_run(waiting.id)

@@ -26,14 +26,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools.local import kill_flow_run, prefect_env
+from devtools.local import kill_flow_run, prefect_env, stop_all
 from multistore.claims import COMPLETED, Claims
 from multistore.datafiles import DEFAULTS
 from multistore.leases import Leases
 from multistore.pools import BROWSER
 from multistore.registry import Registry
 from tests.fixtures.dnc_oracle import expected_flags_of
-from tests.fixtures.prefect_server import start_worker, stop_workers
+from tests.fixtures.prefect_server import start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
@@ -142,7 +142,7 @@ async def test_a_worker_killed_mid_store_takes_only_its_run_which_a_later_tick_r
                     limit = await client.read_global_concurrency_limit_by_name(BROWSER)
                 dead = await client.read_flow_run(dead_run)
         finally:
-            stop_workers(workers)
+            stop_all(workers)
     logs = "".join((tmp_path / f"{w.name}.log").read_text()[-2000:] for w in workers)
 
     assert killed_at < to_change[VICTIM]  # the kill really was mid-store

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devtools.local import not_online, prefect_env
+from devtools.local import not_online, prefect_env, stop_all
 from flows.work_pools import PROCESS_POOL
 from multistore.datafiles import DEFAULTS
 from sandbox.counters import most_in_window
-from tests.fixtures.prefect_server import start_worker, stop_workers
+from tests.fixtures.prefect_server import start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.browser]
 
@@ -85,7 +85,7 @@ async def test_two_workers_share_the_pools(pg_prefect, sandbox, tmp_path, monkey
                 timeout=480,
             )
         finally:
-            stop_workers(workers)
+            stop_all(workers)
             # The server is shared: later tests find the DNC block as setup seeds it.
             await shared_block("dnc", sandbox.url).asave("dnc-default", overwrite=True)
         report = await state.aresult(raise_on_failure=False)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from devtools.local import prefect_env
+from devtools.local import prefect_env, stop_all
 from multistore.claims import COMPLETED, Claims
 from multistore.registry import Registry
-from tests.fixtures.prefect_server import start_worker, stop_workers
+from tests.fixtures.prefect_server import start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
 
@@ -58,7 +58,7 @@ async def test_two_ticks_at_once_start_exactly_one_store_run_per_occurrence(
                     break
                 await asyncio.sleep(1)
         finally:
-            stop_workers(workers)
+            stop_all(workers)
         async with get_client() as client:
             runs = await client.read_flow_runs(
                 deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["default"]))
