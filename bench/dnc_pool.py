@@ -43,15 +43,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from _harness import Stack, prefect_stack
+# Imported where used: a peer process needs httpx and aiolimiter only, and of the peer's process
+# only its requests are measured (its start-up, twice the rest of its run at a small size, is not).
+if TYPE_CHECKING:
+    from _harness import Stack
 
-from devtools.local import spawn
-from multistore.calls import Pools
-from multistore.pools import API_DNC, PoolSpec, load_pools
-from sandbox.client import SandboxAdmin
+    from multistore.calls import Pools
+    from multistore.pools import PoolSpec
+    from sandbox.client import SandboxAdmin
 
 BLOCK = "dnc-bench"
+# The block's URL and API key, as the parent hands them to a peer process.
+PEER_ENV = ("DNC_BENCH_PEER_URL", "DNC_BENCH_PEER_KEY")
 # The vendor rate multistore/defaults/pools.yaml sizes api:dnc for (requests/minute).
 VENDOR_RATE = 120.0
 
@@ -124,15 +129,13 @@ def worker(store: str, count: int) -> int:
 
 def peer(store: str, count: int, per_minute: float, batch_size: int) -> int:
     """One store of the static-split peer: a plain asyncio loop paced by aiolimiter at its share
-    (`per_minute`), one request at a time as our worker sends them; a 429 waits its Retry-After."""
+    (`per_minute`), one request at a time as our worker sends them; a 429 waits its Retry-After.
+    The block's URL and key come from the parent (`PEER_ENV`): no Prefect in this process."""
     import httpx
     from aiolimiter import AsyncLimiter
 
-    from blocks.dnc import DNCService
-
-    block = DNCService.load(BLOCK)
-    url = f"{block.base_url.rstrip('/')}/dnc/scrub"
-    headers = {"X-API-Key": block.api_key.get_secret_value(), "X-Store-Id": store}
+    url = f"{os.environ[PEER_ENV[0]].rstrip('/')}/dnc/scrub"
+    headers = {"X-API-Key": os.environ[PEER_ENV[1]], "X-Store-Id": store}
     numbers = store_numbers(store, count)
     # A bucket of one: a share paced evenly, never a burst of the whole share at once.
     limiter = AsyncLimiter(1, 60.0 / per_minute)
@@ -192,16 +195,21 @@ def main() -> int:
     if unknown:
         parser.error(f"--shapes: unknown shape(s) {', '.join(unknown)} (equal, uneven)")
 
+    from _harness import prefect_stack
+
     work = Path(tempfile.mkdtemp(prefix="bench-dnc-"))
     results: list[tuple[str, list[int], dict, dict | None]] = []
     # The registry on PostgreSQL too: the rate pools' pace lives there, shared as across machines.
     with prefect_stack(work, prefix="bench_dnc", registry=True) as stack:
         from blocks.sandbox import shared_block
+        from multistore.pools import API_DNC, load_pools
+        from sandbox.client import SandboxAdmin
         from tasks.pools import ensure_pools
 
-        shared_block("dnc", stack.sandbox_url, batch_size=args.batch_size).save(
-            BLOCK, overwrite=True
-        )
+        block = shared_block("dnc", stack.sandbox_url, batch_size=args.batch_size)
+        block.save(BLOCK, overwrite=True)
+        url, key = PEER_ENV
+        peer_env = {url: block.base_url, key: block.api_key.get_secret_value()}
         # The pool as multistore/defaults/pools.yaml sizes it, for a vendor at --rate/--burst.
         pool = next(p for p in load_pools() if p.name == API_DNC)
         pool = scaled(pool, args.rate)
@@ -216,7 +224,7 @@ def main() -> int:
                 if not args.no_peer:
                     share = ["--share", str(args.rate / args.stores)]
                     extra = ["--batch-size", str(args.batch_size), *share]
-                    theirs = _round(stack, admin, work, f"{shape}-peer", counts, extra)
+                    theirs = _round(stack, admin, work, f"{shape}-peer", counts, extra, peer_env)
                 results.append((shape, counts, ours, theirs))
         finally:
             admin.close()
@@ -262,16 +270,25 @@ def scaled(pool: PoolSpec, rate: float) -> PoolSpec:
 
 
 def _round(
-    stack: Stack, admin: SandboxAdmin, work: Path, label: str, counts: list[int], extra: list[str]
+    stack: Stack,
+    admin: SandboxAdmin,
+    work: Path,
+    label: str,
+    counts: list[int],
+    extra: list[str],
+    env: dict[str, str] | None = None,
 ) -> dict:
-    """One set of N worker processes (ours, or the peer with `extra`); what the vendor saw."""
+    """One set of N worker processes (ours, or the peer with `extra` and `env`); what the vendor
+    saw."""
+    from devtools.local import spawn
+
     flag = "--peer-worker" if extra else "--worker"
     admin.reset_counters()
     workers = [
         spawn(
             f"{label}-{n}",
             [sys.executable, __file__, flag, f"bench-{n:02d}", "--numbers", str(count), *extra],
-            env=dict(os.environ),
+            env={**os.environ, **(env or {})},
             log=work / f"{label}-{n}.log",
         )
         for n, count in enumerate(counts, start=1)
