@@ -25,6 +25,7 @@ from devtools.local import (
     spawn,
     start_dockerd,
     start_prefect_server,
+    stop_all,
     wait_http,
 )
 from devtools.pgadmin import create_database, database_url, drop_database
@@ -111,8 +112,13 @@ def prefect_stack(
             server_database_url=server_database_url,
         )
     finally:
-        for process in reversed(managed):
-            process.stop()
+        # The workers and the sandbox together (stop_all: a Prefect worker, told twice, stops at
+        # once instead of waiting for flow-run processes still exiting; none is left running by
+        # then), then the server (first in `managed`, even once restarted): it flushes this
+        # process's clients to itself before stopping.
+        stop_all(managed[:0:-1])
+        if managed:
+            managed[0].stop()
         dispose_engines()
         for name in databases:
             drop_database(name)

@@ -270,9 +270,11 @@ def main() -> int:
         soak = Soak(stack, env, work, args)
         soak.admin.configure(contacts_per_store=args.contacts)
         asyncio.run(setup(seed_sandbox=True))
-        _deploy(env)
+        # The workers start (and find the pool setup made) while the deployment is made: they
+        # only ask for runs, and the first exist once run_stores starts.
         for name in ("soak-worker-a", "soak-worker-b"):
             soak.start_worker(name)
+        _deploy(env)
         soak.admin.set_faults(STORM)
         soak.admin.reset_counters()
 
