@@ -108,6 +108,7 @@ class Demo:
         self.data_dir = data_dir
         self.logs = logs
         self.started: list[Managed] = []
+        self.starting: list[tuple[Managed, str]] = []  # started, not yet answering (health URL)
         self.server_log_from = 0
         self.env = dict(os.environ)
         self.env.update(PREFECT_SERVER_ENV)
@@ -124,13 +125,22 @@ class Demo:
         print(f"==> {message}", flush=True)
 
     def start(self, name: str, argv: list[str], health: str) -> Managed:
+        """Start `name`; `wait_started` waits until it answers `health` (the server and the
+        sandbox start side by side: neither needs the other to start)."""
         managed = spawn(name, argv, env=self.env, log=self.logs / f"{name}.log")
         self.started.append(managed)
-        try:
-            wait_http(health, timeout=120, process=managed.process)
-        except Exception as exc:
-            raise RuntimeError(f"{name} did not start ({exc}); see {managed.log}") from None
+        self.starting.append((managed, health))
         return managed
+
+    def wait_started(self) -> None:
+        for managed, health in self.starting:
+            try:
+                wait_http(health, timeout=120, process=managed.process)
+            except Exception as exc:
+                raise RuntimeError(
+                    f"{managed.name} did not start ({exc}); see {managed.log}"
+                ) from None
+        self.starting.clear()
 
     def _place(self, label: str, port: int, path: str, health: str) -> tuple[int, str, bool]:
         """The rule for the server and the sandbox alike: one already answering `health` on
@@ -250,19 +260,21 @@ def _wait_for_run(api: str, run_id: str, *, timeout: float, data_dir: Path) -> s
     """Poll the flow run until it is final; show the report in progress meanwhile."""
     deadline = time.monotonic() + timeout
     shown = ""
-    while time.monotonic() < deadline:
-        try:
-            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]
-        except (httpx.HTTPError, KeyError, TypeError):
-            state = None
-        if state and state["type"] in FINAL_STATES:
-            return state["type"]
-        progress = _progress(data_dir)
-        if progress and progress != shown:
-            print(f"    {progress}", flush=True)
-            shown = progress
-        # Half a second: the demo ends as soon as the run does (a GET costs the server little).
-        time.sleep(0.5)
+    # One client for every poll (httpx.get would make one, TLS context and all, each time).
+    with httpx.Client(timeout=10) as client:
+        while time.monotonic() < deadline:
+            try:
+                state = client.get(f"{api}/flow_runs/{run_id}").json()["state"]
+            except (httpx.HTTPError, KeyError, TypeError):
+                state = None
+            if state and state["type"] in FINAL_STATES:
+                return state["type"]
+            progress = _progress(data_dir)
+            if progress and progress != shown:
+                print(f"    {progress}", flush=True)
+                shown = progress
+            # Half a second: the demo ends as soon as the run does (a GET costs the server little).
+            time.sleep(0.5)
     raise TimeoutError(f"flow run {run_id} did not finish within {timeout:.0f} s")
 
 
@@ -324,6 +336,7 @@ def run_demo(argv: list[str] | None = None) -> int:
             return 1
         api = demo.prefect_server(args.prefect_port, args.prefect_database)
         demo.sandbox(args.sandbox_port, args.contacts, args.vehicles)
+        demo.wait_started()
         ms = str(BIN / "multistore")
         demo.run([ms, "setup", "--sandbox"], "blocks (the sandbox's), pools and the work pool")
         demo.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], "deployments")

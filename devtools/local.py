@@ -54,15 +54,20 @@ def free_port() -> int:
 def wait_http(url: str, *, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
     """Wait until `url` answers 200, or fail naming it (and the process's exit, if it died)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{url}: the process serving it exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    # One client for every poll: httpx.get makes a client, and its TLS context, each time
+    # (~20 ms of CPU: at five polls a second, a tenth of a core for as long as a server starts).
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(
+                    f"{url}: the process serving it exited with {process.returncode}"
+                )
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
@@ -20,30 +21,31 @@ class PostgresUnavailable(RuntimeError):
     """The PostgreSQL server cannot be reached; the message names it."""
 
 
-def _admin_engine() -> Engine:
-    return create_engine(get_settings().pg_admin_url, isolation_level="AUTOCOMMIT")
+@cache
+def _admin_engine(url: str) -> Engine:
+    """One engine (and pooled connection) per admin URL per process: a test run creates and drops
+    hundreds of databases, and a new engine and connection for each cost CPU for nothing."""
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
 @contextmanager
 def _admin() -> Iterator[Connection]:
     """A connection to the admin database; an unreachable server is PostgresUnavailable."""
-    engine = _admin_engine()
+    url = get_settings().pg_admin_url
     try:
-        with engine.connect() as conn:
+        with _admin_engine(url).connect() as conn:
             yield conn
     except OperationalError as exc:
-        raise PostgresUnavailable(
-            f"PostgreSQL at {get_settings().pg_admin_url} is not reachable: {exc.orig}"
-        ) from None
-    finally:
-        engine.dispose()
+        raise PostgresUnavailable(f"PostgreSQL at {url} is not reachable: {exc.orig}") from None
 
 
-def create_database(prefix: str) -> str:
-    """Create an empty database named `<prefix>_<random>` and return its name."""
+def create_database(prefix: str, template: str | None = None) -> str:
+    """Create a database named `<prefix>_<random>` and return its name: empty, or a copy of
+    database `template` (which must have no open connections)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with _admin() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     return name
 
 
@@ -58,12 +60,8 @@ def ensure_database(name: str) -> bool:
 
 
 def drop_database(name: str) -> None:
-    engine = _admin_engine()
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
+    with _admin_engine(get_settings().pg_admin_url).connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def database_url(name: str, driver: str = "psycopg") -> str:

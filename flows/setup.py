@@ -25,13 +25,14 @@ from urllib.parse import urlsplit
 
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
+from prefect.context import AsyncClientContext
 
 from blocks.roles import BLOCK_TYPES, PER_STORE_ROLES, SHARED_ROLES, block_name
 from blocks.sandbox import shared_block, store_block
 from blocks.store_node import StoreNodeService
 from flows.alerts import ensure_alerts
 from flows.work_pools import ensure_docker_pool, ensure_process_pool
-from multistore.pools import load_pools
+from multistore.pools import PoolSpec, load_pools
 from multistore.registry import Registry
 from multistore.settings import get_settings
 from tasks.pools import ensure_pools
@@ -50,6 +51,15 @@ async def setup(
 ) -> dict[str, Any]:
     """Do the three steps; what was registered, found, created, missing and sized."""
     specs = load_pools(pools_file)  # a bad pools file fails before anything is written
+    # One Prefect client for every call below: each block load or save would otherwise make its
+    # own, and a client's TLS context alone costs ~50 ms of CPU (some 40 of them per setup).
+    async with AsyncClientContext.get_or_create():
+        return await _setup(specs, sandbox_url, seed_sandbox=seed_sandbox, docker_pool=docker_pool)
+
+
+async def _setup(
+    specs: list[PoolSpec], sandbox_url: str | None, *, seed_sandbox: bool, docker_pool: bool
+) -> dict[str, Any]:
 
     for block_type in (*BLOCK_TYPES.values(), StoreNodeService):
         await block_type.aregister_type_and_schema()

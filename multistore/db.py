@@ -128,3 +128,10 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+
+
+def dispose_engine(url: str) -> None:
+    """Close `url`'s connections and forget its engine; the others stay open."""
+    engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()

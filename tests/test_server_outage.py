@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devtools.local import Managed, free_port, start_prefect_server
@@ -30,7 +31,7 @@ from tests.fixtures.prefect_server import ROOT, PgPrefect
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
 
 STORE = "outage-dealer"
-CONTACTS = 30
+CONTACTS = 10  # the proof is one scrub call under the restart, not the volume
 SCRUB_LATENCY_MS = 6000  # the scrub call the server goes away under
 
 
@@ -145,23 +146,44 @@ async def test_a_store_run_outlasts_a_prefect_server_restart(
 
 
 def test_health_warns_when_the_server_keeps_slot_leases_in_memory(
-    pg_prefect_server: PgPrefect, tmp_path: Path
+    pg_prefect_server: PgPrefect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime.now(UTC)
     # Ours (filesystem lease storage, as devtools.local starts every server): no warning. The
     # worker tests' shared server is one (a server of its own would cost ~6 s of CPU to start).
-    ours = check_health(now, prefect=PrefectAPI(pg_prefect_server.url))
+    api = PrefectAPI(pg_prefect_server.url)
+    assert api.lease_storage() == "prefect.server.concurrency.lease_storage.filesystem"
+    ours = check_health(now, prefect=api)
     assert (ours.status, ours.warnings) == (OK, [])
 
-    # One started with Prefect's default lease storage: a restart would leak its held slots.
-    memory = start_prefect_server(
-        tmp_path / "memory-home",
-        settings={"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": MEMORY_LEASE_STORAGE},
-    )
-    try:
-        health = check_health(now, prefect=PrefectAPI(memory.url))
-    finally:
-        memory.stop()
+    # A server answers /admin/settings with its own settings (read above, at the key health
+    # reads), and Prefect's default, when nobody sets the lease storage, is in memory: the value
+    # a server started without our environment reports. Here the real server's answer, with that
+    # default in it: a restart would leak its held slots. (Starting a server of its own for this
+    # would cost ~6 s of CPU more.)
+    from prefect.settings import Settings
+
+    monkeypatch.delenv("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", raising=False)
+    assert Settings().server.concurrency.lease_storage == MEMORY_LEASE_STORAGE
+
+    upstream = httpx.Client(timeout=30)
+
+    def default_leases(request: httpx.Request) -> httpx.Response:
+        answer = upstream.send(
+            upstream.build_request(request.method, request.url, content=request.content)
+        )
+        if request.url.path.endswith("/admin/settings"):
+            settings = answer.json()
+            settings["server"]["concurrency"]["lease_storage"] = MEMORY_LEASE_STORAGE
+            return httpx.Response(answer.status_code, json=settings)
+        kind = answer.headers.get("content-type", "application/json")
+        return httpx.Response(
+            answer.status_code, content=answer.content, headers={"content-type": kind}
+        )
+
+    with upstream, httpx.Client(transport=httpx.MockTransport(default_leases)) as http:
+        memory = PrefectAPI(pg_prefect_server.url, http=http)
+        health = check_health(now, prefect=memory)
     assert health.status == DEGRADED and health.http_status == 200
     assert health.reasons == []
     (warning,) = health.warnings

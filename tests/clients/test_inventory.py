@@ -156,6 +156,12 @@ def test_shortener_makes_one_link_per_url(pools, sandbox):
     followed = httpx.get(links[urls[1]]["short_url"], follow_redirects=False)
     assert followed.headers["location"] == urls[1]
 
+    # Nothing new to shorten (a second store run reuses every link, tests/flows/
+    # test_store_logic.py): no request reaches the shortener.
+    requests = sandbox.admin.vendor_counts("shortener")["requests"]
+    assert shorten_urls(service, [], DEALER) == {}
+    assert sandbox.admin.vendor_counts("shortener")["requests"] == requests
+
 
 def test_an_outage_opens_the_breaker_then_calls_fail_fast_and_recover(
     pools, source, sandbox, breakers

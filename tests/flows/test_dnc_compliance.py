@@ -31,9 +31,12 @@ from tests.fixtures.dnc_oracle import expected_flags_of
 
 pytestmark = [pytest.mark.prefect, pytest.mark.browser]
 
-CONTACTS = 40
+# Twenty contacts: enough requests (small pages and batches) for the storm's faults to meet, and
+# enough flags to change for lost saves to leave some, not all, wrong (the faults are dice fixed by
+# the seed: the same requests meet them every run). Every flag changed is a page in Chromium.
+CONTACTS = 20
 # Where the faults need no volume (a whole run, the pool's bound): ten contacts still leave each
-# of the three dealers 2-4 flags to change in the web UI, so each one opens a browser session.
+# dealer 2-4 flags to change in the web UI, so each one opens a browser session.
 FEW = 10
 
 
@@ -132,36 +135,39 @@ def test_scrub_service_down_fails_in_one_line_and_writes_nothing(
     assert not [p for p in written if "compliance" in p.parts], written
 
 
-def test_browser_pool_of_two_bounds_three_stores_at_once(stores: list[str], sandbox) -> None:
+def test_a_browser_pool_of_one_bounds_two_stores_at_once(stores: list[str], sandbox) -> None:
+    """Two stores want a browser page at once and the pool has one slot: never two pages open.
+    (One slot below the demand proves the bound as two below three did, with one Chromium less.)"""
     sandbox.admin.configure(contacts_per_store=FEW)
-    specs = [s.model_copy(update={"limit": 2}) if s.name == "browser" else s for s in load_pools()]
+    two = stores[:2]
+    specs = [s.model_copy(update={"limit": 1}) if s.name == "browser" else s for s in load_pools()]
     asyncio.run(ensure_pools(specs))
     try:
         # Each thread runs in a copy of this context: Prefect's settings (the API URL of the
         # test server) live in a context variable that plain threads would not inherit.
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            futures = [
-                pool.submit(contextvars.copy_context().run, dnc_compliance, s) for s in stores
-            ]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, dnc_compliance, s) for s in two]
             results = [f.result() for f in futures]
     finally:
         asyncio.run(ensure_pools(load_pools()))
 
     sessions = sandbox.admin.counters()["sessions"]
-    assert 0 < sessions["peak"] <= 2, sessions
-    for store, stats in zip(stores, results, strict=True):
+    assert sessions["peak"] == 1, sessions
+    for store, stats in zip(two, results, strict=True):
         assert stats["compliance_rate"] == 1.0
         assert sandbox.admin.crm_flags(store) == expected_flags(sandbox, store)
 
 
-def test_run_store_runs_the_job_in_the_pipeline_flags_match_and_a_second_run_changes_nothing(
+def test_run_store_runs_the_job_in_the_pipeline_and_the_flags_match(
     stores: list[str], sandbox, isolated_settings: Path
 ) -> None:
     """`multistore run-store` (in this process: the installed script's own entry is proved by
-    tests/flows/test_setup.py, `python -m flows.store_pipeline` by test_store_pipeline.py) runs
-    the job inside the store pipeline; its flags are the rules'. The stats, the results file and
-    the second run are checked at full size, contact by contact, in process
-    (tests/flows/test_store_logic.py); here they come from real Chromium and HTTP."""
+    tests/flows/test_setup.py, `python -m flows.store_pipeline` by tests/test_server_outage.py)
+    runs the job inside the store pipeline; its flags are the rules'. The stats and the results
+    file are checked at full size, contact by contact, in process (tests/flows/test_store_logic.py);
+    here they come from real Chromium and HTTP. That a second run changes nothing (no browser,
+    the same rows, the CRM's flags kept) is a matter of the job's logic, not of the real parts:
+    test_store_logic.py proves it."""
     sandbox.admin.configure(contacts_per_store=FEW)
     store = stores[0]
     before = sandbox.admin.crm_flags(store)
@@ -200,14 +206,4 @@ def test_run_store_runs_the_job_in_the_pipeline_flags_match_and_a_second_run_cha
     by_contact = results.groupby("contact_id")["flag_after"].first().to_dict()
     assert by_contact == expected
 
-    again = dnc_compliance(store)
-    assert again["flags_changed"] == 0 and again["browser"]["flags_updated"] == 0
-    assert again["browser"]["browser_launches"] == 0  # nothing to change: no browser at all
-    assert sandbox.admin.crm_flags(store) == expected
-    # The same results, row for row; only `flag_before` differs: the CRM now holds the flags.
-    second = pd.read_parquet(output)
-    pd.testing.assert_frame_equal(
-        second.drop(columns="flag_before"), results.drop(columns="flag_before")
-    )
-    assert (second["flag_before"] == second["flag_after"]).all()
     assert [p.name for p in output.parent.iterdir()] == ["results.parquet"]

@@ -116,7 +116,12 @@ def test_a_store_runs_every_job_in_process_and_a_second_run_changes_nothing(
     world.calls.clear()
     again = _run_store(world, isolated_settings, today)
     assert again["dnc_compliance"]["flags_changed"] == 0
+    assert again["dnc_compliance"]["browser"]["flags_updated"] == 0
     assert again["dnc_compliance"]["browser"]["browser_launches"] == 0
+    assert {
+        c["ContactId"]: c["ContactInformation"]["DoNotCall"]
+        for c in world.clients(STORE).crm().contacts()
+    } == expected
     assert again["url_shorten"]["reused"] == len(good)
     assert again["url_shorten"]["shortened"] == 0
     second = pd.read_parquet(output)

@@ -7,8 +7,6 @@ run, are in test_store_pipeline_runner.py.)
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -26,8 +24,8 @@ INVENTORY = ["homenet_feed", "dealercom_feed", "vdp_scrape", "url_shorten"]
 # at 8, one Dealer.com extra), and each good vehicle is a page in Chromium. The full-size
 # numbers, vehicle by vehicle, are checked in process (test_store_logic.py).
 VEHICLES = 10
-# DNC compliance runs in the outage test only as the job a HomeNet outage must not block.
-CONTACTS = 20
+# DNC compliance runs only as the job a HomeNet outage must not block: ten contacts are plenty.
+CONTACTS = 10
 
 
 def _small(sandbox) -> None:
@@ -49,15 +47,25 @@ def _statuses(stats: dict) -> dict[str, str]:
     return {name: job["status"] for name, job in stats["jobs"].items()}
 
 
-async def test_three_dealers_at_once_run_the_whole_inventory_graph(prefect_server, sandbox):
-    dealers = ["north-ford", "south-kia", "east-honda"]
+async def test_three_dealers_at_once_and_a_homenet_outage_blocks_only_its_dealers_dependents(
+    prefect_server, sandbox
+):
+    """Two dealers run the whole inventory graph while a third, at the same time, has HomeNet
+    down: its dependents are blocked, its DNC compliance runs, its neighbours complete. (That a
+    second run reuses every short link is proved in process, tests/flows/test_store_logic.py,
+    and that no link left to make sends no request, in tests/clients/test_inventory.py.)"""
+    dealers = ["north-ford", "south-kia"]
     registry = Registry()
     for dealer in dealers:
         registry.add(dealer, jobs=INVENTORY)
+    registry.add("broken-jeep")  # every job, DNC compliance too
     _small(sandbox)
     await setup(seed_sandbox=True)
+    sandbox.admin.set_faults({"vendor": "homenet", "store": "broken-jeep", "outage": True})
 
-    results = await asyncio.gather(*(_run(d) for d in dealers))
+    *results, (ok_b, broken) = await asyncio.gather(
+        *(_run(d) for d in dealers), _run("broken-jeep")
+    )
     for dealer, (ok, stats) in zip(dealers, results, strict=True):
         assert ok, stats["error"]
         assert _statuses(stats) == dict.fromkeys(INVENTORY, "completed")
@@ -85,30 +93,6 @@ async def test_three_dealers_at_once_run_the_whole_inventory_graph(prefect_serve
         links = pd.read_parquet(jobs["url_shorten"]["short_links_path"])
         assert links["short_url"].notna().all() and len(links) == good
 
-    # Browser pages open at once never exceeded the pool (4), across the three dealers.
-    assert sandbox.admin.counters()["sessions"]["peak"] <= 4
-
-    # A second run reuses every short link: no request reaches the shortener.
-    shortened = sandbox.admin.vendor_counts("shortener")["requests"]
-    ok, again = await _run("north-ford")
-    assert ok and again["jobs"]["url_shorten"]["metrics"]["reused"] == good
-    assert again["jobs"]["url_shorten"]["metrics"]["shortened"] == 0
-    assert sandbox.admin.vendor_counts("shortener")["requests"] == shortened
-
-
-async def test_a_homenet_outage_blocks_only_that_dealers_dependents(prefect_server, sandbox):
-    # One healthy neighbour running at the same time is enough to show the outage stays with
-    # its dealer (a second neighbour proved the same again with another Chromium).
-    registry = Registry()
-    registry.add("west-bmw", jobs=INVENTORY)
-    registry.add("broken-jeep")  # every job, DNC compliance too
-    _small(sandbox)
-    await setup(seed_sandbox=True)
-    sandbox.admin.set_faults({"vendor": "homenet", "store": "broken-jeep", "outage": True})
-
-    (ok_w, west), (ok_b, broken) = await asyncio.gather(_run("west-bmw"), _run("broken-jeep"))
-    assert ok_w
-    assert _statuses(west) == dict.fromkeys(INVENTORY, "completed")
     assert not ok_b
     assert _statuses(broken) == {
         "homenet_feed": "failed",
@@ -124,6 +108,9 @@ async def test_a_homenet_outage_blocks_only_that_dealers_dependents(prefect_serv
     counts = sandbox.admin.counters()["stores"]["broken-jeep"]
     assert "dealercom" not in counts and "vdp" not in counts  # blocked jobs never ran
     assert breaker("homenet").status().state == "closed"  # one dealer is not an outage
+
+    # Browser pages open at once never exceeded the pool (4), across the three dealers.
+    assert sandbox.admin.counters()["sessions"]["peak"] <= 4
 
 
 async def test_an_open_breaker_fails_the_next_store_fast_and_blocks_its_dependents(
@@ -161,21 +148,17 @@ async def test_an_open_breaker_fails_the_next_store_fast_and_blocks_its_dependen
 
 
 def test_one_store_runs_by_hand(prefect_server, sandbox, capsys):
+    """`main`, what `python -m flows.store_pipeline STORE` runs, in this process: the module's
+    entry point as a process of its own (exit 0, the same line) is proved by
+    tests/test_server_outage.py, which runs it so; another here would cost seconds of imports."""
     Registry().add("hand-run", jobs=["homenet_feed"])
     asyncio.run(setup(seed_sandbox=True))
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.store_pipeline", "hand-run"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "store hand-run: 1/1 jobs completed" in done.stdout
+    capsys.readouterr()
+    assert main(["hand-run"]) == 0
+    assert "store hand-run: 1/1 jobs completed" in capsys.readouterr().out
     [run] = Registry().history("hand-run")
     assert run.status == "completed" and run.metrics["jobs"]["homenet_feed"]["metrics"]["vehicles"]
 
-    # The module's entry point is proved above; an unknown store goes through the same `main`
-    # in this process (another process would cost seconds of imports for one line).
-    capsys.readouterr()
+    # An unknown store goes through the same `main`.
     assert main(["no-such-store"]) == 1
     assert "unknown store 'no-such-store'" in capsys.readouterr().err

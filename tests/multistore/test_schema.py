@@ -44,6 +44,12 @@ OLD_SCHEMA = [
 ]
 
 
+@pytest.fixture
+def pg_registry_url(pg_empty_registry_url: str) -> str:
+    """These tests build an old registry on an empty database, not on the template's tables."""
+    return pg_empty_registry_url
+
+
 def _create_old_registry(url: str) -> None:
     database = make_url(url).database
     if url.startswith("sqlite") and database:
