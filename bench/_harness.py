@@ -71,18 +71,23 @@ def prefect_stack(
         databases.append(create_database(f"{prefix}_prefect"))
         if registry:
             databases.append(create_database(f"{prefix}_registry"))
-        server_database_url = database_url(databases[0], "asyncpg")
-        server = start_prefect_server(
-            work / "prefect", database_url=server_database_url, timeout=120
-        )
-        managed.append(server)
+        # The sandbox starts while the server does (neither needs the other); the server stays
+        # first in `managed`, for the stop below.
         port = free_port()
         sandbox_url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)]
         sandbox = spawn(
             "sandbox", [*argv, *sandbox_args], env=dict(os.environ), log=work / "sandbox.log"
         )
-        managed.append(sandbox)
+        server_database_url = database_url(databases[0], "asyncpg")
+        try:
+            server = start_prefect_server(
+                work / "prefect", database_url=server_database_url, timeout=120
+            )
+        except BaseException:
+            sandbox.stop()
+            raise
+        managed.extend((server, sandbox))
         wait_http(f"{sandbox_url}/admin/counters", process=sandbox.process)
 
         # This process runs the flows (and its workers inherit the environment): point Prefect,
