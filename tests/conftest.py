@@ -26,24 +26,27 @@ typer.testing._get_command = functools.cache(typer.main.get_command)
 # order (`--dist loadfile --no-loadscope-reorder`), so the longest go first and the many quick
 # ones fill the gaps at the end, and the processes finish together. A module not listed is quick.
 SLOWEST_MODULES = {
-    "tests/test_docker.py": 130,  # 60 s; 240 s on a new machine, which builds the image
-    "tests/bench/test_soak.py": 130,
-    "tests/test_demo.py": 105,
-    "tests/test_git_pull.py": 105,
-    "tests/test_kill_worker.py": 100,
-    "tests/flows/test_run_stores.py": 100,
-    "tests/bench/test_scale_bench.py": 95,
-    "tests/test_many_workers.py": 75,
-    "tests/bench/test_benchmarks.py": 65,
-    "tests/multistore/test_cli.py": 60,
-    "tests/flows/test_dnc_compliance.py": 60,
-    "tests/flows/test_store_pipeline.py": 50,
-    "tests/test_deployments.py": 40,
-    "tests/test_tick_workers.py": 40,
-    "tests/test_server_outage.py": 40,
-    "tests/flows/test_setup.py": 25,
-    "tests/flows/test_channel_sync.py": 25,
-    "tests/multistore/test_registry.py": 20,
+    "tests/test_docker.py": 130,  # 45 s; 200 s on a new machine, which builds the image
+    "tests/bench/test_soak.py": 100,
+    "tests/test_demo.py": 70,
+    "tests/flows/test_dnc_compliance.py": 55,
+    "tests/bench/test_benchmarks.py": 50,
+    "tests/bench/test_scale_bench.py": 49,
+    "tests/test_kill_worker.py": 48,
+    "tests/test_many_workers.py": 47,
+    "tests/flows/test_run_stores.py": 42,
+    "tests/test_server_outage.py": 30,
+    "tests/multistore/test_cli.py": 23,
+    "tests/flows/test_channel_sync.py": 20,
+    "tests/test_deployments.py": 20,
+    "tests/flows/test_store_pipeline.py": 19,
+    "tests/test_git_pull.py": 18,
+    "tests/multistore/test_registry.py": 14,
+    "tests/flows/test_setup.py": 13,
+    "tests/sandbox/test_crm_ui.py": 11,
+    "tests/flows/test_slot_retry.py": 10,
+    "tests/clients/test_crm_ui.py": 10,
+    "tests/test_tick_workers.py": 9,
 }
 
 
