@@ -106,8 +106,11 @@ class Managed:
 
 
 def stop_all(processes: list[Managed], timeout: float = 15.0) -> None:
-    """Stop them together: all are told first, then each is waited for (one after another,
-    each one's graceful shutdown would add to the next's)."""
+    """Stop them together: all are told (SIGTERM) first, then each is stopped in turn, which
+    tells it once more. A Prefect worker takes that second SIGTERM as "exit now" rather than
+    waiting for flow-run processes still exiting (one held a worker's stop for its whole
+    timeout): this is for processes whose work is over or no longer wanted. One that must drain
+    gets `stop()` on its own."""
     for process in processes:
         process.terminate()
     for process in processes:
