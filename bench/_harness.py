@@ -29,6 +29,7 @@ from devtools.local import (
     wait_http,
 )
 from devtools.pgadmin import create_database, database_url, drop_database
+from devtools.prefect_db import create_prefect_database
 from multistore.db import dispose_engines
 from multistore.settings import reset_settings
 
@@ -68,7 +69,7 @@ def prefect_stack(
     databases: list[str] = []
     managed: list[Managed] = []
     try:
-        databases.append(create_database(f"{prefix}_prefect"))
+        databases.append(create_prefect_database(f"{prefix}_prefect"))
         if registry:
             databases.append(create_database(f"{prefix}_registry"))
         # The sandbox starts while the server does (neither needs the other); the server stays

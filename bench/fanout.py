@@ -28,6 +28,7 @@ from pathlib import Path
 
 from devtools.local import PREFECT_SERVER_ENV, start_prefect_server
 from devtools.pgadmin import create_database, database_url, drop_database
+from devtools.prefect_db import create_prefect_database
 from multistore.settings import reset_settings
 
 
@@ -46,7 +47,7 @@ def main() -> int:
     databases: list[str] = []
     server_db = None
     if not args.sqlite:
-        databases = [create_database("bench_prefect"), create_database("bench_registry")]
+        databases = [create_prefect_database("bench_prefect"), create_database("bench_registry")]
         server_db = database_url(databases[0], driver="asyncpg")
         os.environ["MULTISTORE_DATABASE_URL"] = database_url(databases[1])
     else:

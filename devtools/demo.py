@@ -40,7 +40,8 @@ from devtools.local import (
     spawn,
     wait_http,
 )
-from devtools.pgadmin import PostgresUnavailable, database_url, ensure_database
+from devtools.pgadmin import PostgresUnavailable, database_url
+from devtools.prefect_db import ensure_prefect_database
 from multistore.config import ConfigError, load_store_file
 from multistore.registry import Registry, RegistryError
 from multistore.settings import get_settings
@@ -186,7 +187,7 @@ class Demo:
             return None
         name = demo_database_name(self.data_dir)
         try:
-            ensure_database(name)
+            ensure_prefect_database(name)
         except PostgresUnavailable as exc:
             if choice == "postgres":
                 raise RuntimeError(str(exc)) from None

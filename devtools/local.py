@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from devtools.prefect_db import seed_sqlite
+
 # Flow and task run loggers at INFO: their records are what the Prefect UI shows on a run's page
 # (its API handler only sees what passes the logger's level). Prefect's own chatter stays at
 # WARNING. prefect.yaml sets the same for deployment runs through the work pool's job variables.
@@ -231,8 +233,11 @@ def start_prefect_server(
     settings: dict[str, str] | None = None,
 ) -> PrefectServer:
     """A real Prefect server on 127.0.0.1 (SQLite under `home`, or `database_url`); `settings`:
-    Prefect settings that differ from ours (PREFECT_SERVER_ENV)."""
+    Prefect settings that differ from ours (PREFECT_SERVER_ENV). A new SQLite database starts
+    as a copy of a migrated one (devtools.prefect_db)."""
     port = port or free_port()
+    if database_url is None:
+        seed_sqlite(home)
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**prefect_env(home, api_url, database_url), **(settings or {})}
     prefect = str(Path(sys.executable).with_name("prefect"))

@@ -6,6 +6,7 @@ The server is the one in `MULTISTORE_PG_ADMIN_URL` (default: 127.0.0.1:5432, use
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -49,14 +50,39 @@ def create_database(prefix: str, template: str | None = None) -> str:
     return name
 
 
-def ensure_database(name: str) -> bool:
-    """Create database `name` unless it exists; True when it was created."""
+def database_exists(name: str) -> bool:
     with _admin() as conn:
         query = text("SELECT 1 FROM pg_database WHERE datname = :name")
-        if conn.execute(query, {"name": name}).first():
-            return False
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-        return True
+        return conn.execute(query, {"name": name}).first() is not None
+
+
+def ensure_database(name: str, template: str | None = None) -> bool:
+    """Create database `name` (empty, or a copy of `template`) unless it exists; True when it was
+    created."""
+    if database_exists(name):
+        return False
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with _admin() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    return True
+
+
+def rename_database(name: str, new_name: str) -> None:
+    with _admin() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{new_name}"'))
+
+
+@contextmanager
+def advisory_lock(name: str) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock for `name` (one holder at a time, across processes and
+    machines on the same server); released when the block ends, or when the process dies."""
+    key = zlib.crc32(name.encode())
+    with _admin() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
 
 def drop_database(name: str) -> None:

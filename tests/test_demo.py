@@ -19,7 +19,8 @@ import pytest
 
 from devtools.demo import demo_database_name
 from devtools.local import free_port
-from devtools.pgadmin import PostgresUnavailable, drop_database, ensure_database
+from devtools.pgadmin import PostgresUnavailable, drop_database
+from devtools.prefect_db import ensure_prefect_database
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
 
@@ -54,7 +55,7 @@ def data(tmp_path: Path) -> Iterator[Path]:
     """The demo's data directory; the PostgreSQL database of its Prefect server goes after."""
     data = tmp_path / "data"
     try:
-        ensure_database(demo_database_name(data))  # what the demo does first, checked here
+        ensure_prefect_database(demo_database_name(data))  # what the demo does first, checked here
     except PostgresUnavailable as exc:
         if os.environ.get("CI"):
             pytest.fail(str(exc))

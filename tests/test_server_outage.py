@@ -25,7 +25,7 @@ from devtools.local import Managed, free_port, start_prefect_server
 from multistore.health import DEGRADED, OK, check_health
 from multistore.prefect_api import MEMORY_LEASE_STORAGE, PrefectAPI
 from multistore.registry import Registry
-from tests.fixtures.postgres import create_pg_database, drop_pg_database, pg_url
+from tests.fixtures.postgres import create_prefect_pg_database, drop_pg_database, pg_url
 from tests.fixtures.prefect_server import ROOT, PgPrefect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect]
@@ -57,7 +57,7 @@ class RestartableServer:
 def pg_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RestartableServer]:
     from multistore.settings import reset_settings
 
-    name = create_pg_database("outage_prefect")
+    name = create_prefect_pg_database("outage_prefect")
     server = RestartableServer(tmp_path / "prefect", pg_url(name, driver="asyncpg"))
     try:
         server.start()
