@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 SEASON = 7
 COLUMNS = ("store_id", "sku", "date", "units")
@@ -103,6 +102,10 @@ def seasonal_naive(history: np.ndarray, horizon: int) -> np.ndarray:
 
 
 def ets(history: np.ndarray, horizon: int) -> np.ndarray:
+    # Imported here: statsmodels brings SciPy (0.7 s of CPU), which every process that imports
+    # the flows (each flow run, each `prefect deploy --all`) would otherwise pay to fit nothing.
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
     history = history[-FIT_WINDOW:]
     seasonal = "mul" if history.min() > 0 else "add"
     with warnings.catch_warnings():
