@@ -6,10 +6,6 @@ by tests/channels/test_sync_in_process.py."""
 
 from __future__ import annotations
 
-import os
-import sqlite3
-from pathlib import Path
-
 import pytest
 from prefect.client.orchestration import get_client
 
@@ -22,6 +18,7 @@ from multistore.pools import CHANNEL_POOLS, load_pools
 from multistore.registry import Registry
 from sandbox import credentials
 from tasks.pools import ensure_pools
+from tests.fixtures.prefect_server import server_rows
 
 pytestmark = [pytest.mark.prefect]
 
@@ -114,9 +111,5 @@ def test_a_store_with_five_channels_syncs_end_to_end(prefect_server, sandbox) ->
     }
 
     # Prefect keeps block secrets encrypted at rest: the secret is nowhere in its database.
-    databases = list(Path(os.environ["PREFECT_HOME"], "server").rglob("*.db"))
-    assert databases
-    for db in databases:
-        with sqlite3.connect(db) as conn:
-            rows = conn.execute("SELECT data FROM block_document").fetchall()
-        assert rows and not any(SECRET in str(r[0]) for r in rows)
+    rows = server_rows(prefect_server, "SELECT data FROM block_document")
+    assert rows and not any(SECRET in str(r[0]) for r in rows)
