@@ -43,8 +43,9 @@ from typing import Any
 import yaml
 from _harness import docker_engine, prefect_stack
 
+from devtools import PREFECT
+
 ROOT = Path(__file__).resolve().parents[1]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 # The CRM flags the rules give the sandbox's data, written out independently of multistore.
 sys.path.insert(0, str(ROOT))
 

@@ -47,6 +47,8 @@ from pathlib import Path
 
 from _harness import Stack, prefect_stack
 
+from devtools import PREFECT
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' DNC oracle: the rules written apart from multistore's
 
@@ -80,9 +82,8 @@ class Soak:
         from devtools.local import spawn
         from flows.work_pools import PROCESS_POOL
 
-        prefect = str(Path(sys.executable).with_name("prefect"))
         # --type: a worker that starts while the server is away waits for it instead of exiting.
-        argv = [prefect, "worker", "start", "--pool", PROCESS_POOL, "--type", "process"]
+        argv = [PREFECT, "worker", "start", "--pool", PROCESS_POOL, "--type", "process"]
         argv += ["--name", name]
         worker = spawn(
             name, [*argv, "--limit", str(self.args.per_worker)], env=self.env,
@@ -189,9 +190,8 @@ def _kill(pid: int) -> None:
 
 
 def _deploy(env: dict[str, str]) -> None:
-    prefect = str(Path(sys.executable).with_name("prefect"))
     done = subprocess.run(
-        [prefect, "--no-prompt", "deploy", "--name", "store-pipeline/default"],
+        [PREFECT, "--no-prompt", "deploy", "--name", "store-pipeline/default"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     if done.returncode:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from devtools import PREFECT
 from devtools.prefect_db import seed_sqlite
 
 # Flow and task run loggers at INFO: their records are what the Prefect UI shows on a run's page
@@ -240,10 +241,9 @@ def start_prefect_server(
         seed_sqlite(home)
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**prefect_env(home, api_url, database_url), **(settings or {})}
-    prefect = str(Path(sys.executable).with_name("prefect"))
     spawned = spawn(
         "prefect-server",
-        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         log=home / "server.log",
     )

@@ -15,11 +15,11 @@ import fcntl
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from devtools import PREFECT
 from devtools.pgadmin import (
     advisory_lock,
     create_database,
@@ -29,8 +29,6 @@ from devtools.pgadmin import (
     ensure_database,
     rename_database,
 )
-
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 def _tag() -> str:

@@ -19,6 +19,7 @@ from blocks.dnc import DNCService
 from blocks.inventory import InventorySources, ShortenerService
 from blocks.store_node import StoreNodeService
 from cli.app import app as command
+from devtools import PREFECT
 from flows.alerts import load_alerts
 from multistore.pools import load_pools
 from multistore.registry import Registry
@@ -26,7 +27,6 @@ from multistore.registry import Registry
 pytestmark = pytest.mark.prefect
 
 MULTISTORE = str(Path(sys.executable).with_name("multistore"))
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 def _setup(*args: str) -> subprocess.CompletedProcess:
