@@ -44,9 +44,7 @@ def create_database(prefix: str, template: str | None = None) -> str:
     """Create a database named `<prefix>_<random>` and return its name: empty, or a copy of
     database `template` (which must have no open connections)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    copy = f' TEMPLATE "{template}"' if template else ""
-    with _admin() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    _create(name, template)
     return name
 
 
@@ -61,10 +59,14 @@ def ensure_database(name: str, template: str | None = None) -> bool:
     created."""
     if database_exists(name):
         return False
+    _create(name, template)
+    return True
+
+
+def _create(name: str, template: str | None) -> None:
     copy = f' TEMPLATE "{template}"' if template else ""
     with _admin() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
-    return True
 
 
 def rename_database(name: str, new_name: str) -> None:
